@@ -1,0 +1,21 @@
+/** action-health: verify a deployment is alive, healthy and serving the expected release. */
+import { actionLog, runAction, setOutputs, writeSummary } from '../../shared/src/action/index.js';
+import { readHealthOptions } from '../../shared/src/action/health-inputs.js';
+import { healthFailure } from '../../shared/src/health/failure.js';
+import { healthReportJson, healthSummaryMarkdown } from '../../shared/src/health/summary.js';
+import { verifyHealth } from '../../shared/src/health/verify.js';
+
+await runAction(async () => {
+  const options = readHealthOptions();
+  const report = await verifyHealth(options, { log: actionLog });
+  setOutputs({
+    healthy: report.healthy,
+    attempts: report.attempts,
+    'latency-ms': report.latencyMs,
+    'status-code': report.statusCode,
+    version: report.version,
+    report: healthReportJson(report),
+  });
+  await writeSummary(healthSummaryMarkdown(report));
+  if (!report.healthy) throw healthFailure(report);
+});

@@ -1,0 +1,153 @@
+'use strict';
+/*
+ * The sample Bunty API of the sandbox droplet. `GET /health` answers in the runbook's format plus a
+ * `releaseId`; tests steer it into the failures on-call engineers meet:
+ *   SAMPLE_MODE (env) or "mode" in sample-app.json beside this file (the release's own config wins):
+ *     healthy       200 {"status":"healthy",...}
+ *     unavailable   503 {"status":"unhealthy", database disconnected}
+ *     unhealthy     200 {"status":"unhealthy"}
+ *     disconnected  200 {"status":"healthy"} but redis "disconnected"
+ *     slow          healthy after SAMPLE_SLOW_MS (default 3000)
+ *     crash-at-start  exits 1 before listening
+ *     crash-loop    serves, then exits 1 after SAMPLE_CRASH_AFTER_MS (default 2000)
+ *   POST /__sandbox/behaviour {"mode"?, "sequence"?: [modes], "cycle"?: bool, "slowMs"?}
+ *     changes behaviour at run time; a sequence is consumed one /health request at a time.
+ * It shuts down gracefully on SIGINT/SIGTERM (stop accepting, finish in-flight requests, close idle
+ * keep-alive connections) and tells pm2 it is ready (wait_ready) once it listens.
+ */
+const fs = require('node:fs');
+const http = require('node:http');
+const https = require('node:https');
+const path = require('node:path');
+
+function releaseConfig() {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(__dirname, 'sample-app.json'), 'utf8'));
+  } catch {
+    return {};
+  }
+}
+
+const fileConfig = releaseConfig();
+const releaseId = fileConfig.releaseId || process.env.RELEASE_ID || 'unknown';
+const state = {
+  mode: fileConfig.mode || process.env.SAMPLE_MODE || 'healthy',
+  slowMs: Number(fileConfig.slowMs || process.env.SAMPLE_SLOW_MS || 3000),
+  sequence: [],
+  cycle: false,
+  position: 0,
+};
+const crashAfterMs = Number(fileConfig.crashAfterMs || process.env.SAMPLE_CRASH_AFTER_MS || 2000);
+
+if (state.mode === 'crash-at-start') {
+  console.error(`sample app ${releaseId}: crashing at start (SAMPLE_MODE=crash-at-start)`);
+  process.exit(1);
+}
+
+function nextMode() {
+  if (state.sequence.length === 0) return state.mode;
+  if (state.position >= state.sequence.length) {
+    if (!state.cycle) return state.sequence[state.sequence.length - 1];
+    state.position = 0;
+  }
+  return state.sequence[state.position++];
+}
+
+function healthBody(status, services) {
+  return {
+    status,
+    timestamp: new Date().toISOString(),
+    services: { database: 'connected', redis: 'connected', midnight: 'connected', ...services },
+    releaseId,
+  };
+}
+
+function send(res, code, body) {
+  const text = JSON.stringify(body);
+  res.writeHead(code, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'x-release-id': releaseId,
+    ...(shuttingDown ? { connection: 'close' } : {}),
+  });
+  res.end(text);
+}
+
+function health(res) {
+  const mode = nextMode();
+  switch (mode) {
+    case 'unavailable':
+      return send(res, 503, healthBody('unhealthy', { database: 'disconnected' }));
+    case 'unhealthy':
+      return send(res, 200, healthBody('unhealthy', {}));
+    case 'disconnected':
+      return send(res, 200, healthBody('healthy', { redis: 'disconnected' }));
+    case 'slow':
+      return setTimeout(() => send(res, 200, healthBody('healthy', {})), state.slowMs);
+    default:
+      return send(res, 200, healthBody('healthy', {}));
+  }
+}
+
+function control(req, res) {
+  let text = '';
+  req.on('data', (chunk) => (text += chunk));
+  req.on('end', () => {
+    try {
+      const change = JSON.parse(text || '{}');
+      if (change.mode) state.mode = change.mode;
+      if (change.slowMs !== undefined) state.slowMs = Number(change.slowMs);
+      state.sequence = Array.isArray(change.sequence) ? change.sequence : [];
+      state.cycle = Boolean(change.cycle);
+      state.position = 0;
+      send(res, 200, { ok: true, mode: state.mode, sequence: state.sequence });
+    } catch (error) {
+      send(res, 400, { ok: false, error: String(error) });
+    }
+  });
+}
+
+let shuttingDown = false;
+function handler(req, res) {
+  if (req.method === 'GET' && req.url === '/health') return health(res);
+  if (req.method === 'POST' && req.url === '/__sandbox/behaviour') return control(req, res);
+  if (req.method === 'GET' && req.url === '/redirect') {
+    res.writeHead(302, { location: '/health' });
+    return res.end();
+  }
+  if (req.method === 'GET' && (req.url === '/' || req.url === '/api/ping'))
+    return send(res, 200, { ok: true, releaseId });
+  send(res, 404, { error: 'not found' });
+}
+
+const tls = process.env.TLS_CERT_FILE && process.env.TLS_KEY_FILE;
+const server = tls
+  ? https.createServer(
+      { cert: fs.readFileSync(process.env.TLS_CERT_FILE), key: fs.readFileSync(process.env.TLS_KEY_FILE) },
+      handler,
+    )
+  : http.createServer(handler);
+server.keepAliveTimeout = 5000;
+
+function shutdown(signal) {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  console.log(`sample app ${releaseId}: ${signal}, closing gracefully`);
+  server.close(() => process.exit(0));
+  server.closeIdleConnections();
+  // In-flight requests finish with `connection: close`; anything still open after this is cut.
+  setTimeout(() => process.exit(0), Number(process.env.SAMPLE_KILL_AFTER_MS || 4000)).unref();
+}
+process.on('SIGINT', () => shutdown('SIGINT'));
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+
+server.listen(Number(process.env.PORT || 3000), process.env.HOST || '127.0.0.1', () => {
+  console.log(`sample app ${releaseId} listening on ${process.env.PORT || 3000} (mode ${state.mode})`);
+  if (process.send) process.send('ready');
+  if (state.mode === 'crash-loop') {
+    setTimeout(() => {
+      console.error(`sample app ${releaseId}: crashing (SAMPLE_MODE=crash-loop)`);
+      process.exit(1);
+    }, crashAfterMs);
+  }
+});

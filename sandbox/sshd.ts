@@ -1,0 +1,107 @@
+/**
+ * A real OpenSSH server on 127.0.0.1 with its own host key, accepting one client key generated at
+ * run time (never committed). Remote commands get PM2_HOME and PATH through `SetEnv`, because
+ * commands run over ssh do not inherit the test process's environment.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync, copyFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import { freePort, waitForPort } from './net.js';
+import type { ProcessTracker } from './processes.js';
+import { SSHD, ensureSystemPrograms, isRoot } from './system.js';
+
+export interface SandboxSshd {
+  host: string;
+  port: number;
+  user: string;
+  /** OpenSSH private key (PEM) of the generated client key: a secret. */
+  privateKey: string;
+  /** A known_hosts line for this server. */
+  knownHosts: string;
+  /** `SHA256:…` of the host key. */
+  hostFingerprint: string;
+  pid: number;
+  configFile: string;
+}
+
+function keygen(file: string, comment: string): void {
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file], { stdio: 'pipe' });
+}
+
+/** Values for `SetEnv` must not contain spaces or quotes: the sandbox controls them, check anyway. */
+function setEnvLine(env: Record<string, string>): string {
+  const pairs = Object.entries(env).map(([name, value]) => {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || /[\s"'\\]/.test(value)) {
+      throw new Error(`sandbox: environment ${name} cannot be passed through sshd SetEnv`);
+    }
+    return `${name}=${value}`;
+  });
+  return pairs.length > 0 ? `SetEnv ${pairs.join(' ')}` : '';
+}
+
+export async function startSshd(
+  root: string,
+  tracker: ProcessTracker,
+  env: Record<string, string> = {},
+): Promise<SandboxSshd> {
+  ensureSystemPrograms({ sshd: true });
+  const dir = join(root, 'sshd');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const hostKey = join(dir, 'host_ed25519');
+  const clientKey = join(dir, 'client_ed25519');
+  keygen(hostKey, 'sandbox-host');
+  keygen(clientKey, 'sandbox-client');
+  copyFileSync(`${clientKey}.pub`, join(dir, 'authorized_keys'));
+  const port = await freePort();
+  const configFile = join(dir, 'sshd_config');
+  writeFileSync(
+    configFile,
+    [
+      `Port ${port}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${hostKey}`,
+      `PidFile ${join(dir, 'sshd.pid')}`,
+      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'PubkeyAuthentication yes',
+      isRoot ? 'PermitRootLogin prohibit-password' : '',
+      'UsePAM no',
+      'StrictModes no',
+      'MaxStartups 100:30:200',
+      'MaxSessions 50',
+      'Subsystem sftp internal-sftp',
+      setEnvLine(env),
+    ]
+      .filter((line) => line !== '')
+      .join('\n') + '\n',
+  );
+  // sshd insists on its privilege-separation directory even with a private config.
+  if (isRoot) mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  const child = tracker.spawn('sshd', SSHD, ['-D', '-e', '-f', configFile], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  child.stderr?.on('data', (chunk: Buffer) => (log = (log + chunk.toString()).slice(-4000)));
+  try {
+    await waitForPort(port, 10_000, 'sshd');
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n${log}`, { cause: error });
+  }
+  const hostPub = readFileSync(`${hostKey}.pub`, 'utf8').trim().split(/\s+/);
+  const fingerprint =
+    execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${hostKey}.pub`])
+      .toString()
+      .split(/\s+/)[1] ?? '';
+  return {
+    host: '127.0.0.1',
+    port,
+    user: userInfo().username,
+    privateKey: readFileSync(clientKey, 'utf8'),
+    knownHosts: `[127.0.0.1]:${port} ${hostPub[0]} ${hostPub[1]}`,
+    hostFingerprint: fingerprint,
+    pid: child.pid as number,
+    configFile,
+  };
+}

@@ -1,0 +1,35 @@
+/**
+ * Bundles each action's src/main.ts into its dist/ with ncc: one bundle per action holding only
+ * what that action imports. `npm run build -- action-health` builds one.
+ */
+import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { actionDirs, repoRoot } from './actions.js';
+
+const wanted = process.argv.slice(2);
+const ncc = join(repoRoot, 'node_modules', '@vercel', 'ncc', 'dist', 'ncc', 'cli.js');
+for (const action of actionDirs().filter((name) => wanted.length === 0 || wanted.includes(name))) {
+  const dist = join(repoRoot, action, 'dist');
+  rmSync(dist, { recursive: true, force: true });
+  const started = performance.now();
+  execFileSync(
+    process.execPath,
+    [
+      ncc,
+      'build',
+      join(action, 'src', 'main.ts'),
+      '-o',
+      join(action, 'dist'),
+      '--minify',
+      '--license',
+      'licenses.txt',
+      '--quiet',
+    ],
+    {
+      cwd: repoRoot,
+      stdio: 'inherit',
+    },
+  );
+  console.log(`built ${action}/dist in ${Math.round(performance.now() - started)} ms`);
+}

@@ -1,0 +1,6 @@
+/** Runner glue: the only part of shared/ that imports @actions/core. */
+export * from './inputs.js';
+export { actionLog } from './log.js';
+export { setOutputs, writeSummary, type OutputValue } from './results.js';
+export { runAction, failureMessage } from './run.js';
+export { maskSecret, redact } from './redaction.js';

@@ -1,0 +1,142 @@
+/**
+ * Deploy verification: poll every URL until `successThreshold` consecutive attempts pass, or give
+ * up with evidence when attempts or the deadline run out. The loop knows nothing of the runner.
+ */
+import type { Log } from '../log.js';
+import { backoffDelay, sleep as realSleep } from '../retry/backoff.js';
+import { formatDuration } from '../config/parse.js';
+import { checkDatabase, type DatabaseHealth } from './database-check.js';
+import type { HealthOptions } from './options.js';
+import { probeUrl, type ProbeRecord } from './probe.js';
+
+export interface HealthReport {
+  healthy: boolean;
+  attempts: number;
+  /** Slowest URL of the last attempt. */
+  latencyMs?: number;
+  /** Status of the last probe that got an answer. */
+  statusCode?: number;
+  /** Release id served in the last attempt. */
+  version?: string;
+  /** Why verification failed, as a sentence naming the URL; undefined when healthy. */
+  failure?: string;
+  /** The last failing probe, with its body as evidence. */
+  lastFailure?: ProbeRecord;
+  probes: ProbeRecord[];
+  database?: DatabaseHealth;
+  warnings: string[];
+  durationMs: number;
+}
+
+export interface VerifyDeps {
+  log: Log;
+  now?: () => Date;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+}
+
+export async function verifyHealth(options: HealthOptions, deps: VerifyDeps): Promise<HealthReport> {
+  const { log } = deps;
+  const now = deps.now ?? (() => new Date());
+  const sleep = deps.sleep ?? realSleep;
+  const started = now().getTime();
+  const deadlineAt = started + options.deadlineMs;
+  const probes: ProbeRecord[] = [];
+  let streak = 0;
+  let failuresInRow = 0;
+  let attempt = 0;
+  let stopReason = '';
+
+  while (true) {
+    attempt++;
+    const round = await Promise.all(options.urls.map((url) => probeUrl(url, attempt, options, now)));
+    probes.push(...round);
+    for (const probe of round) {
+      const line = `attempt ${attempt}: ${probe.url} → ${probe.statusCode ?? '-'} in ${probe.latencyMs ?? '-'} ms`;
+      if (probe.ok) log.info(`${line}: pass${probe.version ? ` (release ${probe.version})` : ''}`);
+      else log.info(`${line}: FAIL: ${probe.failure}`);
+      for (const warning of probe.warnings) log.warn(`${probe.url}: ${warning}`);
+    }
+    const passed = round.every((probe) => probe.ok);
+    streak = passed ? streak + 1 : 0;
+    failuresInRow = passed ? 0 : failuresInRow + 1;
+    if (streak >= options.successThreshold) break;
+
+    const failing = round.filter((probe) => !probe.ok);
+    if (failing.length > 0 && failing.every((probe) => probe.permanent)) {
+      stopReason = 'the failure does not heal by waiting';
+      break;
+    }
+    const attemptsLeft = options.maxAttempts - attempt;
+    if (attemptsLeft < options.successThreshold - streak) {
+      stopReason =
+        attemptsLeft <= 0
+          ? `all ${options.maxAttempts} attempts used`
+          : `${attemptsLeft} attempts left cannot make ${options.successThreshold} passes in a row`;
+      break;
+    }
+    // After a pass keep the base interval (we are confirming); after failures back off.
+    const delay = passed
+      ? options.interval.initialMs
+      : backoffDelay(options.interval, failuresInRow, deps.random);
+    if (now().getTime() + delay >= deadlineAt) {
+      stopReason = `deadline ${formatDuration(options.deadlineMs)} reached`;
+      break;
+    }
+    await sleep(delay);
+  }
+
+  const last = probes.slice(-options.urls.length);
+  const answered = [...probes].reverse().find((probe) => probe.statusCode !== undefined);
+  const lastFailure = [...probes].reverse().find((probe) => !probe.ok);
+  const healthy = streak >= options.successThreshold;
+  const report: HealthReport = {
+    healthy,
+    attempts: attempt,
+    latencyMs: Math.max(...last.map((probe) => probe.latencyMs ?? 0)),
+    statusCode: answered?.statusCode,
+    version: last.find((probe) => probe.version !== undefined)?.version,
+    probes,
+    warnings: [...new Set(probes.flatMap((probe) => probe.warnings))],
+    durationMs: 0,
+  };
+  if (!healthy) {
+    report.lastFailure = lastFailure;
+    report.failure = describeFailure(lastFailure, probes, options, stopReason);
+  }
+
+  if (options.databaseUrl) {
+    report.database = await log.group('Database check', () =>
+      checkDatabase(options.databaseUrl as string, options.timeoutMs),
+    );
+    const db = report.database;
+    if (db.ok)
+      log.info(
+        `database: SELECT 1 in ${db.latencyMs} ms; connections ${JSON.stringify(db.connectionsByState)}`,
+      );
+    report.warnings.push(...db.warnings);
+    for (const warning of db.warnings) log.warn(warning);
+    if (!db.ok) {
+      report.healthy = false;
+      report.failure = report.failure ? `${report.failure}; ${db.failure}` : db.failure;
+    }
+  }
+  report.durationMs = now().getTime() - started;
+  return report;
+}
+
+function describeFailure(
+  last: ProbeRecord | undefined,
+  probes: ProbeRecord[],
+  options: HealthOptions,
+  stopReason: string,
+): string {
+  const passes = probes.filter((probe) => probe.ok).length;
+  const flapping =
+    options.successThreshold > 1 && passes > 0
+      ? ` It passed ${passes} of ${probes.length} probes but never ${options.successThreshold} attempts in a row (flapping or crash-looping?).`
+      : '';
+  const what = last ? `${last.url}: ${last.failure}` : 'no probe failed';
+  const attempts = probes.length / options.urls.length;
+  return `Not healthy after ${attempts} attempt${attempts === 1 ? '' : 's'} (${stopReason}). Last failure: ${what}.${flapping}`;
+}
