@@ -8,3 +8,11 @@ export {
 } from './droplet.js';
 export { isAlive, ProcessTracker } from './processes.js';
 export { freePort, waitForPort } from './net.js';
+export {
+  runActionBundle,
+  readActionYaml,
+  type ActionRun,
+  type Annotation,
+  type RunOptions,
+} from './action-runner.js';
+export { findLeaks } from './leak-guard.js';

@@ -3,6 +3,7 @@
  * it: a process that survives makes the stop fail, so a test cannot leak a daemon unnoticed.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 
 export interface TrackedProcess {
   pid: number;
@@ -11,12 +12,19 @@ export interface TrackedProcess {
   stop?: () => Promise<void>;
 }
 
+/** Running, as opposed to gone or a zombie waiting for a parent (here often PID 1) to reap it. */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    // Field 3 of /proc/<pid>/stat is the state; the command name before it may hold spaces.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return existsSync('/proc/self') ? false : true;
   }
 }
 

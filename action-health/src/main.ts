@@ -1,12 +1,18 @@
 /** action-health: verify a deployment is alive, healthy and serving the expected release. */
-import { actionLog, runAction, setOutputs, writeSummary } from '../../shared/src/action/index.js';
-import { readHealthOptions } from '../../shared/src/action/health-inputs.js';
+import {
+  actionInputs,
+  actionLog,
+  runAction,
+  setOutputs,
+  writeSummary,
+} from '../../shared/src/action/index.js';
 import { healthFailure } from '../../shared/src/health/failure.js';
+import { readHealthOptions } from '../../shared/src/health/inputs.js';
 import { healthReportJson, healthSummaryMarkdown } from '../../shared/src/health/summary.js';
 import { verifyHealth } from '../../shared/src/health/verify.js';
 
 await runAction(async () => {
-  const options = readHealthOptions();
+  const options = readHealthOptions(actionInputs);
   const report = await verifyHealth(options, { log: actionLog });
   setOutputs({
     healthy: report.healthy,

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Droplet, freePort, type SampleApp } from '../../sandbox/index.js';
-import { runActionBundle, type ActionRun } from '../helpers/run-action.js';
+import { runActionBundle, type ActionRun } from '../../sandbox/action-runner.js';
 import { startScriptedServer, type ScriptedServer } from '../helpers/scripted-server.js';
 
 let droplet: Droplet;

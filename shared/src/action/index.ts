@@ -1,5 +1,5 @@
 /** Runner glue: the only part of shared/ that imports @actions/core. */
-export * from './inputs.js';
+export { actionInputs } from './inputs.js';
 export { actionLog } from './log.js';
 export { setOutputs, writeSummary, type OutputValue } from './results.js';
 export { runAction, failureMessage } from './run.js';

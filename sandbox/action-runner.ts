@@ -4,15 +4,17 @@
  * action.yml, and fresh GITHUB_OUTPUT / GITHUB_STEP_SUMMARY / GITHUB_STATE / GITHUB_ENV / GITHUB_PATH
  * files. Returns the exit code, parsed outputs, summary and annotations, and fails the test if
  * any secret it was told about appears unmasked anywhere the runner would show or store.
+ * Tests, the drill and the benchmarks all run bundles through it.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { findLeaks } from './leak-guard.js';
 
-export const repoRoot = new URL('../..', import.meta.url).pathname;
+export const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 
 interface ActionYaml {
   inputs?: Record<string, { default?: string; required?: boolean }>;

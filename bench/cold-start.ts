@@ -1,0 +1,74 @@
+/**
+ * Cold start of each action bundle: process start to exit on a missing required input, the path
+ * every run takes before doing any work, against `node -e ''` measured in the same run, runs
+ * interleaved so that machine noise falls on both sides alike. Prints medians and the ratio.
+ * Goal: ratio ≤ 2.0.
+ */
+import { spawnSync } from 'node:child_process';
+import { statSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { actionDirs, repoRoot } from '../scripts/actions.js';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 25);
+const WARMUP = 3;
+const GOAL = 2.0;
+
+const env: Record<string, string> = {};
+for (const [key, value] of Object.entries(process.env)) {
+  if (
+    value !== undefined &&
+    !key.startsWith('INPUT_') &&
+    !key.startsWith('GITHUB_') &&
+    key !== 'NODE_OPTIONS'
+  )
+    env[key] = value;
+}
+
+function timeOnce(args: string[]): number {
+  const started = process.hrtime.bigint();
+  spawnSync(process.execPath, args, { env, stdio: 'ignore' });
+  return Number(process.hrtime.bigint() - started) / 1e6;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+const subjects = [
+  { name: "node -e ''", args: ['-e', ''] },
+  ...actionDirs().map((action) => ({ name: action, args: [join(repoRoot, action, 'dist', 'index.js')] })),
+];
+const samples = new Map<string, number[]>(subjects.map((s) => [s.name, []]));
+for (let i = 0; i < WARMUP + RUNS; i++) {
+  for (const subject of subjects) {
+    const ms = timeOnce(subject.args);
+    if (i >= WARMUP) samples.get(subject.name)?.push(ms);
+  }
+}
+
+const baseline = median(samples.get("node -e ''") ?? []);
+console.log(`cold start, median of ${RUNS} interleaved runs (node ${process.version}, ${process.arch})`);
+console.log(
+  `${'subject'.padEnd(22)} ${'median'.padStart(9)} ${'ratio'.padStart(6)}  ${'bundle'.padStart(9)}`,
+);
+let over = 0;
+for (const subject of subjects) {
+  const ms = median(samples.get(subject.name) ?? []);
+  const ratio = ms / baseline;
+  const isAction = subject.name !== "node -e ''";
+  const dist = isAction ? join(repoRoot, subject.name, 'dist') : '';
+  const size = isAction
+    ? readdirSync(dist)
+        .filter((f) => f.endsWith('.js'))
+        .reduce((sum, f) => sum + statSync(join(dist, f)).size, 0)
+    : 0;
+  if (isAction && ratio > GOAL) over++;
+  console.log(
+    `${subject.name.padEnd(22)} ${`${ms.toFixed(1)} ms`.padStart(9)} ${ratio.toFixed(2).padStart(6)}  ${isAction ? `${(size / 1024).toFixed(0)} KiB`.padStart(9) : ''.padStart(9)}${isAction ? (ratio <= GOAL ? '  goal ≤ 2.0 met' : '  goal ≤ 2.0 NOT met') : ''}`,
+  );
+}
+if (over > 0) console.log(`${over} bundle(s) over the goal`);

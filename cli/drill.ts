@@ -1,0 +1,95 @@
+/**
+ * The drill: every procedure of the suite run through its committed bundle, as the GitHub runner
+ * runs it, against a disposable local droplet — then everything is stopped by pid. It prints what
+ * it did and how long each step took, and exits 1 if any step did not end as it should.
+ * Later issues add their procedures as further steps.
+ */
+import { Droplet, runActionBundle, type ActionRun } from '../sandbox/index.js';
+
+interface Step {
+  name: string;
+  expect: 'pass' | 'fail';
+  run: () => Promise<ActionRun>;
+}
+
+const started = performance.now();
+const since = () => `${((performance.now() - started) / 1000).toFixed(2)} s`;
+const say = (line: string) => console.log(`[${since().padStart(8)}] ${line}`);
+
+function firstLine(text: string | undefined): string {
+  return (text ?? '').split('\n')[0]?.slice(0, 220) ?? '';
+}
+
+let failures = 0;
+say('starting the sandbox droplet: PostgreSQL, sshd, pm2 …');
+const t0 = performance.now();
+const droplet = await Droplet.start({ postgres: true, sshd: true });
+say(`droplet up in ${Math.round(performance.now() - t0)} ms at ${droplet.root}`);
+try {
+  const t1 = performance.now();
+  const app = await droplet.startApp({ name: 'bunty-backend', releaseId: 'drill-v1' });
+  say(
+    `sample app bunty-backend (release drill-v1) online under pm2 in ${Math.round(performance.now() - t1)} ms at ${app.baseUrl}`,
+  );
+  const secrets = [droplet.postgres?.password ?? ''];
+  const health = (inputs: Record<string, string>) =>
+    runActionBundle('action-health', { url: app.healthUrl, interval: '200ms', ...inputs }, { secrets });
+
+  const steps: Step[] = [
+    {
+      name: 'action-health: healthy app, release and database verified',
+      expect: 'pass',
+      run: () =>
+        health({
+          'expected-version': 'drill-v1',
+          'database-url': droplet.postgres?.url ?? '',
+          'success-threshold': '2',
+        }),
+    },
+    {
+      name: 'action-health: app answers 503 (database disconnected)',
+      expect: 'fail',
+      run: async () => {
+        await droplet.setBehaviour(app, { mode: 'unavailable' });
+        return health({ 'max-attempts': '3' });
+      },
+    },
+    {
+      name: 'action-health: app flaps between healthy and 503 (success-threshold 3)',
+      expect: 'fail',
+      run: async () => {
+        await droplet.setBehaviour(app, { sequence: ['healthy', 'unavailable'], cycle: true });
+        return health({ 'max-attempts': '6', 'success-threshold': '3' });
+      },
+    },
+    {
+      name: 'action-health: app recovers after two failures',
+      expect: 'pass',
+      run: async () => {
+        await droplet.setBehaviour(app, { sequence: ['unavailable', 'unavailable', 'healthy'] });
+        return health({ 'max-attempts': '5' });
+      },
+    },
+  ];
+
+  for (const step of steps) {
+    const run = await step.run();
+    const passed = run.exitCode === 0;
+    const asExpected = passed === (step.expect === 'pass');
+    if (!asExpected) failures++;
+    say(
+      `${asExpected ? 'ok  ' : 'FAIL'} ${step.name}: exit ${run.exitCode} in ${run.durationMs} ms, ${run.outputs.attempts ?? '?'} attempt(s)`,
+    );
+    if (!passed) say(`       error: ${firstLine(run.errors[0])}`);
+  }
+} finally {
+  const t2 = performance.now();
+  await droplet.stop();
+  say(`droplet stopped, every process gone by pid, in ${Math.round(performance.now() - t2)} ms`);
+}
+say(
+  failures === 0
+    ? 'drill passed: every step ended as it should'
+    : `drill FAILED: ${failures} step(s) did not end as they should`,
+);
+process.exitCode = failures === 0 ? 0 : 1;
