@@ -1,6 +1,6 @@
 /** The `runbook` CLI runs the same health core with the action's names and defaults, redacting secrets. */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { findLeaks } from '../../sandbox/leak-guard.js';
 import { repoRoot } from '../../sandbox/action-runner.js';
 import { startScriptedServer, type ScriptedServer } from '../helpers/scripted-server.js';
@@ -15,20 +15,26 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-function runbook(...args: string[]) {
-  const { NODE_OPTIONS: _ignored, ...env } = process.env;
-  const result = spawnSync(process.execPath, ['--import', 'tsx', 'cli/runbook.ts', ...args], {
-    cwd: repoRoot,
-    env,
-    encoding: 'utf8',
+/** Asynchronous on purpose: the scripted server answers from this same process. */
+function runbook(...args: string[]): Promise<{ code: number; out: string }> {
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS; // jest's ESM flag is not for the CLI
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'cli/runbook.ts', ...args],
+      { cwd: repoRoot, env },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? Number(error.code ?? 1) : 0, out: `${stdout}${stderr}` });
+      },
+    );
   });
-  return { code: result.status, out: `${result.stdout}${result.stderr}` };
 }
 
 describe('runbook health', () => {
-  it('verifies with the action defaults and flags of the same names', () => {
+  it('verifies with the action defaults and flags of the same names', async () => {
     const token = 'cli-s3cret-token-value';
-    const r = runbook(
+    const r = await runbook(
       'health',
       '--url',
       server.url,
@@ -44,12 +50,11 @@ describe('runbook health', () => {
     expect(findLeaks([token], { output: r.out })).toEqual([]);
   });
 
-  it('refuses an unknown flag and a bad value, naming them', () => {
-    expect(runbook('health', '--url', server.url, '--retries', '3')).toMatchObject({ code: 1 });
-    expect(runbook('health', '--url', server.url, '--retries', '3').out).toMatch(
-      /Input 'retries': is not an input of this command; known: url, /,
-    );
-    expect(runbook('health', '--url', server.url, '--timeout', 'abc').out).toMatch(
+  it('refuses an unknown flag and a bad value, naming them', async () => {
+    const unknown = await runbook('health', '--url', server.url, '--retries', '3');
+    expect(unknown.code).toBe(1);
+    expect(unknown.out).toMatch(/Input 'retries': is not an input of this command; known: url, /);
+    expect((await runbook('health', '--url', server.url, '--timeout', 'abc')).out).toMatch(
       /error: Input 'timeout': "abc" is not a duration/,
     );
   });
