@@ -1,0 +1,145 @@
+/**
+ * One SSH connection to one host, through which every remote step runs. A command that exits
+ * non-zero, times out or loses its connection throws RemoteCommandError with the step's name, the
+ * host, the exit code and the last lines of stderr: never a green step after a failed command.
+ */
+import type { NodeSSH } from 'node-ssh';
+import type { ClientChannel } from 'ssh2';
+import { OperationError } from '../errors.js';
+import type { Log } from '../log.js';
+import type { ShellCommand } from './shell.js';
+import { describeTarget, type SshTarget } from './target.js';
+
+export interface CommandResult {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
+export interface RunOptions {
+  timeoutMs?: number;
+  stdin?: string;
+  /** Exit codes that are answers rather than failures (e.g. `test -e` → 1). */
+  okCodes?: number[];
+}
+
+const STDERR_TAIL_LINES = 12;
+
+export class RemoteCommandError extends OperationError {
+  constructor(
+    readonly step: string,
+    readonly host: string,
+    readonly code: number | null,
+    stderrTail: string,
+    hint: string,
+    why?: string,
+  ) {
+    super(
+      `${step} failed on ${host}: ${why ?? `exit code ${code}`}${stderrTail ? `. Last stderr lines:\n${stderrTail}` : '.'}`,
+      hint,
+    );
+  }
+}
+
+export function lastLines(text: string, count = STDERR_TAIL_LINES): string {
+  return text.trimEnd().split('\n').slice(-count).join('\n');
+}
+
+export class SshSession {
+  readonly name: string;
+
+  constructor(
+    private readonly ssh: NodeSSH,
+    readonly target: SshTarget,
+    private readonly log: Log,
+    private readonly defaultTimeoutMs: number,
+    private readonly onClose: () => void = () => undefined,
+  ) {
+    this.name = describeTarget(target);
+  }
+
+  /** Runs one named step; throws RemoteCommandError unless it exits with 0 (or an okCode). */
+  async run(step: string, command: ShellCommand, options: RunOptions = {}): Promise<CommandResult> {
+    const timeoutMs = options.timeoutMs ?? this.defaultTimeoutMs;
+    this.log.debug(`${this.name}: ${step}: ${command.text}`);
+    let channel: ClientChannel | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    });
+    let response;
+    try {
+      const outcome = await Promise.race([
+        this.ssh.execCommand(command.text, {
+          stdin: options.stdin,
+          noTrim: true,
+          onChannel: (c) => (channel = c),
+        }),
+        timedOut,
+      ]);
+      if (outcome === 'timeout') {
+        // OpenSSH ignores signal requests for plain exec channels: the process may well live on.
+        channel?.close();
+        throw new RemoteCommandError(
+          step,
+          this.name,
+          null,
+          '',
+          'raise the timeout if the step is slow; it may still be running on the host.',
+          `timed out after ${timeoutMs} ms`,
+        );
+      }
+      response = outcome;
+    } catch (error) {
+      if (error instanceof RemoteCommandError) throw error;
+      throw new RemoteCommandError(
+        step,
+        this.name,
+        null,
+        '',
+        'the SSH connection was lost: check the host is up (ping, the DigitalOcean console) and run again; the step may have run partly.',
+        `connection lost (${error instanceof Error ? error.message : String(error)})`,
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+    const code = response.code ?? -1;
+    if (code !== 0 && !(options.okCodes ?? []).includes(code)) {
+      const why =
+        response.code === null ? `ended by signal ${response.signal ?? 'unknown'}` : `exit code ${code}`;
+      throw new RemoteCommandError(
+        step,
+        this.name,
+        code,
+        lastLines(response.stderr),
+        'read the stderr lines above; fix the cause on the host or in the inputs and run again.',
+        why,
+      );
+    }
+    return { stdout: response.stdout, stderr: response.stderr, code };
+  }
+
+  async upload(step: string, localFile: string, remoteFile: string): Promise<void> {
+    try {
+      await this.ssh.putFile(localFile, remoteFile);
+    } catch (error) {
+      throw new RemoteCommandError(
+        step,
+        this.name,
+        null,
+        '',
+        'check free disk space on the host (df -h) and the connection, then run again.',
+        `upload failed (${error instanceof Error ? error.message : String(error)})`,
+      );
+    }
+  }
+
+  get connected(): boolean {
+    return this.ssh.isConnected();
+  }
+
+  close(): void {
+    this.ssh.dispose();
+    this.onClose();
+  }
+}

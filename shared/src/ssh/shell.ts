@@ -1,0 +1,54 @@
+/**
+ * The one way to build a remote shell command. Literal text comes only from template strings
+ * written in this code base; every interpolated value is single-quoted, so no input can ever be
+ * read by the remote shell as code. A ShellCommand can only be made here, so a string cannot be
+ * passed where a command is expected.
+ *
+ *   sh`ln -sfn ${target} ${tmp} && mv -T ${tmp} ${link}`
+ */
+export class ShellCommand {
+  private constructor(readonly text: string) {}
+
+  /** @internal Used by the builders below only. */
+  static of(text: string): ShellCommand {
+    return new ShellCommand(text);
+  }
+
+  toString(): string {
+    return this.text;
+  }
+}
+
+export type ShellValue = string | number | ShellCommand | readonly (string | number)[];
+
+/** POSIX single-quoting: the only character that needs care inside '…' is ' itself. */
+export function quote(value: string | number): string {
+  const text = String(value);
+  if (text.includes('\0')) throw new Error('a shell argument cannot contain a NUL byte');
+  return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+function render(value: ShellValue): string {
+  if (value instanceof ShellCommand) return value.text;
+  if (Array.isArray(value)) return value.map((item) => quote(item)).join(' ');
+  return quote(value as string | number);
+}
+
+/** Tagged template: literals verbatim, every value quoted (arrays become several quoted words). */
+export function sh(literals: TemplateStringsArray, ...values: ShellValue[]): ShellCommand {
+  let text = literals[0] ?? '';
+  values.forEach((value, i) => {
+    text += render(value) + (literals[i + 1] ?? '');
+  });
+  return ShellCommand.of(text);
+}
+
+/** Commands joined with `&&`: each runs only if the one before succeeded. */
+export function allOf(...commands: ShellCommand[]): ShellCommand {
+  return ShellCommand.of(commands.map((c) => `{ ${c.text}; }`).join(' && '));
+}
+
+/** A user-authored command (install, pre-switch) run as one quoted argument to `sh -c`, in `dir`. */
+export function userCommand(dir: string, command: string): ShellCommand {
+  return sh`cd ${dir} && sh -c ${command}`;
+}

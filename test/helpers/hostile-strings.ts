@@ -1,0 +1,48 @@
+/**
+ * Strings that would run code, split words, expand globs or pass options if a value ever reached a
+ * remote shell unquoted. Each tries to create the canary file named by CANARY.
+ */
+export function hostileStrings(canary: string): string[] {
+  return [
+    `$(touch ${canary})`,
+    `\`touch ${canary}\``,
+    `; touch ${canary}`,
+    `;touch ${canary};`,
+    `&& touch ${canary}`,
+    `|| touch ${canary}`,
+    `| touch ${canary}`,
+    `& touch ${canary} &`,
+    `'; touch ${canary}; '`,
+    `"; touch ${canary}; "`,
+    `\\'; touch ${canary}; \\'`,
+    `'"'"'; touch ${canary}; '"'"'`,
+    `\ntouch ${canary}\n`,
+    `x\r\ntouch ${canary}`,
+    `$'\\x3b' touch ${canary}`,
+    `\${IFS}touch\${IFS}${canary}`,
+    `$(IFS=,;cmd=touch,${canary};$cmd)`,
+    `> ${canary}`,
+    `>> ${canary}`,
+    `< /etc/passwd > ${canary}`,
+    `$(printf 'touch ${canary}' | sh)`,
+    `{touch,${canary}}`,
+    `*`,
+    `/*`,
+    `?`,
+    `[a-z]*`,
+    `~root`,
+    `-rf`,
+    `--help`,
+    `-n -e -E`,
+    `$HOME $PATH $0 $$ $!`,
+    `!!`,
+    `#; touch ${canary}`,
+    `😀 $(touch ${canary}) 日本語`,
+    `＄(touch ${canary})`,
+    `‘; touch ${canary}; ’`,
+    `a\tb  c   d`,
+    `'`,
+    `"`,
+    `\\`,
+  ];
+}
