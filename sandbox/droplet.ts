@@ -11,7 +11,7 @@ import { freePort, waitForPort } from './net.js';
 import { SandboxPm2 } from './pm2.js';
 import { startPostgres, type SandboxPostgres } from './postgres.js';
 import { ProcessTracker } from './processes.js';
-import { startSshd, type SandboxSshd } from './sshd.js';
+import { HOST_VIEW, startSshd, type SandboxSshd } from './sshd.js';
 import { makeSelfSignedCertificate, type SandboxCertificate } from './tls.js';
 
 const SAMPLE_APP = join(dirname(fileURLToPath(import.meta.url)), 'app', 'server.cjs');
@@ -23,6 +23,9 @@ export interface DropletOptions {
   postgres?: boolean;
   sshd?: boolean;
 }
+
+/** unshare(1) with mount namespaces needs root; elsewhere the host sees the real paths. */
+const canNamespace = process.getuid?.() === 0;
 
 export interface AppOptions {
   name?: string;
@@ -62,6 +65,18 @@ export class Droplet {
     this.pm2 = new SandboxPm2(join(root, 'pm2'), this.tracker);
   }
 
+  /** The droplet's root as commands over its sshd see it (the same for every droplet when namespaced). */
+  get hostRoot(): string {
+    return this.sshd && canNamespace ? HOST_VIEW : this.root;
+  }
+
+  /** The real path on this machine of a path as the host sees it. */
+  realPath(hostPath: string): string {
+    return hostPath.startsWith(`${this.hostRoot}/`)
+      ? join(this.root, hostPath.slice(this.hostRoot.length + 1))
+      : hostPath;
+  }
+
   /** Where the runbook keeps the app: <root>/var/www. */
   get wwwDir(): string {
     return join(this.root, 'var', 'www');
@@ -77,7 +92,7 @@ export class Droplet {
       mkdirSync(droplet.pm2.home, { recursive: true });
       const [postgres, sshd] = await Promise.all([
         options.postgres ? startPostgres(root, droplet.tracker) : undefined,
-        options.sshd ? startSshd(root, droplet.tracker, droplet.pm2.env) : undefined,
+        options.sshd ? startSshd(root, droplet.tracker, droplet.pm2.env, canNamespace) : undefined,
       ]);
       droplet.postgres = postgres;
       droplet.sshd = sshd;

@@ -16,3 +16,4 @@ export {
   type RunOptions,
 } from './action-runner.js';
 export { findLeaks } from './leak-guard.js';
+export { makeSampleRelease, type SampleRelease } from './release-artifact.js';

@@ -4,7 +4,7 @@
  * commands run over ssh do not inherit the test process's environment.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync, copyFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync, copyFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { freePort, waitForPort } from './net.js';
@@ -17,6 +17,10 @@ export interface SandboxSshd {
   user: string;
   /** OpenSSH private key (PEM) of the generated client key: a secret. */
   privateKey: string;
+  /** Its public key line. */
+  publicKey: string;
+  /** Lets another client key in too (one deploy key reaching several hosts). */
+  authorize(publicKey: string): void;
   /** A known_hosts line for this server. */
   knownHosts: string;
   /** `SHA256:…` of the host key. */
@@ -40,10 +44,18 @@ function setEnvLine(env: Record<string, string>): string {
   return pairs.length > 0 ? `SetEnv ${pairs.join(' ')}` : '';
 }
 
+/**
+ * Where a namespaced sshd shows the droplet's root. Every droplet binds its own root here inside
+ * its own mount namespace, so two "hosts" on this machine have the same paths (`/tmp/runbook-host/
+ * var/www/…`) yet different files, as two real droplets do.
+ */
+export const HOST_VIEW = '/tmp/runbook-host';
+
 export async function startSshd(
   root: string,
   tracker: ProcessTracker,
   env: Record<string, string> = {},
+  namespaced = false,
 ): Promise<SandboxSshd> {
   ensureSystemPrograms({ sshd: true });
   const dir = join(root, 'sshd');
@@ -79,9 +91,36 @@ export async function startSshd(
   );
   // sshd insists on its privilege-separation directory even with a private config.
   if (isRoot) mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
-  const child = tracker.spawn('sshd', SSHD, ['-D', '-e', '-f', configFile], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  let child;
+  if (namespaced) {
+    mkdirSync(HOST_VIEW, { recursive: true });
+    // unshare and sh both exec: the pid we track is sshd's. Paths travel as positional arguments.
+    const script = 'mount --bind "$1" "$2" && exec "$3" -D -e -f "$4"';
+    child = tracker.spawn(
+      'sshd',
+      'unshare',
+      [
+        '--mount',
+        '--propagation',
+        'private',
+        '/bin/sh',
+        '-c',
+        script,
+        'sh',
+        root,
+        HOST_VIEW,
+        SSHD,
+        configFile,
+      ],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+  } else {
+    child = tracker.spawn('sshd', SSHD, ['-D', '-e', '-f', configFile], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+  }
   let log = '';
   child.stderr?.on('data', (chunk: Buffer) => (log = (log + chunk.toString()).slice(-4000)));
   try {
@@ -99,6 +138,8 @@ export async function startSshd(
     port,
     user: userInfo().username,
     privateKey: readFileSync(clientKey, 'utf8'),
+    publicKey: readFileSync(`${clientKey}.pub`, 'utf8').trim(),
+    authorize: (publicKey: string) => appendFileSync(join(dir, 'authorized_keys'), `${publicKey}\n`),
     knownHosts: `[127.0.0.1]:${port} ${hostPub[0]} ${hostPub[1]}`,
     hostFingerprint: fingerprint,
     pid: child.pid as number,

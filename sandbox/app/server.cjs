@@ -10,8 +10,10 @@
  *     slow          healthy after SAMPLE_SLOW_MS (default 3000)
  *     crash-at-start  exits 1 before listening
  *     crash-loop    serves, then exits 1 after SAMPLE_CRASH_AFTER_MS (default 2000)
+ *   SAMPLE_FAIL_RELEASE=<releaseId> (env, e.g. in shared/.env) makes only that release unavailable.
  *   POST /__sandbox/behaviour {"mode"?, "sequence"?: [modes], "cycle"?: bool, "slowMs"?}
  *     changes behaviour at run time; a sequence is consumed one /health request at a time.
+ * Its .env (beside it; in a release, the link to shared/.env) sets PORT and friends, as dotenv would.
  * It shuts down gracefully on SIGINT/SIGTERM (stop accepting, finish in-flight requests, close idle
  * keep-alive connections) and tells pm2 it is ready (wait_ready) once it listens.
  */
@@ -19,6 +21,21 @@ const fs = require('node:fs');
 const http = require('node:http');
 const https = require('node:https');
 const path = require('node:path');
+
+// Like dotenv: the release's .env (linked from shared/) fills what the environment does not set.
+function loadDotEnv() {
+  let text;
+  try {
+    text = fs.readFileSync(path.join(__dirname, '.env'), 'utf8');
+  } catch {
+    return;
+  }
+  for (const line of text.split('\n')) {
+    const match = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)\s*$/.exec(line);
+    if (match && process.env[match[1]] === undefined) process.env[match[1]] = match[2];
+  }
+}
+loadDotEnv();
 
 function releaseConfig() {
   try {
@@ -30,8 +47,11 @@ function releaseConfig() {
 
 const fileConfig = releaseConfig();
 const releaseId = fileConfig.releaseId || process.env.RELEASE_ID || 'unknown';
+// SAMPLE_FAIL_RELEASE names one release that is broken on this host only (a host-specific failure).
+const failsHere =
+  process.env.SAMPLE_FAIL_RELEASE !== undefined && process.env.SAMPLE_FAIL_RELEASE === releaseId;
 const state = {
-  mode: fileConfig.mode || process.env.SAMPLE_MODE || 'healthy',
+  mode: failsHere ? 'unavailable' : fileConfig.mode || process.env.SAMPLE_MODE || 'healthy',
   slowMs: Number(fileConfig.slowMs || process.env.SAMPLE_SLOW_MS || 3000),
   sequence: [],
   cycle: false,

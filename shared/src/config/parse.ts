@@ -133,3 +133,25 @@ export function parseJson(input: string, raw: string): unknown {
     throw new ConfigurationError(input, `is not valid JSON (${reason}).`);
   }
 }
+
+/** True when the text holds a control character (newline, tab, NUL, ESC…): never valid in a path or name. */
+export function hasControlCharacters(text: string): boolean {
+  return [...text].some((ch) => (ch.codePointAt(0) as number) < 0x20 || ch === '\x7f');
+}
+
+/** A path inside a release (`server.js`, `config/.env`): relative, no `..`, no empty segment. */
+export function parseRelativePath(input: string, raw: string): string {
+  const text = raw.trim();
+  if (
+    text === '' ||
+    text.startsWith('/') ||
+    text.split('/').some((s) => s === '..' || s === '' || s === '.') ||
+    hasControlCharacters(text)
+  ) {
+    throw new ConfigurationError(
+      input,
+      `${JSON.stringify(raw)} must be a path inside the release (relative, no .. or empty parts, no control characters).`,
+    );
+  }
+  return text;
+}

@@ -1,14 +1,26 @@
 /**
- * The health inputs, read one way wherever a deployment is verified: action-health, the CLI, and
- * later action-deploy and action-rollback, which take the same names.
+ * The health inputs, read one way wherever a deployment is verified: action-health, the CLI,
+ * action-deploy and action-rollback, which take the same names.
  */
 import { ConfigurationError } from '../errors.js';
 import type { Inputs } from '../config/inputs.js';
-import { parseHeaders, parseJsonExpectation, parseStatusRanges, type HealthOptions } from './options.js';
+import {
+  parseHeaders,
+  parseJsonExpectation,
+  parseStatusRanges,
+  type HealthCriteria,
+  type HealthOptions,
+} from './options.js';
 
 const MAX_INTERVAL_MS = 30_000;
 
-export function readHealthOptions(inputs: Inputs, urlInput = 'url'): HealthOptions {
+export function readHealthOptions(inputs: Inputs): HealthOptions {
+  const criteria = readHealthCriteria(inputs);
+  return { urls: inputs.urls('url', { required: true }), ...criteria };
+}
+
+/** The health inputs but the URL, for actions that derive the URL per host. */
+export function readHealthCriteria(inputs: Inputs): HealthCriteria {
   // Secrets first: they are masked before any other input can fail and print something.
   const headersRaw = inputs.secret('headers');
   const databaseUrl = inputs.secret('database-url');
@@ -16,10 +28,8 @@ export function readHealthOptions(inputs: Inputs, urlInput = 'url'): HealthOptio
   const headers = headersRaw ? parseHeaders('headers', headersRaw) : {};
   for (const value of Object.values(headers)) inputs.mask(value);
 
-  const urls = inputs.urls(urlInput, { required: true });
   const intervalMs = inputs.duration('interval', 2000, { min: 0, max: 600_000 });
   return {
-    urls,
     expectedStatus: parseStatusRanges('expected-status', inputs.raw('expected-status') || '200'),
     expectJson: parseJsonExpectation('expect-json', inputs.raw('expect-json')),
     expectedVersion: inputs.string('expected-version'),

@@ -43,6 +43,9 @@ export interface HealthOptions {
   followRedirects: boolean;
 }
 
+/** Everything but the URLs: how a deploy or rollback judges each host's health URL. */
+export type HealthCriteria = Omit<HealthOptions, 'urls'>;
+
 /** The runbook's `/health` shape and the IETF health+json shape, both accepted by default. */
 export const DEFAULT_JSON_EXPECTATION: JsonAssertion[] = [
   { path: ['status'], allowed: ['healthy', 'ok', 'pass'] },

@@ -6,12 +6,15 @@
  *
  *   sh`ln -sfn ${target} ${tmp} && mv -T ${tmp} ${link}`
  */
-export class ShellCommand {
-  private constructor(readonly text: string) {}
+const BUILDER = Symbol('shell command builder');
 
-  /** @internal Used by the builders below only. */
-  static of(text: string): ShellCommand {
-    return new ShellCommand(text);
+export class ShellCommand {
+  /** Only the builders in this module hold BUILDER, so no other code can wrap a raw string. */
+  constructor(
+    key: typeof BUILDER,
+    readonly text: string,
+  ) {
+    if (key !== BUILDER) throw new Error('ShellCommand is made by sh`…` only');
   }
 
   toString(): string {
@@ -40,12 +43,13 @@ export function sh(literals: TemplateStringsArray, ...values: ShellValue[]): She
   values.forEach((value, i) => {
     text += render(value) + (literals[i + 1] ?? '');
   });
-  return ShellCommand.of(text);
+  return new ShellCommand(BUILDER, text);
 }
 
-/** Commands joined with `&&`: each runs only if the one before succeeded. */
+/** Commands joined with `&&`: each runs only if the one before succeeded. None: `true`. */
 export function allOf(...commands: ShellCommand[]): ShellCommand {
-  return ShellCommand.of(commands.map((c) => `{ ${c.text}; }`).join(' && '));
+  if (commands.length === 0) return new ShellCommand(BUILDER, 'true');
+  return new ShellCommand(BUILDER, commands.map((c) => `{ ${c.text}; }`).join(' && '));
 }
 
 /** A user-authored command (install, pre-switch) run as one quoted argument to `sh -c`, in `dir`. */

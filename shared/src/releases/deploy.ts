@@ -1,0 +1,468 @@
+/**
+ * Deploy: lock → upload → unpack into a new release → install → link shared files → pre-switch →
+ * switch → pm2 start/reload → health gate (the deployed sha must be serving) and a stabilization
+ * window (pm2 restart count must not grow) → on failure, back to the previous release, verified
+ * too → unlock. Several hosts: all are prepared first, then switched in batches of max-parallel,
+ * each batch health-gated before the next; a failure stops the rollout and returns every host
+ * already switched to its previous release.
+ */
+import { OperationError, errorText } from '../errors.js';
+import type { HealthCriteria } from '../health/options.js';
+import { verifyHealth, type HealthReport } from '../health/verify.js';
+import type { Log } from '../log.js';
+import { sleep as realSleep } from '../retry/backoff.js';
+import { openSession, type SshOptions } from '../ssh/connect.js';
+import type { SshSession } from '../ssh/session.js';
+import { userCommand } from '../ssh/shell.js';
+import { describeTarget, type SshTarget } from '../ssh/target.js';
+import { packArtifact } from './artifact.js';
+import { healthUrlFor } from './host-url.js';
+import { appPaths, newReleaseId, releaseDir } from './layout.js';
+import { acquireLease, releaseLease, type Holder, type Lease } from './lease.js';
+import {
+  checkStable,
+  deleteApp,
+  pm2List,
+  restartCount,
+  runCurrentRelease,
+  type Pm2AppOptions,
+} from './pm2.js';
+import { ReleaseStore, type HostState } from './store.js';
+
+export interface ReleaseTarget {
+  hosts: SshTarget[];
+  ssh: SshOptions;
+  appDir: string;
+  pm2: Pm2AppOptions;
+  /** `{host}` templates or one URL per host. */
+  healthUrls: string[];
+  health: HealthCriteria;
+  stabilizationMs: number;
+  lockTtlMs: number;
+  holder: Holder;
+}
+
+export interface DeployOptions extends ReleaseTarget {
+  artifact: string;
+  sha: string;
+  installCommand?: string;
+  installTimeoutMs: number;
+  preSwitchCommand?: string;
+  linkedFiles: string[];
+  linkedDirs: string[];
+  keepReleases: number;
+  maxParallel: number;
+  dryRun: boolean;
+}
+
+export type HostOutcome = 'deployed' | 'rolled-back' | 'not-switched' | 'failed' | 'planned';
+
+export interface HostReport {
+  host: string;
+  release?: string;
+  previousRelease?: string;
+  outcome: HostOutcome;
+  pm2?: string;
+  health?: { healthy: boolean; attempts: number; failure?: string };
+  rollbackHealth?: { healthy: boolean; attempts: number; failure?: string };
+  error?: string;
+  pruned?: string[];
+  durationMs: number;
+}
+
+export interface DeployReport {
+  release?: string;
+  previousRelease?: string;
+  rolledBack: boolean;
+  hosts: HostReport[];
+  plan: string[];
+  durationMs: number;
+  /** Why the deploy failed; undefined on success. */
+  failure?: OperationError;
+}
+
+export interface DeployDeps {
+  log: Log;
+  now?: () => Date;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** One host's part in a deploy or rollback. */
+export interface HostRun {
+  index: number;
+  target: SshTarget;
+  name: string;
+  session?: SshSession;
+  store?: ReleaseStore;
+  lease?: Lease;
+  state?: HostState;
+  release?: string;
+  previous?: string;
+  switched: boolean;
+  report: HostReport;
+  started: number;
+}
+
+const summary = (h: HealthReport) => ({
+  healthy: h.healthy,
+  attempts: h.attempts,
+  ...(h.failure ? { failure: h.failure } : {}),
+});
+
+export async function forEachBatch<T>(
+  items: T[],
+  size: number,
+  fn: (item: T) => Promise<void>,
+): Promise<PromiseSettledResult<void>[]> {
+  const results: PromiseSettledResult<void>[] = [];
+  for (let i = 0; i < items.length; i += size) {
+    results.push(...(await Promise.allSettled(items.slice(i, i + size).map(fn))));
+  }
+  return results;
+}
+
+/** Connects, takes the lease and reads the state of one host. */
+export async function openHost(
+  run: HostRun,
+  target: ReleaseTarget,
+  log: Log,
+  now: () => Date,
+): Promise<void> {
+  run.session = await openSession(run.target, target.ssh, log);
+  run.store = new ReleaseStore(run.session, target.appDir);
+  run.lease = await acquireLease(run.session, run.store.paths, target.holder, target.lockTtlMs, log, now);
+  run.state = await run.store.state();
+}
+
+export async function closeHost(run: HostRun, log: Log): Promise<void> {
+  if (run.session && run.lease && run.store) {
+    await releaseLease(run.session, run.store.paths, run.lease).catch((error) =>
+      log.warn(
+        `${run.name}: could not release the deploy lock (${errorText(error)}); it expires by itself at ${run.lease?.expiresAt}`,
+      ),
+    );
+  }
+  run.session?.close();
+}
+
+/** A session that works: the run's own, or a fresh one if the connection was lost (to roll back). */
+async function liveStore(
+  run: HostRun,
+  target: ReleaseTarget,
+  log: Log,
+): Promise<{ session: SshSession; store: ReleaseStore }> {
+  if (run.session?.connected && run.store) return { session: run.session, store: run.store };
+  log.warn(`${run.name}: connection lost; reconnecting to restore the previous release`);
+  run.session?.close();
+  run.session = await openSession(run.target, target.ssh, log);
+  run.store = new ReleaseStore(run.session, target.appDir);
+  return { session: run.session, store: run.store };
+}
+
+/**
+ * Switches one host to `release`, makes pm2 run it, and proves it: health with the release's sha
+ * serving, then no pm2 restarts during the stabilization window. Throws when not proven.
+ */
+export async function switchAndVerify(
+  run: HostRun,
+  release: string,
+  sha: string | undefined,
+  target: ReleaseTarget,
+  deps: DeployDeps,
+): Promise<HealthReport> {
+  const { session, store } = await liveStore(run, target, deps.log);
+  await store.switchTo(release);
+  run.switched = true;
+  const env: Record<string, string> = { RELEASE_ID: release, ...(sha ? { GIT_SHA: sha } : {}) };
+  run.report.pm2 = await runCurrentRelease(session, store.paths, target.pm2, env);
+  const baseline = restartCount(await pm2List(session), target.pm2.name);
+  const health = await verifyHealth(
+    {
+      ...target.health,
+      urls: [healthUrlFor(target.healthUrls, run.index, run.target)],
+      ...(sha ? { expectedVersion: sha } : {}),
+    },
+    { log: deps.log, ...(deps.now ? { now: deps.now } : {}), ...(deps.sleep ? { sleep: deps.sleep } : {}) },
+  );
+  if (!health.healthy) throw new HealthGateFailed(health);
+  if (target.stabilizationMs > 0)
+    await checkStable(session, target.pm2.name, baseline, target.stabilizationMs, deps.sleep ?? realSleep);
+  return health;
+}
+
+export class HealthGateFailed extends OperationError {
+  constructor(readonly health: HealthReport) {
+    super(
+      health.failure ?? 'not healthy',
+      'read `pm2 logs` on the host for why the release does not answer healthy.',
+    );
+  }
+}
+
+/** Back to the release that served before, verified; or, on a first deploy, stop the app. */
+export async function restorePrevious(
+  run: HostRun,
+  target: ReleaseTarget,
+  deps: DeployDeps,
+  reason: string,
+): Promise<void> {
+  const { log } = deps;
+  const { session, store } = await liveStore(run, target, log);
+  if (run.release)
+    await store
+      .markBad(run.release, reason, target.holder.actor)
+      .catch((e) => log.warn(`${run.name}: could not mark ${run.release} bad: ${errorText(e)}`));
+  if (!run.switched) return;
+  if (!run.previous) {
+    log.warn(
+      `${run.name}: first deploy failed and there is no previous release: stopping ${target.pm2.name}`,
+    );
+    await deleteApp(session, target.pm2.name);
+    run.report.outcome = 'rolled-back';
+    return;
+  }
+  const previousSha = run.state?.releases.find((r) => r.id === run.previous)?.sha;
+  try {
+    const health = await log.group(`${run.name}: back to ${run.previous}`, () =>
+      switchAndVerify(run, run.previous as string, previousSha, target, deps),
+    );
+    run.report.rollbackHealth = summary(health);
+  } catch (error) {
+    run.report.rollbackHealth = {
+      healthy: false,
+      attempts: error instanceof HealthGateFailed ? error.health.attempts : 0,
+      failure: errorText(error),
+    };
+    throw new OperationError(
+      `${run.name}: rolled back to ${run.previous}, but it is not healthy either: ${errorText(error)}`,
+      'this is an incident: the previous release does not serve either — check the database, Redis and `pm2 logs` on the host now.',
+    );
+  }
+  run.report.outcome = 'rolled-back';
+  await store
+    .log({
+      time: new Date().toISOString(),
+      host: run.name,
+      release: run.previous,
+      outcome: 'rolled-back',
+      from: run.release,
+      reason,
+      actor: target.holder.actor,
+      runUrl: target.holder.runUrl,
+    })
+    .catch(() => undefined);
+}
+
+export function planDeploy(options: DeployOptions, runs: HostRun[]): string[] {
+  const lines: string[] = [];
+  for (const run of runs) {
+    const previous = run.state?.current ?? '(none: first deploy)';
+    lines.push(
+      `${run.name}: upload ${options.artifact} → ${releaseDir(appPaths(options.appDir), run.release ?? '?')}` +
+        `${options.installCommand ? `; install (${options.installCommand})` : ''}; link ${[...options.linkedFiles, ...options.linkedDirs].join(', ') || 'nothing'}` +
+        `; switch current from ${previous} to ${run.release}; pm2 ${run.state?.current ? 'reload/restart' : 'start'} ${options.pm2.name}` +
+        `; verify ${healthUrlFor(options.healthUrls, run.index, run.target).href} serves ${options.sha}; keep ${options.keepReleases} releases`,
+    );
+  }
+  if (options.preSwitchCommand)
+    lines.splice(0, 0, `before any switch, on ${runs[0]?.name}: ${options.preSwitchCommand}`);
+  lines.push(
+    `switch in batches of ${options.maxParallel}; on any failure every switched host goes back to its previous release`,
+  );
+  return lines;
+}
+
+export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<DeployReport> {
+  const { log } = deps;
+  const now = deps.now ?? (() => new Date());
+  const started = now().getTime();
+  const runs: HostRun[] = options.hosts.map((target, index) => ({
+    index,
+    target,
+    name: describeTarget(target),
+    switched: false,
+    started,
+    report: { host: describeTarget(target), outcome: 'not-switched', durationMs: 0 },
+  }));
+  const report: DeployReport = {
+    rolledBack: false,
+    hosts: runs.map((r) => r.report),
+    plan: [],
+    durationMs: 0,
+  };
+  const packed = await packArtifact(options.artifact);
+  try {
+    // 1. Connect, lock and read every host. Nothing has changed if this fails.
+    const opened = await forEachBatch(runs, Math.max(options.maxParallel, 8), (run) =>
+      openHost(run, options, log, now),
+    );
+    const openFailure = opened.find((r) => r.status === 'rejected');
+    if (openFailure) throw (openFailure as PromiseRejectedResult).reason;
+    const refused = runs.find((run) => run.state?.layout === 'legacy');
+    if (refused) {
+      throw new OperationError(
+        `${refused.name}: ${options.appDir} holds the legacy layout (code directly in the app directory), not releases/ + current.`,
+        'migrate it once with action-rollback `migrate-legacy: true` (or deploy with `layout: legacy`).',
+      );
+    }
+    for (const run of runs) {
+      run.previous = run.state?.current;
+      run.release = newReleaseId(
+        options.sha,
+        now(),
+        run.state?.releases.map((r) => r.id),
+      );
+      run.report.release = run.release;
+      run.report.previousRelease = run.previous;
+    }
+    report.release = runs[0]?.release;
+    report.previousRelease = runs[0]?.previous;
+    report.plan = planDeploy(options, runs);
+    await log.group('Plan', async () => report.plan.forEach((line) => log.info(line)));
+    if (options.dryRun) {
+      runs.forEach((run) => (run.report.outcome = 'planned'));
+      return report;
+    }
+
+    // 2. Prepare every host: nothing serving changes yet.
+    const prepared = await forEachBatch(runs, Math.max(options.maxParallel, 8), (run) =>
+      log.group(`${run.name}: prepare ${run.release}`, async () => {
+        const store = run.store as ReleaseStore;
+        const dir = await store.prepare({
+          id: run.release as string,
+          sha: options.sha,
+          tarball: packed.tarball,
+          linkedFiles: options.linkedFiles,
+          linkedDirs: options.linkedDirs,
+        });
+        if (options.installCommand) {
+          await (run.session as SshSession).run('install', userCommand(dir, options.installCommand), {
+            timeoutMs: options.installTimeoutMs,
+          });
+        }
+      }),
+    );
+    const prepareFailure = prepared.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
+    if (prepareFailure) {
+      await abandon(runs, options, `preparing the release failed: ${errorText(prepareFailure.reason)}`);
+      throw prepareFailure.reason;
+    }
+
+    // 3. Pre-switch (migrations) once, on the first host, before anything switches.
+    if (options.preSwitchCommand) {
+      const first = runs[0] as HostRun;
+      try {
+        await log.group(`${first.name}: pre-switch`, () =>
+          (first.session as SshSession).run(
+            'pre-switch command',
+            userCommand(
+              releaseDir((first.store as ReleaseStore).paths, first.release as string),
+              options.preSwitchCommand as string,
+            ),
+            { timeoutMs: options.installTimeoutMs },
+          ),
+        );
+      } catch (error) {
+        await abandon(runs, options, `pre-switch command failed: ${errorText(error)}`);
+        throw error;
+      }
+    }
+
+    // 4. Switch in batches; every batch must prove healthy before the next one starts.
+    let failure: { run: HostRun; error: unknown } | undefined;
+    for (let i = 0; i < runs.length && !failure; i += options.maxParallel) {
+      const batch = runs.slice(i, i + options.maxParallel);
+      const results = await Promise.allSettled(
+        batch.map((run) =>
+          log.group(`${run.name}: switch to ${run.release}`, async () => {
+            const health = await switchAndVerify(run, run.release as string, options.sha, options, deps);
+            run.report.health = summary(health);
+          }),
+        ),
+      );
+      results.forEach((result, j) => {
+        const run = batch[j] as HostRun;
+        if (result.status === 'rejected') {
+          run.report.outcome = 'failed';
+          run.report.error = errorText(result.reason);
+          if (result.reason instanceof HealthGateFailed) run.report.health = summary(result.reason.health);
+          failure ??= { run, error: result.reason };
+        }
+      });
+    }
+
+    if (failure) {
+      report.rolledBack = true;
+      const reason = `deploy of ${options.sha} failed on ${failure.run.name}: ${errorText(failure.error).replace(/\.$/, '')}`;
+      const restored = await Promise.allSettled(
+        runs.map((run) => restorePrevious(run, options, deps, reason)),
+      );
+      const broken = restored
+        .filter((r) => r.status === 'rejected')
+        .map((r) => errorText((r as PromiseRejectedResult).reason));
+      const back = runs
+        .filter((r) => r.report.outcome === 'rolled-back')
+        .map((r) => `${r.name} → ${r.previous ?? 'stopped (no previous release)'}`);
+      report.failure = new OperationError(
+        `${reason}. ${back.length > 0 ? `Rolled back: ${back.join(', ')}${broken.length === 0 ? ', verified healthy.' : '.'}` : 'No host had switched.'}${broken.length > 0 ? ` ROLLBACK PROBLEMS: ${broken.join('; ')}` : ''}`,
+        broken.length > 0
+          ? 'this is an incident: a host could not be brought back — act on the rollback problems above now.'
+          : `production is back on the previous release. The failed release ${failure.run.release} is kept and marked BAD_RELEASE for forensics; read \`pm2 logs ${options.pm2.name} --lines 200\` on ${failure.run.name}.`,
+      );
+    } else {
+      // 5. Success: record it and prune old releases, never the current or previous one.
+      await Promise.all(
+        runs.map(async (run) => {
+          run.report.outcome = 'deployed';
+          const store = run.store as ReleaseStore;
+          await store.log({
+            time: now().toISOString(),
+            host: run.name,
+            release: run.release as string,
+            sha: options.sha,
+            outcome: 'deployed',
+            from: run.previous,
+            actor: options.holder.actor,
+            runUrl: options.holder.runUrl,
+          });
+          const state = await store.state();
+          run.report.pruned = await store.prune(
+            state,
+            options.keepReleases,
+            run.previous ? [run.previous] : [],
+          );
+        }),
+      );
+    }
+    return report;
+  } catch (error) {
+    if (error instanceof OperationError && !report.failure) report.failure = error;
+    else if (!report.failure) throw error;
+    return report;
+  } finally {
+    packed.cleanup();
+    await Promise.all(runs.map((run) => closeHost(run, log)));
+    for (const run of runs) run.report.durationMs = now().getTime() - run.started;
+    report.durationMs = now().getTime() - started;
+  }
+}
+
+/** A release prepared but never switched to: kept, marked bad, so a later rollback skips it. */
+async function abandon(runs: HostRun[], options: DeployOptions, reason: string): Promise<void> {
+  await Promise.allSettled(
+    runs.map(async (run) => {
+      if (!run.store || !run.release) return;
+      await run.store.markBad(run.release, reason, options.holder.actor);
+      await run.store.log({
+        time: new Date().toISOString(),
+        host: run.name,
+        release: run.release,
+        sha: options.sha,
+        outcome: 'abandoned',
+        reason,
+        actor: options.holder.actor,
+        runUrl: options.holder.runUrl,
+      });
+    }),
+  );
+}

@@ -1,0 +1,86 @@
+/** The inputs of action-deploy and action-rollback, read one way for both (and for the CLI). */
+import type { Inputs } from '../config/inputs.js';
+import { readHealthCriteria } from '../health/inputs.js';
+import { readHosts, readSshOptions } from '../ssh/inputs.js';
+import { checkArtifact } from './artifact.js';
+import type { DeployOptions, ReleaseTarget } from './deploy.js';
+import { parseHealthUrlTemplates } from './host-url.js';
+import { parseAppDir, parseAppName, parseReleaseId, parseSha } from './layout.js';
+import type { Holder } from './lease.js';
+import type { RollbackOptions } from './rollback.js';
+import { ConfigurationError } from '../errors.js';
+import { parseRelativePath } from '../config/parse.js';
+
+/** What the caller knows of the run: the runner's GITHUB_* values, or the CLI's user and host. */
+export interface RunContext {
+  holder: Holder;
+  sha?: string;
+}
+
+function readRelativePaths(inputs: Inputs, name: string): string[] {
+  return inputs.list(name).map((path) => parseRelativePath(name, path));
+}
+
+export function readReleaseTarget(inputs: Inputs, context: RunContext): ReleaseTarget {
+  const ssh = readSshOptions(inputs);
+  const health = readHealthCriteria(inputs);
+  const hosts = readHosts(inputs);
+  const script = parseRelativePath('app-script', inputs.string('app-script') ?? 'server.js');
+  return {
+    hosts,
+    ssh,
+    appDir: parseAppDir('app-dir', inputs.string('app-dir', { required: true })),
+    pm2: {
+      name: parseAppName('app-name', inputs.string('app-name', { required: true })),
+      script,
+      execMode: inputs.choice('pm2-exec-mode', ['fork', 'cluster'] as const, 'fork'),
+      instances: ['', 'max'].includes(inputs.raw('pm2-instances'))
+        ? 'max'
+        : String(inputs.integer('pm2-instances', 2, { min: 1, max: 64 })),
+      waitReady: inputs.boolean('pm2-wait-ready', false),
+      listenTimeoutMs: inputs.duration('pm2-listen-timeout', 8000, { min: 100, max: 300_000 }),
+      killTimeoutMs: inputs.duration('pm2-kill-timeout', 5000, { min: 100, max: 300_000 }),
+    },
+    healthUrls: parseHealthUrlTemplates('health-url', inputs.list('health-url'), hosts.length),
+    health,
+    stabilizationMs: inputs.duration('stabilization-window', 5000, { min: 0, max: 600_000 }),
+    lockTtlMs: inputs.duration('lock-ttl', 900_000, { min: 1000, max: 24 * 3_600_000 }),
+    holder: context.holder,
+  };
+}
+
+export function readDeployOptions(inputs: Inputs, context: RunContext): DeployOptions {
+  const target = readReleaseTarget(inputs, context);
+  const artifact = inputs.string('artifact', { required: true });
+  checkArtifact('artifact', artifact);
+  const shaRaw = inputs.string('sha') ?? context.sha;
+  if (!shaRaw)
+    throw new ConfigurationError(
+      'sha',
+      'is required outside GitHub Actions (the commit being deployed; in a workflow it defaults to github.sha).',
+    );
+  return {
+    ...target,
+    artifact,
+    sha: parseSha('sha', shaRaw),
+    installCommand: inputs.string('install-command'),
+    installTimeoutMs: inputs.duration('install-timeout', 600_000, { min: 1000, max: 6 * 3_600_000 }),
+    preSwitchCommand: inputs.string('pre-switch-command'),
+    linkedFiles: readRelativePaths(inputs, 'linked-files'),
+    linkedDirs: readRelativePaths(inputs, 'linked-dirs'),
+    keepReleases: inputs.integer('keep-releases', 5, { min: 2, max: 100 }),
+    maxParallel: inputs.integer('max-parallel', 1, { min: 1, max: 100 }),
+    dryRun: inputs.boolean('dry-run', false),
+  };
+}
+
+export function readRollbackOptions(inputs: Inputs, context: RunContext): RollbackOptions {
+  const target = readReleaseTarget(inputs, context);
+  const release = inputs.string('release');
+  return {
+    ...target,
+    ...(release ? { release: parseReleaseId('release', release) } : {}),
+    maxParallel: inputs.integer('max-parallel', 1, { min: 1, max: 100 }),
+    dryRun: inputs.boolean('dry-run', false),
+  };
+}

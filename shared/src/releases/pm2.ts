@@ -1,0 +1,148 @@
+/**
+ * pm2 on the host, over SSH. pm2 resolves a `current` symlink when an app starts, so a plain
+ * `pm2 restart` keeps running the old release (pm2#1663); apps are therefore started as
+ * `<app-dir>/current/<script>` with `--cwd <app-dir>/current`, which pm2 keeps as text and
+ * re-resolves at every (re)start. `pm2 jlist` carries each process's whole environment, secrets
+ * included (pm2#5190): only the fields below are ever kept, so no env value can reach a log.
+ */
+import { OperationError } from '../errors.js';
+import type { SshSession } from '../ssh/session.js';
+import { sh, type ShellCommand } from '../ssh/shell.js';
+import type { AppPaths } from './layout.js';
+
+export interface Pm2Process {
+  name: string;
+  pmId: number;
+  pid: number;
+  status: string;
+  restarts: number;
+  execMode: 'cluster' | 'fork';
+  execPath?: string;
+  cwd?: string;
+}
+
+export interface Pm2AppOptions {
+  name: string;
+  /** Entry script, relative to the release. */
+  script: string;
+  execMode: 'cluster' | 'fork';
+  instances: string;
+  waitReady: boolean;
+  listenTimeoutMs: number;
+  killTimeoutMs: number;
+}
+
+/** The JSON array in `pm2 jlist` output, wherever a banner or warnings put it. */
+export function parseJlist(output: string): Pm2Process[] {
+  let parsed: unknown;
+  for (let at = output.indexOf('['); at !== -1; at = output.indexOf('[', at + 1)) {
+    try {
+      parsed = JSON.parse(output.slice(at).trim());
+      break;
+    } catch {
+      // not the array yet: a banner line with a bracket
+    }
+  }
+  if (!Array.isArray(parsed)) throw new Error('pm2 jlist printed no JSON list');
+  return parsed.map((raw) => {
+    const p = raw as { name?: unknown; pm_id?: unknown; pid?: unknown; pm2_env?: Record<string, unknown> };
+    const env = p.pm2_env ?? {};
+    return {
+      name: String(p.name ?? ''),
+      pmId: Number(p.pm_id ?? -1),
+      pid: Number(p.pid ?? 0),
+      status: String(env.status ?? 'unknown'),
+      restarts: Number(env.restart_time ?? 0),
+      execMode: env.exec_mode === 'cluster_mode' ? 'cluster' : 'fork',
+      ...(typeof env.pm_exec_path === 'string' ? { execPath: env.pm_exec_path } : {}),
+      ...(typeof env.pm_cwd === 'string' ? { cwd: env.pm_cwd } : {}),
+    };
+  });
+}
+
+export async function pm2List(session: SshSession): Promise<Pm2Process[]> {
+  const { stdout } = await session.run('pm2 jlist', sh`PM2_DISCRETE_MODE=true pm2 jlist`);
+  return parseJlist(stdout);
+}
+
+/**
+ * Makes pm2 run whatever `current` points at now: reload (cluster, zero-downtime) or restart
+ * (fork) when the app already runs from `<app-dir>/current`, otherwise (first deploy, or an app
+ * started from elsewhere, such as the legacy layout) delete and start it from there.
+ */
+export async function runCurrentRelease(
+  session: SshSession,
+  paths: AppPaths,
+  app: Pm2AppOptions,
+  env: Record<string, string>,
+): Promise<'started' | 'reloaded' | 'restarted'> {
+  const processes = (await pm2List(session)).filter((p) => p.name === app.name);
+  const script = `${paths.current}/${app.script}`;
+  // `env 'NAME=value' pm2 …`: values reach pm2's environment (and with --update-env the app's) quoted.
+  const withEnv = (command: ShellCommand) =>
+    sh`env ${Object.entries(env).map(([n, v]) => `${n}=${v}`)} ${command}`;
+  const inPlace =
+    processes.length > 0 && processes.every((p) => p.execPath === script && p.cwd === paths.current);
+  if (inPlace) {
+    const mode = processes[0]?.execMode ?? app.execMode;
+    const verb = mode === 'cluster' ? 'reload' : 'restart';
+    await session.run(`pm2 ${verb}`, withEnv(sh`pm2 ${verb} ${app.name} --update-env`), {
+      timeoutMs: 120_000,
+    });
+    return mode === 'cluster' ? 'reloaded' : 'restarted';
+  }
+  if (processes.length > 0)
+    await session.run('pm2 delete (started from elsewhere)', sh`pm2 delete ${app.name}`);
+  const options = [
+    '--name',
+    app.name,
+    '--cwd',
+    paths.current,
+    '--update-env',
+    '--listen-timeout',
+    String(app.listenTimeoutMs),
+    '--kill-timeout',
+    String(app.killTimeoutMs),
+    ...(app.execMode === 'cluster' ? ['-i', app.instances] : []),
+    ...(app.waitReady ? ['--wait-ready'] : []),
+  ];
+  await session.run(
+    'pm2 start',
+    sh`cd -- ${paths.current} && ${withEnv(sh`pm2 start ${script} ${options}`)}`,
+    { timeoutMs: 120_000 },
+  );
+  return 'started';
+}
+
+/** Stops and forgets the app (used when a first deploy fails and there is nothing to go back to). */
+export async function deleteApp(session: SshSession, name: string): Promise<void> {
+  await session.run('pm2 delete', sh`pm2 delete ${name}`, { okCodes: [1] });
+}
+
+/**
+ * Crash-loop detection: a crash-looping app shows `online` between crashes, so compare the restart
+ * count over a window. Throws when it grew or a process is not online at the end.
+ */
+export async function checkStable(
+  session: SshSession,
+  name: string,
+  before: number,
+  windowMs: number,
+  sleep: (ms: number) => Promise<void>,
+): Promise<number> {
+  await sleep(windowMs);
+  const processes = (await pm2List(session)).filter((p) => p.name === name);
+  const restarts = processes.reduce((sum, p) => sum + p.restarts, 0);
+  const down = processes.filter((p) => p.status !== 'online');
+  if (processes.length === 0 || down.length > 0 || restarts > before) {
+    throw new OperationError(
+      `${name} on ${session.name} is not stable: ${processes.length === 0 ? 'no process' : `restarts ${before} → ${restarts} in ${windowMs} ms, status ${processes.map((p) => p.status).join(', ')}`} (crash loop?).`,
+      `read \`pm2 logs ${name} --lines 200\` on the host for the crash.`,
+    );
+  }
+  return restarts;
+}
+
+export function restartCount(processes: Pm2Process[], name: string): number {
+  return processes.filter((p) => p.name === name).reduce((sum, p) => sum + p.restarts, 0);
+}

@@ -1,0 +1,168 @@
+/**
+ * Rollback: back to the previous good release (skipping releases marked bad) or to a named one,
+ * on every host. Every host is checked before any changes: with no release to go back to, or a
+ * named release missing or marked bad, it refuses and nothing changes anywhere. The abandoned
+ * release is marked bad; the target is verified with its own sha serving.
+ */
+import { ConfigurationError, OperationError, errorText } from '../errors.js';
+import { describeTarget } from '../ssh/target.js';
+import {
+  closeHost,
+  forEachBatch,
+  HealthGateFailed,
+  openHost,
+  switchAndVerify,
+  type DeployDeps,
+  type HostReport,
+  type HostRun,
+  type ReleaseTarget,
+} from './deploy.js';
+import { previousGood, type ReleaseStore } from './store.js';
+
+export interface RollbackOptions extends ReleaseTarget {
+  /** A release id to go back to; undefined for the previous good release. */
+  release?: string;
+  maxParallel: number;
+  dryRun: boolean;
+}
+
+export interface RollbackReport {
+  release?: string;
+  fromRelease?: string;
+  hosts: HostReport[];
+  plan: string[];
+  durationMs: number;
+  failure?: OperationError;
+}
+
+export async function rollback(options: RollbackOptions, deps: DeployDeps): Promise<RollbackReport> {
+  const { log } = deps;
+  const now = deps.now ?? (() => new Date());
+  const started = now().getTime();
+  const runs: HostRun[] = options.hosts.map((target, index) => ({
+    index,
+    target,
+    name: describeTarget(target),
+    switched: false,
+    started,
+    report: { host: describeTarget(target), outcome: 'not-switched', durationMs: 0 },
+  }));
+  const report: RollbackReport = { hosts: runs.map((r) => r.report), plan: [], durationMs: 0 };
+  try {
+    const opened = await forEachBatch(runs, Math.max(options.maxParallel, 8), (run) =>
+      openHost(run, options, log, now),
+    );
+    const openFailure = opened.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
+    if (openFailure) throw openFailure.reason;
+
+    // Decide every host before touching any.
+    for (const run of runs) {
+      const state = run.state;
+      if (!state || state.layout !== 'releases' || !state.current) {
+        throw new OperationError(
+          `${run.name}: ${options.appDir} has no current release to roll back from (${state?.layout === 'legacy' ? 'it holds the legacy layout: use layout: legacy' : 'nothing deployed'}). Nothing was changed.`,
+          'check app-dir and hosts.',
+        );
+      }
+      const target = options.release
+        ? state.releases.find((r) => r.id === options.release)
+        : previousGood(state);
+      if (options.release && !target) {
+        throw new ConfigurationError(
+          'release',
+          `${options.release} does not exist on ${run.name}; it has ${state.releases.map((r) => r.id).join(', ')}.`,
+        );
+      }
+      if (!target) {
+        throw new OperationError(
+          `${run.name}: there is no previous good release to roll back to (current ${state.current}; ${state.releases.length - 1} other release(s), all marked bad or newer). Nothing was changed.`,
+          'deploy a fixed release instead, or name one with `release:` after clearing its BAD_RELEASE file on purpose.',
+        );
+      }
+      if (target.bad) {
+        throw new ConfigurationError(
+          'release',
+          `${target.id} on ${run.name} is marked bad (BAD_RELEASE); remove that file on the host first if you really mean to go back to it.`,
+        );
+      }
+      run.release = target.id;
+      run.previous = state.current;
+      run.report.release = target.id;
+      run.report.previousRelease = state.current;
+    }
+    report.release = runs[0]?.release;
+    report.fromRelease = runs[0]?.previous;
+    report.plan = runs.map((run) =>
+      run.release === run.previous
+        ? `${run.name}: already on ${run.release}; nothing to do`
+        : `${run.name}: switch current from ${run.previous} to ${run.release}, mark ${run.previous} bad, pm2 reload/restart ${options.pm2.name}, verify it serves ${run.state?.releases.find((r) => r.id === run.release)?.sha ?? run.release}`,
+    );
+    await log.group('Plan', async () => report.plan.forEach((line) => log.info(line)));
+    if (options.dryRun) {
+      runs.forEach((run) => (run.report.outcome = 'planned'));
+      return report;
+    }
+
+    const failures: string[] = [];
+    for (let i = 0; i < runs.length; i += options.maxParallel) {
+      const batch = runs.slice(i, i + options.maxParallel).filter((run) => run.release !== run.previous);
+      await Promise.all(
+        batch.map((run) =>
+          log.group(`${run.name}: back to ${run.release}`, async () => {
+            const store = run.store as ReleaseStore;
+            const reason = `rolled back to ${run.release}${options.holder.actor ? ` by ${options.holder.actor}` : ''}`;
+            // Marked first: should the switch fail midway, a later rollback must still skip it.
+            await store.markBad(run.previous as string, reason, options.holder.actor);
+            const sha = run.state?.releases.find((r) => r.id === run.release)?.sha;
+            try {
+              const health = await switchAndVerify(run, run.release as string, sha, options, deps);
+              run.report.health = { healthy: true, attempts: health.attempts };
+              run.report.outcome = 'rolled-back';
+            } catch (error) {
+              run.report.outcome = 'failed';
+              run.report.error = errorText(error);
+              if (error instanceof HealthGateFailed)
+                run.report.health = {
+                  healthy: false,
+                  attempts: error.health.attempts,
+                  failure: error.health.failure,
+                };
+              failures.push(`${run.name}: ${errorText(error)}`);
+            }
+            await store
+              .log({
+                time: now().toISOString(),
+                host: run.name,
+                release: run.release as string,
+                sha,
+                outcome: 'rollback',
+                from: run.previous,
+                reason,
+                actor: options.holder.actor,
+                runUrl: options.holder.runUrl,
+              })
+              .catch(() => undefined);
+          }),
+        ),
+      );
+      if (failures.length > 0) break;
+    }
+    if (failures.length > 0) {
+      report.failure = new OperationError(
+        `Rollback to ${report.release} did not verify: ${failures.join('; ')}`,
+        'this is an incident: the rollback target does not serve healthy either — check the database, Redis and `pm2 logs` on the host now.',
+      );
+    }
+    return report;
+  } catch (error) {
+    if (error instanceof OperationError) {
+      report.failure = error;
+      return report;
+    }
+    throw error;
+  } finally {
+    await Promise.all(runs.map((run) => closeHost(run, log)));
+    for (const run of runs) run.report.durationMs = now().getTime() - run.started;
+    report.durationMs = now().getTime() - started;
+  }
+}

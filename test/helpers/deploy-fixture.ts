@@ -1,0 +1,70 @@
+/**
+ * A host for deploy and rollback tests: a sandbox droplet with its own sshd, pm2 and app
+ * directory, the app's port in shared/.env, and the action inputs that reach it.
+ */
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Droplet, freePort, makeSampleRelease, type SampleRelease } from '../../sandbox/index.js';
+
+export interface DeployHost {
+  droplet: Droplet;
+  port: number;
+  appDir: string;
+  /** `user@127.0.0.1:port` */
+  host: string;
+  healthUrl: string;
+}
+
+export const APP_NAME = 'bunty-backend';
+
+export async function startDeployHost(): Promise<DeployHost> {
+  const droplet = await Droplet.start({ sshd: true });
+  const sshd = droplet.sshd;
+  if (!sshd) throw new Error('no sshd');
+  const port = await freePort();
+  const appDir = `${droplet.hostRoot}/var/www/${APP_NAME}`;
+  mkdirSync(droplet.realPath(`${appDir}/shared`), { recursive: true });
+  writeFileSync(droplet.realPath(`${appDir}/shared/.env`), `PORT=${port}\nHOST=127.0.0.1\n`);
+  return {
+    droplet,
+    port,
+    appDir,
+    host: `${sshd.user}@${sshd.host}:${sshd.port}`,
+    healthUrl: `http://127.0.0.1:${port}/health`,
+  };
+}
+
+/** Inputs shared by deploy and rollback, fast settings for tests; `hosts` may list several. */
+export function hostInputs(hosts: DeployHost[]): Record<string, string> {
+  const first = hosts[0] as DeployHost;
+  // One deploy key for all hosts, as in production.
+  for (const other of hosts.slice(1)) other.droplet.sshd?.authorize(first.droplet.sshd?.publicKey ?? '');
+  return {
+    hosts: hosts.map((h) => h.host).join('\n'),
+    'ssh-key': first.droplet.sshd?.privateKey ?? '',
+    'known-hosts': hosts.map((h) => h.droplet.sshd?.knownHosts).join('\n'),
+    'app-name': APP_NAME,
+    'app-dir': first.appDir,
+    'app-script': 'server.cjs',
+    'health-url': hosts.map((h) => h.healthUrl).join('\n'),
+    interval: '150ms',
+    'max-attempts': '8',
+    deadline: '20s',
+    timeout: '2s',
+    'stabilization-window': '1s',
+    'connect-attempts': '1',
+  };
+}
+
+const artifacts = mkdtempSync(join(tmpdir(), 'runbook-artifacts-'));
+let counter = 0;
+
+/** A fresh release directory for the sample app. */
+export function sampleArtifact(release: SampleRelease): string {
+  return makeSampleRelease(join(artifacts, `a${++counter}`), release);
+}
+
+export function sha(n: number): string {
+  return n.toString(16).padStart(7, '0').repeat(6).slice(0, 40);
+}
