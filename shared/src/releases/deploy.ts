@@ -400,14 +400,17 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
       const broken = restored
         .filter((r) => r.status === 'rejected')
         .map((r) => errorText((r as PromiseRejectedResult).reason));
-      const back = runs
-        .filter((r) => r.report.outcome === 'rolled-back')
-        .map((r) => `${r.name} → ${r.previous ?? 'stopped (no previous release)'}`);
+      const back = runs.filter((r) => r.report.outcome === 'rolled-back');
+      const restoredSome = back.some((r) => r.previous);
+      const backText = back
+        .map((r) => `${r.name} → ${r.previous ?? 'stopped (no previous release)'}`)
+        .join(', ');
+      const verified = restoredSome && broken.length === 0 ? ', verified healthy' : '';
       report.failure = new OperationError(
-        `${reason}. ${back.length > 0 ? `Rolled back: ${back.join(', ')}${broken.length === 0 ? ', verified healthy.' : '.'}` : 'No host had switched.'}${broken.length > 0 ? ` ROLLBACK PROBLEMS: ${broken.join('; ')}` : ''}`,
+        `${reason}. ${back.length > 0 ? `Rolled back: ${backText}${verified}.` : 'No host had switched.'}${broken.length > 0 ? ` ROLLBACK PROBLEMS: ${broken.join('; ')}` : ''}`,
         broken.length > 0
           ? 'this is an incident: a host could not be brought back — act on the rollback problems above now.'
-          : `production is back on the previous release. The failed release ${failure.run.release} is kept and marked BAD_RELEASE for forensics; read \`pm2 logs ${options.pm2.name} --lines 200\` on ${failure.run.name}.`,
+          : `${restoredSome ? 'production is back on the previous release' : 'nothing served before this deploy, and the app is stopped again'}. The failed release ${failure.run.release} is kept and marked BAD_RELEASE for forensics; read \`pm2 logs ${options.pm2.name} --lines 200\` on ${failure.run.name}.`,
       );
     } else {
       // 5. Success: record it and prune old releases, never the current or previous one.

@@ -26,6 +26,13 @@ export function readReleaseTarget(inputs: Inputs, context: RunContext): ReleaseT
   const health = readHealthCriteria(inputs);
   const hosts = readHosts(inputs);
   const script = parseRelativePath('app-script', inputs.string('app-script') ?? 'server.js');
+  if (/\s/.test(script)) {
+    // pm2 runs any script path holding a space through `bash -c` (pm2 lib/Common.js): the path would become code.
+    throw new ConfigurationError(
+      'app-script',
+      `${JSON.stringify(script)} contains white space; pm2 would run it as a shell command, so it is refused.`,
+    );
+  }
   return {
     hosts,
     ssh,

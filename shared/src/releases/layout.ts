@@ -81,6 +81,13 @@ export function parseAppDir(input: string, raw: string): string {
       `${JSON.stringify(raw)} is not an absolute directory path without .. or control characters (e.g. /var/www/bunty-backend).`,
     );
   }
+  if (/\s/.test(text)) {
+    // pm2 runs any script path holding a space through `bash -c` (pm2 lib/Common.js): the path would become code.
+    throw new ConfigurationError(
+      input,
+      `${JSON.stringify(raw)} contains white space; pm2 would run a script path with a space as a shell command, so it is refused.`,
+    );
+  }
   if (text.replace(/\/+$/, '') === '') throw new ConfigurationError(input, 'must not be the root directory.');
   return text.replace(/\/+$/, '');
 }
