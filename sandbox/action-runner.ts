@@ -64,7 +64,7 @@ export async function runActionBundle(
   const spec = readActionYaml(actionDir);
   for (const name of Object.keys(inputs)) {
     if (!spec.inputs || !(name in spec.inputs))
-      throw new Error(`test bug: ${action} declares no input '${name}'`);
+      throw new Error(`${action} declares no input '${name}' (a typo in the caller?)`);
   }
   const work = mkdtempSync(join(tmpdir(), 'runbook-runner-'));
   const files = {

@@ -163,6 +163,8 @@ export class Droplet {
     if (this.stopped) return;
     this.stopped = true;
     try {
+      // pm2 may have been started over SSH by the code under test, not by us: stop it all the same.
+      await this.pm2.kill();
       await this.tracker.stopAll();
     } finally {
       rmSync(this.root, { recursive: true, force: true });

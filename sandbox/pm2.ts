@@ -85,7 +85,7 @@ export class SandboxPm2 {
     this.tracker.add({ pid, name: 'pm2 daemon', stop: () => this.kill() });
   }
 
-  /** `pm2 kill`, then makes sure the daemon and every app process are gone. */
+  /** `pm2 kill`, then makes sure the daemon and every app process are gone; throws if one survives. */
   async kill(): Promise<void> {
     const daemon = this.daemonPid();
     if (daemon === undefined || !isAlive(daemon)) return;
@@ -93,9 +93,14 @@ export class SandboxPm2 {
     await run(process.execPath, [PM2, 'kill'], { env: { ...process.env, ...this.env } }).catch(
       () => undefined,
     );
+    const survivors: number[] = [];
     for (const pid of [...apps, daemon]) {
       for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 30));
       if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+      for (let i = 0; i < 50 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 20));
+      if (isAlive(pid)) survivors.push(pid);
     }
+    if (survivors.length > 0)
+      throw new Error(`sandbox: pm2 processes survived the stop: ${survivors.join(', ')}`);
   }
 }

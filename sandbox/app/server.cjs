@@ -149,13 +149,15 @@ const server = tls
   : http.createServer(handler);
 server.keepAliveTimeout = 5000;
 
+// Graceful shutdown as a well-behaved app does it: stop accepting; answer whatever arrives on open
+// keep-alive connections with `connection: close`, so each client reconnects (in cluster mode, to
+// the new worker); close connections still idle after a short grace; exit once all are closed.
 function shutdown(signal) {
   if (shuttingDown) return;
   shuttingDown = true;
   console.log(`sample app ${releaseId}: ${signal}, closing gracefully`);
   server.close(() => process.exit(0));
-  server.closeIdleConnections();
-  // In-flight requests finish with `connection: close`; anything still open after this is cut.
+  setTimeout(() => server.closeIdleConnections(), Number(process.env.SAMPLE_IDLE_GRACE_MS || 300)).unref();
   setTimeout(() => process.exit(0), Number(process.env.SAMPLE_KILL_AFTER_MS || 4000)).unref();
 }
 process.on('SIGINT', () => shutdown('SIGINT'));

@@ -5,14 +5,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { runActionBundle, type ActionRun } from '../../sandbox/index.js';
+import { runActionBundle, type ActionRun, type SampleRelease } from '../../sandbox/index.js';
 import {
   hostInputs,
   sampleArtifact,
   sha,
   startDeployHost,
   type DeployHost,
-} from '../helpers/deploy-fixture.js';
+} from '../../sandbox/deploy-host.js';
 
 const started: DeployHost[] = [];
 afterAll(async () => {
@@ -32,14 +32,14 @@ function deploy(
   hosts: DeployHost[],
   n: number,
   extra: Record<string, string> = {},
-  release: Parameters<typeof sampleArtifact>[0] = { sha: sha(n) },
+  release: SampleRelease = { sha: sha(n) },
 ): Promise<ActionRun> {
   return runActionBundle(
     'action-deploy',
     {
       ...hostInputs(hosts),
       'install-command': '',
-      artifact: sampleArtifact(release),
+      artifact: sampleArtifact(hosts[0] as DeployHost, release),
       sha: release.sha,
       'max-attempts': '4',
       ...extra,

@@ -14,7 +14,7 @@ import {
   sha,
   startDeployHost,
   type DeployHost,
-} from '../helpers/deploy-fixture.js';
+} from '../../sandbox/deploy-host.js';
 import { hostileStrings } from '../helpers/hostile-strings.js';
 
 let h: DeployHost;
@@ -43,7 +43,7 @@ function deploy(
     {
       ...hostInputs([target]),
       'install-command': '',
-      artifact: artifact ?? sampleArtifact({ sha: sha(n) }),
+      artifact: artifact ?? sampleArtifact(target, { sha: sha(n) }),
       sha: sha(n),
       ...extra,
     },
@@ -138,7 +138,7 @@ describe('host keys', () => {
     };
     const run = await runActionBundle(
       'action-deploy',
-      { ...inputs, 'install-command': '', artifact: sampleArtifact({ sha: sha(9) }), sha: sha(9) },
+      { ...inputs, 'install-command': '', artifact: sampleArtifact(other, { sha: sha(9) }), sha: sha(9) },
       { secrets: [other.droplet.sshd?.privateKey ?? ''] },
     );
     expect(run.exitCode).toBe(1);
@@ -179,7 +179,7 @@ describe('hostile values in inputs that reach the remote shell', () => {
     const { mkdirSync, writeFileSync } = await import('node:fs');
     mkdirSync(other.droplet.realPath(`${appDir}/shared`), { recursive: true });
     writeFileSync(other.droplet.realPath(`${appDir}/shared/.env`), `PORT=${other.port}\n`);
-    const artifact = sampleArtifact({ sha: sha(8) });
+    const artifact = sampleArtifact(other, { sha: sha(8) });
     const script = `srv$(touch\${IFS}${canary.replace(/\//g, '_')})'"x.cjs`;
     copyFileSync(join(artifact, 'server.cjs'), join(artifact, script));
     const run = await deploy(

@@ -1,11 +1,10 @@
 /**
- * A host for deploy and rollback tests: a sandbox droplet with its own sshd, pm2 and app
+ * A host for deploy and rollback tests, the drill and the benchmarks: a sandbox droplet with its own sshd, pm2 and app
  * directory, the app's port in shared/.env, and the action inputs that reach it.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Droplet, freePort, makeSampleRelease, type SampleRelease } from '../../sandbox/index.js';
+import { Droplet, freePort, makeSampleRelease, type SampleRelease } from './index.js';
 
 export interface DeployHost {
   droplet: Droplet;
@@ -57,12 +56,11 @@ export function hostInputs(hosts: DeployHost[]): Record<string, string> {
   };
 }
 
-const artifacts = mkdtempSync(join(tmpdir(), 'runbook-artifacts-'));
 let counter = 0;
 
-/** A fresh release directory for the sample app. */
-export function sampleArtifact(release: SampleRelease): string {
-  return makeSampleRelease(join(artifacts, `a${++counter}`), release);
+/** A fresh release directory for the sample app, inside the droplet (removed with it). */
+export function sampleArtifact(h: DeployHost, release: SampleRelease): string {
+  return makeSampleRelease(join(h.droplet.root, 'artifacts', `a${++counter}`), release);
 }
 
 export function sha(n: number): string {

@@ -1,0 +1,292 @@
+/**
+ * Failed requests during a deploy and a rollback under constant load, ours against the runbook's
+ * own procedure (`mv app app-broken; mv app-previous app; pm2 restart app`), each in pm2 fork and
+ * cluster mode, all measured the same way in this one run; then the time from triggering a
+ * rollback to the first answer from the target release and to its verified health.
+ *
+ * Goals: cluster mode 0 failed requests for deploy and rollback; fork mode no worse than the
+ * runbook's restart; rollback first answer ≤ 1.5 s and verified ≤ 3 s, SSH connect included.
+ */
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort, runActionBundle } from '../sandbox/index.js';
+import { hostInputs, sampleArtifact, sha, startDeployHost, type DeployHost } from '../sandbox/deploy-host.js';
+import { repoRoot } from '../sandbox/action-runner.js';
+import { silentLog } from '../shared/src/log.js';
+import { openSession } from '../shared/src/ssh/connect.js';
+import { parseKnownHosts } from '../shared/src/ssh/host-keys.js';
+import { sh } from '../shared/src/ssh/shell.js';
+import { startLoad, type LoadResult } from './lib/load.js';
+import { startOutageProbe, type Outage } from './lib/outage.js';
+
+type Mode = 'fork' | 'cluster';
+const TAIL_MS = 1000;
+const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
+
+function inputs(h: DeployHost, mode: Mode): Record<string, string> {
+  return {
+    ...hostInputs([h]),
+    'pm2-exec-mode': mode,
+    'pm2-instances': '2',
+    'stabilization-window': '1s',
+    interval: '100ms',
+  };
+}
+
+async function deployRelease(h: DeployHost, mode: Mode, n: number) {
+  const run = await runActionBundle('action-deploy', {
+    ...inputs(h, mode),
+    'install-command': '',
+    artifact: sampleArtifact(h, { sha: sha(n) }),
+    sha: sha(n),
+  });
+  if (run.exitCode !== 0) throw new Error(`bench setup: deploy ${n} failed: ${run.errors.join('; ')}`);
+  return run;
+}
+
+const progress = (line: string) => console.error(`… ${line}`);
+
+type Measured = LoadResult & Outage & { ms: number };
+
+async function underLoad(url: string, procedure: () => Promise<unknown>): Promise<Measured> {
+  const load = startLoad(url);
+  const outage = startOutageProbe(url.replace('/api/ping', '/health'));
+  await new Promise((r) => setTimeout(r, 500));
+  const started = performance.now();
+  await procedure();
+  const ms = Math.round(performance.now() - started);
+  await new Promise((r) => setTimeout(r, TAIL_MS));
+  return { ...(await load.stop()), ...(await outage.stop()), ms };
+}
+
+/** The median run (by failed requests) of REPEAT runs of one measurement. */
+async function median(measure: () => Promise<Measured>): Promise<Measured & { all: number[] }> {
+  const runs: Measured[] = [];
+  for (let i = 0; i < REPEAT; i++) runs.push(await measure());
+  const sorted = [...runs].sort((a, b) => a.failed - b.failed);
+  return { ...(sorted[Math.floor(sorted.length / 2)] as Measured), all: runs.map((r) => r.failed) };
+}
+
+/** The runbook's layout beside ours on the same host: <www>/bunty-legacy and -previous, under pm2. */
+async function runbookApp(h: DeployHost, mode: Mode) {
+  const port = await freePort();
+  const www = `${h.droplet.hostRoot}/var/www`;
+  const app = `${www}/bunty-legacy-${mode}`;
+  for (const [dir, n] of [
+    [app, 101],
+    [`${app}-previous`, 100],
+  ] as const) {
+    const real = h.droplet.realPath(dir);
+    mkdirSync(real, { recursive: true });
+    const artifact = sampleArtifact(h, { sha: sha(n) });
+    for (const file of ['server.cjs', 'sample-app.json'])
+      copyFileSync(join(artifact, file), join(real, file));
+    writeFileSync(join(real, '.env'), `PORT=${port}\n`);
+  }
+  const session = await openSession(
+    { user: h.droplet.sshd?.user ?? 'root', host: '127.0.0.1', port: h.droplet.sshd?.port ?? 22 },
+    {
+      privateKey: h.droplet.sshd?.privateKey ?? '',
+      hostKeys: {
+        knownHosts: parseKnownHosts('known-hosts', h.droplet.sshd?.knownHosts ?? ''),
+        fingerprints: [],
+        insecureSkip: false,
+      },
+      connectTimeoutMs: 5000,
+      connectAttempts: 1,
+      retry: { initialMs: 100, factor: 2, maxMs: 100, jitter: 0 },
+      commandTimeoutMs: 60_000,
+    },
+    silentLog,
+  );
+  const name = `bunty-legacy-${mode}`;
+  const cluster = mode === 'cluster' ? ['-i', '2'] : [];
+  await session.run(
+    'start',
+    sh`cd -- ${app} && pm2 start ${`${app}/server.cjs`} --name ${name} --kill-timeout 5000 ${cluster}`,
+  );
+  const url = `http://127.0.0.1:${port}/api/ping`;
+  for (let i = 0; i < 100; i++) {
+    if (
+      await fetch(url)
+        .then((r) => r.ok)
+        .catch(() => false)
+    )
+      break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  session.close();
+  // The runbook's rollback, typed as the runbook types it, through a fresh SSH connection as a person would.
+  const procedure = async () => {
+    const s = await openSession(
+      { user: h.droplet.sshd?.user ?? 'root', host: '127.0.0.1', port: h.droplet.sshd?.port ?? 22 },
+      {
+        privateKey: h.droplet.sshd?.privateKey ?? '',
+        hostKeys: {
+          knownHosts: parseKnownHosts('known-hosts', h.droplet.sshd?.knownHosts ?? ''),
+          fingerprints: [],
+          insecureSkip: false,
+        },
+        connectTimeoutMs: 5000,
+        connectAttempts: 1,
+        retry: { initialMs: 100, factor: 2, maxMs: 100, jitter: 0 },
+        commandTimeoutMs: 60_000,
+      },
+      silentLog,
+    );
+    await s.run(
+      'runbook rollback',
+      sh`mv -T -- ${app} ${`${app}-broken`} && mv -T -- ${`${app}-previous`} ${app} && pm2 restart ${name}`,
+    );
+    // The broken one becomes the previous one, so the next measurement switches back again.
+    await s.run('reset', sh`mv -T -- ${`${app}-broken`} ${`${app}-previous`}`);
+    s.close();
+  };
+  return { url, procedure, healthUrl: `http://127.0.0.1:${port}/health` };
+}
+
+/** Spawns a bundle and timestamps: start, first answer from `target` at `url`, a passing probe in its log, exit. */
+async function timeRollback(
+  h: DeployHost,
+  mode: Mode,
+  url: string,
+): Promise<{ first: number; verified: number; exit: number; target: string }> {
+  const env: Record<string, string> = { ...(process.env as Record<string, string>) };
+  delete env.NODE_OPTIONS;
+  for (const [name, value] of Object.entries({ ...inputs(h, mode), 'stabilization-window': '0s' }))
+    env[`INPUT_${name.toUpperCase()}`] = value;
+  const started = performance.now();
+  const child = spawn(process.execPath, [join(repoRoot, 'action-rollback', 'dist', 'index.js')], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let verified = 0;
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+    if (!verified && /attempt \d+: .* pass \(release/.test(out)) verified = performance.now() - started;
+  });
+  const before = await fetch(url).then((r) => r.json() as Promise<{ releaseId: string }>);
+  let first = 0;
+  const exited = new Promise<number>((resolve) =>
+    child.on('close', () => resolve(performance.now() - started)),
+  );
+  let exitAt = 0;
+  void exited.then((t) => (exitAt = t));
+  const giveUp = performance.now() + 30_000;
+  while (!first && !exitAt && performance.now() < giveUp) {
+    const now = await fetch(url)
+      .then((r) => r.json() as Promise<{ releaseId: string }>)
+      .catch(() => undefined);
+    if (now && now.releaseId !== before.releaseId) first = performance.now() - started;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const exit = await exited;
+  const target = /::set-output name=release::(.*)|release<<\S+\n(.*)\n/.exec(out)?.[1] ?? '';
+  return { first: Math.round(first), verified: Math.round(verified), exit: Math.round(exit), target };
+}
+
+async function timeRunbookRollback(procedure: () => Promise<void>, url: string): Promise<number> {
+  const before = await fetch(url).then((r) => r.json() as Promise<{ releaseId: string }>);
+  const started = performance.now();
+  let first = 0;
+  const done = procedure();
+  const giveUp = performance.now() + 30_000;
+  while (!first && performance.now() < giveUp) {
+    const now = await fetch(url)
+      .then((r) => r.json() as Promise<{ releaseId: string }>)
+      .catch(() => undefined);
+    if (now && now.releaseId !== before.releaseId) first = performance.now() - started;
+    else await new Promise((r) => setTimeout(r, 10));
+  }
+  await done;
+  return Math.round(first);
+}
+
+const rows: string[][] = [];
+const times: string[][] = [];
+for (const mode of ['fork', 'cluster'] as Mode[]) {
+  const h = await startDeployHost();
+  try {
+    progress(`${mode}: first deploy`);
+    await deployRelease(h, mode, 1);
+    const url = `http://127.0.0.1:${h.port}/api/ping`;
+    let n = 1;
+    progress(`${mode}: deploy under load ×${REPEAT}`);
+    const ourDeploy = await median(() => underLoad(url, () => deployRelease(h, mode, ++n)));
+    progress(`${mode}: rollback under load ×${REPEAT}`);
+    const ourRollback = await median(async () => {
+      await deployRelease(h, mode, ++n);
+      return underLoad(url, async () => {
+        const run = await runActionBundle('action-rollback', inputs(h, mode));
+        if (run.exitCode !== 0) throw new Error(`rollback failed: ${run.errors.join('; ')}`);
+      });
+    });
+    progress(`${mode}: the runbook's procedure under load ×${REPEAT}`);
+    const runbook = await runbookApp(h, mode);
+    const theirs = await median(() => underLoad(runbook.url, runbook.procedure));
+    const row = (what: string, r: Measured & { all: number[] }) => [
+      mode,
+      what,
+      String(r.requests),
+      String(r.failed),
+      `[${r.all.join(', ')}]`,
+      `${r.non2xx} non-2xx, ${r.errors} errors`,
+      `${r.outageMs} ms (${r.failedProbes}/${r.probes} probes)`,
+      `${r.ms} ms`,
+    ];
+    rows.push(
+      row('deploy (ours)', ourDeploy),
+      row('rollback (ours)', ourRollback),
+      row('runbook mv+mv+pm2 restart', theirs),
+    );
+
+    progress(`${mode}: rollback timing`);
+    await deployRelease(h, mode, ++n);
+    progress(`${mode}: rollback timing: ours`);
+    const ours = await timeRollback(h, mode, `http://127.0.0.1:${h.port}/health`);
+    progress(`${mode}: rollback timing: the runbook's`);
+    const theirsFirst = await timeRunbookRollback(runbook.procedure, runbook.healthUrl);
+    times.push([
+      mode,
+      `${ours.first} ms`,
+      `${ours.verified} ms`,
+      `${ours.exit} ms`,
+      `${theirsFirst} ms (unverified)`,
+    ]);
+  } finally {
+    await h.droplet.stop();
+  }
+}
+
+const table = (header: string[], body: string[][]) => {
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ');
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+};
+console.log('Failed requests under constant load (50 keep-alive connections, 1000 req/s, loopback)\n');
+console.log(
+  table(
+    [
+      'mode',
+      'procedure',
+      'requests',
+      'failed (median)',
+      `failed, all ${REPEAT} runs`,
+      'of which',
+      'outage (fresh-connection probe)',
+      'procedure time',
+    ],
+    rows,
+  ),
+);
+console.log(
+  '\nRollback time, trigger → first answer from the target release → verified healthy (SSH connect included)\n',
+);
+console.log(
+  table(['mode', 'ours: first answer', 'ours: verified', 'ours: exit', 'runbook: first answer'], times),
+);
+console.log(
+  '\nGoals: cluster 0 failed for deploy and rollback; fork no worse than the runbook; first answer ≤ 1500 ms; verified ≤ 3000 ms.',
+);
