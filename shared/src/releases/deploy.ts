@@ -28,6 +28,7 @@ import {
   type Pm2AppOptions,
 } from './pm2.js';
 import { ReleaseStore, type HostState } from './store.js';
+import { migrateLegacy } from './legacy.js';
 
 export interface ReleaseTarget {
   hosts: SshTarget[];
@@ -51,6 +52,8 @@ export interface DeployOptions extends ReleaseTarget {
   linkedFiles: string[];
   linkedDirs: string[];
   keepReleases: number;
+  /** Convert hosts still on the runbook's legacy layout into releases/ first. */
+  migrateLegacy: boolean;
   maxParallel: number;
   dryRun: boolean;
 }
@@ -298,12 +301,22 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     );
     const openFailure = opened.find((r) => r.status === 'rejected');
     if (openFailure) throw (openFailure as PromiseRejectedResult).reason;
-    const refused = runs.find((run) => run.state?.layout === 'legacy');
-    if (refused) {
+    const legacy = runs.filter((run) => run.state?.layout === 'legacy');
+    if (legacy.length > 0 && !options.migrateLegacy) {
       throw new OperationError(
-        `${refused.name}: ${options.appDir} holds the legacy layout (code directly in the app directory), not releases/ + current.`,
-        'migrate it once with action-rollback `migrate-legacy: true` (or deploy with `layout: legacy`).',
+        `${legacy.map((r) => r.name).join(', ')}: ${options.appDir} holds the runbook's legacy layout (code directly in the app directory), not releases/ + current. Nothing was changed.`,
+        'convert it once with `migrate-legacy: true` on this action (the running app keeps serving; the old directory is kept), or roll back with action-rollback `layout: legacy`.',
       );
+    }
+    if (legacy.length > 0 && options.dryRun) {
+      legacy.forEach((run) =>
+        log.info(`${run.name}: would migrate ${options.appDir} from the legacy layout to releases/ first`),
+      );
+    } else {
+      for (const run of legacy) {
+        await migrateLegacy(run.session as SshSession, options, log, now());
+        run.state = await (run.store as ReleaseStore).state();
+      }
     }
     for (const run of runs) {
       run.previous = run.state?.current;

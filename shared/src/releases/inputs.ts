@@ -76,6 +76,7 @@ export function readDeployOptions(inputs: Inputs, context: RunContext): DeployOp
     linkedFiles: readRelativePaths(inputs, 'linked-files'),
     linkedDirs: readRelativePaths(inputs, 'linked-dirs'),
     keepReleases: inputs.integer('keep-releases', 5, { min: 2, max: 100 }),
+    migrateLegacy: inputs.boolean('migrate-legacy', false),
     maxParallel: inputs.integer('max-parallel', 1, { min: 1, max: 100 }),
     dryRun: inputs.boolean('dry-run', false),
   };
@@ -87,6 +88,7 @@ export function readRollbackOptions(inputs: Inputs, context: RunContext): Rollba
   return {
     ...target,
     ...(release ? { release: parseReleaseId('release', release) } : {}),
+    layout: inputs.choice('layout', ['releases', 'legacy'] as const, 'releases'),
     maxParallel: inputs.integer('max-parallel', 1, { min: 1, max: 100 }),
     dryRun: inputs.boolean('dry-run', false),
   };

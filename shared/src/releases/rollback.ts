@@ -18,10 +18,18 @@ import {
   type ReleaseTarget,
 } from './deploy.js';
 import { previousGood, type ReleaseStore } from './store.js';
+import { legacyPrevious, noLegacyPrevious, readLegacyState, restartLegacy, swapLegacy } from './legacy.js';
+import { checkStable, pm2List, restartCount } from './pm2.js';
+import { healthUrlFor } from './host-url.js';
+import { verifyHealth } from '../health/verify.js';
+import { sleep as realSleep } from '../retry/backoff.js';
+import type { SshSession } from '../ssh/session.js';
 
 export interface RollbackOptions extends ReleaseTarget {
   /** A release id to go back to; undefined for the previous good release. */
   release?: string;
+  /** `legacy`: the runbook's <app-dir> + <app-dir>-previous instead of releases/. */
+  layout: 'releases' | 'legacy';
   maxParallel: number;
   dryRun: boolean;
 }
@@ -57,46 +65,21 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
 
     // Decide every host before touching any.
     for (const run of runs) {
-      const state = run.state;
-      if (!state || state.layout !== 'releases' || !state.current) {
-        throw new OperationError(
-          `${run.name}: ${options.appDir} has no current release to roll back from (${state?.layout === 'legacy' ? 'it holds the legacy layout: use layout: legacy' : 'nothing deployed'}). Nothing was changed.`,
-          'check app-dir and hosts.',
-        );
-      }
-      const target = options.release
-        ? state.releases.find((r) => r.id === options.release)
-        : previousGood(state);
-      if (options.release && !target) {
-        throw new ConfigurationError(
-          'release',
-          `${options.release} does not exist on ${run.name}; it has ${state.releases.map((r) => r.id).join(', ')}.`,
-        );
-      }
-      if (!target) {
-        throw new OperationError(
-          `${run.name}: there is no previous good release to roll back to (current ${state.current}; ${state.releases.length - 1} other release(s), all marked bad or newer). Nothing was changed.`,
-          'deploy a fixed release instead, or name one with `release:` after clearing its BAD_RELEASE file on purpose.',
-        );
-      }
-      if (target.bad) {
-        throw new ConfigurationError(
-          'release',
-          `${target.id} on ${run.name} is marked bad (BAD_RELEASE); remove that file on the host first if you really mean to go back to it.`,
-        );
-      }
-      run.release = target.id;
-      run.previous = state.current;
-      run.report.release = target.id;
-      run.report.previousRelease = state.current;
+      if (options.layout === 'legacy') await decideLegacy(run, options);
+      else decideReleases(run, options);
+      run.report.release = run.release;
+      run.report.previousRelease = run.previous;
     }
     report.release = runs[0]?.release;
     report.fromRelease = runs[0]?.previous;
-    report.plan = runs.map((run) =>
-      run.release === run.previous
-        ? `${run.name}: already on ${run.release}; nothing to do`
-        : `${run.name}: switch current from ${run.previous} to ${run.release}, mark ${run.previous} bad, pm2 reload/restart ${options.pm2.name}, verify it serves ${run.state?.releases.find((r) => r.id === run.release)?.sha ?? run.release}`,
-    );
+    report.plan = runs.map((run) => {
+      if (options.layout === 'legacy') {
+        return `${run.name}: move ${options.appDir} aside to ${options.appDir}-broken-<time> and ${run.release} into its place (one command), pm2 restart ${options.pm2.name}, verify health`;
+      }
+      if (run.release === run.previous) return `${run.name}: already on ${run.release}; nothing to do`;
+      const sha = run.state?.releases.find((r) => r.id === run.release)?.sha ?? run.release;
+      return `${run.name}: switch current from ${run.previous} to ${run.release}, mark ${run.previous} bad, pm2 reload/restart ${options.pm2.name}, verify it serves ${sha}`;
+    });
     await log.group('Plan', async () => report.plan.forEach((line) => log.info(line)));
     if (options.dryRun) {
       runs.forEach((run) => (run.report.outcome = 'planned'));
@@ -109,14 +92,9 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
       await Promise.all(
         batch.map((run) =>
           log.group(`${run.name}: back to ${run.release}`, async () => {
-            const store = run.store as ReleaseStore;
-            const reason = `rolled back to ${run.release}${options.holder.actor ? ` by ${options.holder.actor}` : ''}`;
-            // Marked first: should the switch fail midway, a later rollback must still skip it.
-            await store.markBad(run.previous as string, reason, options.holder.actor);
-            const sha = run.state?.releases.find((r) => r.id === run.release)?.sha;
             try {
-              const health = await switchAndVerify(run, run.release as string, sha, options, deps);
-              run.report.health = { healthy: true, attempts: health.attempts };
+              if (options.layout === 'legacy') await actLegacy(run, options, deps);
+              else await actReleases(run, options, deps);
               run.report.outcome = 'rolled-back';
             } catch (error) {
               run.report.outcome = 'failed';
@@ -129,19 +107,6 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
                 };
               failures.push(`${run.name}: ${errorText(error)}`);
             }
-            await store
-              .log({
-                time: now().toISOString(),
-                host: run.name,
-                release: run.release as string,
-                sha,
-                outcome: 'rollback',
-                from: run.previous,
-                reason,
-                actor: options.holder.actor,
-                runUrl: options.holder.runUrl,
-              })
-              .catch(() => undefined);
           }),
         ),
       );
@@ -165,4 +130,92 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     for (const run of runs) run.report.durationMs = now().getTime() - run.started;
     report.durationMs = now().getTime() - started;
   }
+}
+
+function decideReleases(run: HostRun, options: RollbackOptions): void {
+  const state = run.state;
+  if (!state || state.layout !== 'releases' || !state.current) {
+    throw new OperationError(
+      `${run.name}: ${options.appDir} has no current release to roll back from (${state?.layout === 'legacy' ? 'it holds the legacy layout: use layout: legacy' : 'nothing deployed'}). Nothing was changed.`,
+      'check app-dir and hosts.',
+    );
+  }
+  const target = options.release ? state.releases.find((r) => r.id === options.release) : previousGood(state);
+  if (options.release && !target) {
+    throw new ConfigurationError(
+      'release',
+      `${options.release} does not exist on ${run.name}; it has ${state.releases.map((r) => r.id).join(', ')}.`,
+    );
+  }
+  if (!target) {
+    throw new OperationError(
+      `${run.name}: there is no previous good release to roll back to (current ${state.current}; ${state.releases.length - 1} other release(s), all marked bad or newer). Nothing was changed.`,
+      'deploy a fixed release instead, or name one with `release:` after clearing its BAD_RELEASE file on purpose.',
+    );
+  }
+  if (target.bad) {
+    throw new ConfigurationError(
+      'release',
+      `${target.id} on ${run.name} is marked bad (BAD_RELEASE); remove that file on the host first if you really mean to go back to it.`,
+    );
+  }
+  run.release = target.id;
+  run.previous = state.current;
+}
+
+async function decideLegacy(run: HostRun, options: RollbackOptions): Promise<void> {
+  if (options.release)
+    throw new ConfigurationError(
+      'release',
+      'cannot name a release with layout: legacy, which keeps only <app-dir>-previous.',
+    );
+  const state = await readLegacyState(run.session as SshSession, options.appDir);
+  if (!state.app || !state.previous) throw noLegacyPrevious(run.name, options.appDir);
+  run.release = legacyPrevious(options.appDir);
+  run.previous = options.appDir;
+}
+
+async function actReleases(run: HostRun, options: RollbackOptions, deps: DeployDeps): Promise<void> {
+  const store = run.store as ReleaseStore;
+  const now = deps.now ?? (() => new Date());
+  const reason = `rolled back to ${run.release}${options.holder.actor ? ` by ${options.holder.actor}` : ''}`;
+  // Marked first: should the switch fail midway, a later rollback must still skip it.
+  await store.markBad(run.previous as string, reason, options.holder.actor);
+  const sha = run.state?.releases.find((r) => r.id === run.release)?.sha;
+  try {
+    const health = await switchAndVerify(run, run.release as string, sha, options, deps);
+    run.report.health = { healthy: true, attempts: health.attempts };
+  } finally {
+    await store
+      .log({
+        time: now().toISOString(),
+        host: run.name,
+        release: run.release as string,
+        sha,
+        outcome: 'rollback',
+        from: run.previous,
+        reason,
+        actor: options.holder.actor,
+        runUrl: options.holder.runUrl,
+      })
+      .catch(() => undefined);
+  }
+}
+
+async function actLegacy(run: HostRun, options: RollbackOptions, deps: DeployDeps): Promise<void> {
+  const session = run.session as SshSession;
+  const now = deps.now ?? (() => new Date());
+  const broken = await swapLegacy(session, options.appDir, now());
+  run.switched = true;
+  run.report.previousRelease = broken;
+  await restartLegacy(session, options.pm2.name, {});
+  const baseline = restartCount(await pm2List(session), options.pm2.name);
+  const health = await verifyHealth(
+    { ...options.health, urls: [healthUrlFor(options.healthUrls, run.index, run.target)] },
+    { log: deps.log, ...(deps.now ? { now: deps.now } : {}), ...(deps.sleep ? { sleep: deps.sleep } : {}) },
+  );
+  if (!health.healthy) throw new HealthGateFailed(health);
+  if (options.stabilizationMs > 0)
+    await checkStable(session, options.pm2.name, baseline, options.stabilizationMs, deps.sleep ?? realSleep);
+  run.report.health = { healthy: true, attempts: health.attempts };
 }
