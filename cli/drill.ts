@@ -4,7 +4,8 @@
  * it did and how long each step took, and exits 1 if any step did not end as it should.
  * Later issues add their procedures as further steps.
  */
-import { Droplet, runActionBundle, type ActionRun } from '../sandbox/index.js';
+import { Droplet, runActionBundle, type ActionRun, type SampleRelease } from '../sandbox/index.js';
+import { hostInputs, sampleArtifact, sha, startDeployHost } from '../sandbox/deploy-host.js';
 
 interface Step {
   name: string;
@@ -87,6 +88,59 @@ try {
   await droplet.stop();
   say(`droplet stopped, every process gone by pid, in ${Math.round(performance.now() - t2)} ms`);
 }
+say('starting a deploy host: its own sshd (own mount namespace), pm2, app directory …');
+const host = await startDeployHost();
+say(`deploy host up at ${host.host}, app dir ${host.appDir}`);
+try {
+  const secrets = [host.droplet.sshd?.privateKey ?? ''];
+  const base = { ...hostInputs([host]), 'install-command': '', 'max-attempts': '5' };
+  const deployStep = async (name: string, n: number, release: SampleRelease, expect: 'pass' | 'fail') => {
+    const run = await runActionBundle(
+      'action-deploy',
+      { ...base, artifact: sampleArtifact(host, release), sha: sha(n) },
+      { secrets },
+    );
+    const asExpected = (run.exitCode === 0) === (expect === 'pass');
+    if (!asExpected) failures++;
+    say(
+      `${asExpected ? 'ok  ' : 'FAIL'} ${name}: exit ${run.exitCode} in ${run.durationMs} ms, release ${run.outputs.release}, rolled back: ${run.outputs['rolled-back']}`,
+    );
+    if (run.exitCode !== 0) say(`       error: ${firstLine(run.errors[0])}`);
+    return run;
+  };
+  await deployStep(
+    'action-deploy: v1, first deploy, started under pm2 from current',
+    1,
+    { sha: sha(1) },
+    'pass',
+  );
+  const broken = await deployStep(
+    'action-deploy: v2 answers 503 → automatic rollback to v1',
+    2,
+    { sha: sha(2), mode: 'unavailable' },
+    'fail',
+  );
+  const served = (await fetch(host.healthUrl)
+    .then((r) => r.json())
+    .catch(() => ({}))) as { releaseId?: string };
+  const recovered = served.releaseId === sha(1) && broken.outputs['rolled-back'] === 'true';
+  if (!recovered) failures++;
+  say(
+    `${recovered ? 'ok  ' : 'FAIL'} v1 serves again: time to recover (the whole failed deploy, rollback verified) ${broken.durationMs} ms`,
+  );
+  await deployStep('action-deploy: v3, healthy', 3, { sha: sha(3) }, 'pass');
+  const rolled = await runActionBundle('action-rollback', hostInputs([host]), { secrets });
+  const rolledOk = rolled.exitCode === 0 && rolled.outputs.release !== '';
+  if (!rolledOk) failures++;
+  say(
+    `${rolledOk ? 'ok  ' : 'FAIL'} action-rollback: v3 → ${rolled.outputs.release} (previous good, skipping the bad v2), verified, in ${rolled.durationMs} ms`,
+  );
+} finally {
+  const t4 = performance.now();
+  await host.droplet.stop();
+  say(`deploy host stopped, every process gone by pid, in ${Math.round(performance.now() - t4)} ms`);
+}
+
 say(
   failures === 0
     ? 'drill passed: every step ended as it should'
