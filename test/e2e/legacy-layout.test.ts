@@ -4,7 +4,15 @@
  * it into releases/ without stopping the running app.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { runActionBundle, type ActionRun } from '../../sandbox/index.js';
 import {
@@ -171,5 +179,46 @@ describe('migration to releases/', () => {
     expect(back.errors).toEqual([]);
     expect(back.outputs.release).toBe(run.outputs['previous-release']);
     expect(await served(h)).toBe(sha(7));
+  });
+});
+
+describe('legacy deploy (layout: legacy)', () => {
+  let h: DeployHost;
+  const deploy = (n: number, mode?: 'unavailable') =>
+    runActionBundle(
+      'action-deploy',
+      {
+        ...hostInputs([h]),
+        layout: 'legacy',
+        'install-command': '',
+        'max-attempts': '4',
+        artifact: sampleArtifact(h, { sha: sha(n), ...(mode ? { mode } : {}) }),
+        sha: sha(n),
+      },
+      { secrets: [h.droplet.sshd?.privateKey ?? ''] },
+    );
+  beforeAll(async () => {
+    h = await legacyHost(11, 10);
+  });
+
+  it('deploys the runbook way: new code in <app-dir>, the old in -previous, verified', async () => {
+    const run = await deploy(12);
+    expect(run.errors).toEqual([]);
+    expect(run.exitCode).toBe(0);
+    expect(await served(h)).toBe(sha(12));
+    const previous = JSON.parse(
+      readFileSync(h.droplet.realPath(`${h.appDir}-previous/sample-app.json`), 'utf8'),
+    );
+    expect(previous.releaseId).toBe(sha(11));
+    expect(readFileSync(h.droplet.realPath(`${h.appDir}/.env`), 'utf8')).toBe(`PORT=${h.port}\n`);
+  });
+
+  it('rolls a broken one back: the failed code goes aside, -previous serves again', async () => {
+    const run = await deploy(13, 'unavailable');
+    expect(run.exitCode).toBe(1);
+    expect(run.outputs['rolled-back']).toBe('true');
+    expect(await served(h)).toBe(sha(12));
+    const www = h.droplet.realPath(h.appDir.replace(/\/[^/]+$/, ''));
+    expect(readdirSync(www).filter((name) => name.startsWith('bunty-backend-broken-'))).toHaveLength(1);
   });
 });

@@ -28,7 +28,15 @@ import {
   type Pm2AppOptions,
 } from './pm2.js';
 import { ReleaseStore, type HostState } from './store.js';
-import { migrateLegacy } from './legacy.js';
+import {
+  legacyPrevious,
+  migrateLegacy,
+  prepareLegacy,
+  readLegacyState,
+  restartLegacy,
+  swapLegacy,
+  switchLegacy,
+} from './legacy.js';
 
 export interface ReleaseTarget {
   hosts: SshTarget[];
@@ -54,6 +62,8 @@ export interface DeployOptions extends ReleaseTarget {
   keepReleases: number;
   /** Convert hosts still on the runbook's legacy layout into releases/ first. */
   migrateLegacy: boolean;
+  /** `legacy`: deploy the runbook's way (<app-dir>, <app-dir>-previous), health-gated and rolled back on failure. */
+  layout: 'releases' | 'legacy';
   maxParallel: number;
   dryRun: boolean;
 }
@@ -102,6 +112,8 @@ export interface HostRun {
   release?: string;
   previous?: string;
   switched: boolean;
+  /** Where the new code was unpacked (the release directory, or <app-dir>-next-<id> for legacy). */
+  nextDir?: string;
   report: HostReport;
   started: number;
 }
@@ -178,6 +190,20 @@ export async function switchAndVerify(
   run.switched = true;
   const env: Record<string, string> = { RELEASE_ID: release, ...(sha ? { GIT_SHA: sha } : {}) };
   run.report.pm2 = await runCurrentRelease(session, store.paths, target.pm2, env);
+  return verifyRunning(run, session, sha, target, deps);
+}
+
+/**
+ * Proves what pm2 now runs on one host: its health URL answers healthy with `sha` serving (when
+ * known), then pm2's restart count stays put over the stabilization window. Throws when not.
+ */
+export async function verifyRunning(
+  run: HostRun,
+  session: SshSession,
+  sha: string | undefined,
+  target: ReleaseTarget,
+  deps: DeployDeps,
+): Promise<HealthReport> {
   const baseline = restartCount(await pm2List(session), target.pm2.name);
   const health = await verifyHealth(
     {
@@ -258,6 +284,16 @@ export async function restorePrevious(
 
 export function planDeploy(options: DeployOptions, runs: HostRun[]): string[] {
   const lines: string[] = [];
+  if (options.layout === 'legacy') {
+    for (const run of runs) {
+      lines.push(
+        `${run.name}: unpack ${options.artifact} into ${options.appDir}-next-${run.release}, copy ${[...options.linkedFiles, ...options.linkedDirs].join(', ') || 'nothing'} from ${options.appDir}` +
+          `${options.installCommand ? `; install (${options.installCommand})` : ''}; remove ${options.appDir}-previous; move ${options.appDir} to -previous and the new code into place; pm2 restart ${options.pm2.name}` +
+          `; verify ${healthUrlFor(options.healthUrls, run.index, run.target).href} serves ${options.sha}; on failure move it aside and -previous back`,
+      );
+    }
+    return lines;
+  }
   for (const run of runs) {
     const previous = run.state?.current ?? '(none: first deploy)';
     lines.push(
@@ -301,7 +337,15 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     );
     const openFailure = opened.find((r) => r.status === 'rejected');
     if (openFailure) throw (openFailure as PromiseRejectedResult).reason;
-    const legacy = runs.filter((run) => run.state?.layout === 'legacy');
+    const wrong =
+      options.layout === 'legacy' ? runs.find((run) => run.state?.layout === 'releases') : undefined;
+    if (wrong) {
+      throw new OperationError(
+        `${wrong.name}: ${options.appDir} holds the releases/ layout, but layout: legacy was asked. Nothing was changed.`,
+        'use layout: releases (the default) for this host.',
+      );
+    }
+    const legacy = options.layout === 'legacy' ? [] : runs.filter((run) => run.state?.layout === 'legacy');
     if (legacy.length > 0 && !options.migrateLegacy) {
       throw new OperationError(
         `${legacy.map((r) => r.name).join(', ')}: ${options.appDir} holds the runbook's legacy layout (code directly in the app directory), not releases/ + current. Nothing was changed.`,
@@ -341,13 +385,21 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     const prepared = await forEachBatch(runs, Math.max(options.maxParallel, 8), (run) =>
       log.group(`${run.name}: prepare ${run.release}`, async () => {
         const store = run.store as ReleaseStore;
-        const dir = await store.prepare({
-          id: run.release as string,
+        const unpack = {
           sha: options.sha,
           tarball: packed.tarball,
           linkedFiles: options.linkedFiles,
           linkedDirs: options.linkedDirs,
-        });
+        };
+        const dir =
+          options.layout === 'legacy'
+            ? await prepareLegacy(
+                run.session as SshSession,
+                { ...unpack, appDir: options.appDir },
+                run.release as string,
+              )
+            : await store.prepare({ ...unpack, id: run.release as string });
+        run.nextDir = dir;
         if (options.installCommand) {
           await (run.session as SshSession).run('install', userCommand(dir, options.installCommand), {
             timeoutMs: options.installTimeoutMs,
@@ -388,7 +440,10 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
       const results = await Promise.allSettled(
         batch.map((run) =>
           log.group(`${run.name}: switch to ${run.release}`, async () => {
-            const health = await switchAndVerify(run, run.release as string, options.sha, options, deps);
+            const health =
+              options.layout === 'legacy'
+                ? await switchAndVerifyLegacy(run, options, deps)
+                : await switchAndVerify(run, run.release as string, options.sha, options, deps);
             run.report.health = summary(health);
           }),
         ),
@@ -408,7 +463,11 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
       report.rolledBack = true;
       const reason = `deploy of ${options.sha} failed on ${failure.run.name}: ${errorText(failure.error).replace(/\.$/, '')}`;
       const restored = await Promise.allSettled(
-        runs.map((run) => restorePrevious(run, options, deps, reason)),
+        runs.map((run) =>
+          options.layout === 'legacy'
+            ? restoreLegacy(run, options, deps)
+            : restorePrevious(run, options, deps, reason),
+        ),
       );
       const broken = restored
         .filter((r) => r.status === 'rejected')
@@ -430,6 +489,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
       await Promise.all(
         runs.map(async (run) => {
           run.report.outcome = 'deployed';
+          if (options.layout === 'legacy') return;
           const store = run.store as ReleaseStore;
           await store.log({
             time: now().toISOString(),
@@ -481,4 +541,52 @@ async function abandon(runs: HostRun[], options: DeployOptions, reason: string):
       });
     }),
   );
+}
+
+async function switchAndVerifyLegacy(
+  run: HostRun,
+  options: DeployOptions,
+  deps: DeployDeps,
+): Promise<HealthReport> {
+  const session = run.session as SshSession;
+  run.previous = (await readLegacyState(session, options.appDir)).app
+    ? legacyPrevious(options.appDir)
+    : undefined;
+  run.report.previousRelease = run.previous;
+  run.report.pm2 = await switchLegacy(
+    session,
+    options.appDir,
+    run.nextDir as string,
+    options.pm2.name,
+    options.pm2.script,
+    {
+      RELEASE_ID: run.release as string,
+      GIT_SHA: options.sha,
+    },
+  );
+  run.switched = true;
+  return verifyRunning(run, session, options.sha, options, deps);
+}
+
+/** The runbook's rollback, verified: the failed code goes to <app-dir>-broken-<time>, -previous back. */
+async function restoreLegacy(run: HostRun, options: DeployOptions, deps: DeployDeps): Promise<void> {
+  if (!run.switched) return;
+  const session = run.session as SshSession;
+  if (!run.previous) {
+    await deleteApp(session, options.pm2.name);
+    run.report.outcome = 'rolled-back';
+    return;
+  }
+  await swapLegacy(session, options.appDir, (deps.now ?? (() => new Date()))());
+  await restartLegacy(session, options.pm2.name, {});
+  try {
+    run.report.rollbackHealth = summary(await verifyRunning(run, session, undefined, options, deps));
+  } catch (error) {
+    run.report.rollbackHealth = { healthy: false, attempts: 0, failure: errorText(error) };
+    throw new OperationError(
+      `${run.name}: rolled back to ${run.previous}, but it is not healthy either: ${errorText(error)}`,
+      'this is an incident: check the database, Redis and `pm2 logs` on the host now.',
+    );
+  }
+  run.report.outcome = 'rolled-back';
 }

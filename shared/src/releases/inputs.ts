@@ -77,6 +77,7 @@ export function readDeployOptions(inputs: Inputs, context: RunContext): DeployOp
     linkedDirs: readRelativePaths(inputs, 'linked-dirs'),
     keepReleases: inputs.integer('keep-releases', 5, { min: 2, max: 100 }),
     migrateLegacy: inputs.boolean('migrate-legacy', false),
+    layout: inputs.choice('layout', ['releases', 'legacy'] as const, 'releases'),
     maxParallel: inputs.integer('max-parallel', 1, { min: 1, max: 100 }),
     dryRun: inputs.boolean('dry-run', false),
   };

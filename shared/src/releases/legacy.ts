@@ -114,3 +114,67 @@ export function noLegacyPrevious(host: string, appDir: string): OperationError {
     'deploy a fixed release instead; the legacy layout keeps only one previous version (migrate to releases/ with migrate-legacy: true to keep more).',
   );
 }
+
+export interface LegacyDeployOptions {
+  appDir: string;
+  sha: string;
+  tarball: string;
+  linkedFiles: string[];
+  linkedDirs: string[];
+}
+
+/** The new code unpacked beside the app as <app-dir>-next-<id>, with the app's linked files copied in. */
+export async function prepareLegacy(
+  session: SshSession,
+  options: LegacyDeployOptions,
+  id: string,
+): Promise<string> {
+  const next = `${options.appDir}-next-${id}`;
+  const upload = `${next}.tar.gz`;
+  await session.run('create next directory', sh`rm -rf -- ${next} && mkdir -p -- ${next}`);
+  await session.upload('upload release', options.tarball, upload);
+  const copies = [...options.linkedFiles, ...options.linkedDirs].map(
+    (path) =>
+      sh`if [ -e ${`${options.appDir}/${path}`} ]; then rm -rf -- ${`${next}/${path}`} && mkdir -p -- "$(dirname -- ${`${next}/${path}`})" && cp -a -- ${`${options.appDir}/${path}`} ${`${next}/${path}`}; fi`,
+  );
+  await session.run(
+    'unpack release',
+    sh`tar -xzf ${upload} -C ${next} && rm -f -- ${upload} && printf '%s\\n' ${options.sha} > ${`${next}/REVISION`} && ${allOf(...copies)}`,
+  );
+  return next;
+}
+
+/**
+ * The runbook's deploy, in one command: drop the old -previous, move the app to -previous and
+ * the new code into place. Our lease goes into the new directory first. pm2 then restarts it
+ * (or starts it, on a first deploy).
+ */
+export async function switchLegacy(
+  session: SshSession,
+  appDir: string,
+  next: string,
+  appName: string,
+  script: string,
+  env: Record<string, string>,
+): Promise<'started' | 'restarted'> {
+  const paths = appPaths(appDir);
+  const previous = legacyPrevious(appDir);
+  await session.run(
+    'switch legacy directories',
+    sh`mkdir -p -- ${`${next}/.runbook`} && { cp -p -- ${paths.lock} ${`${next}/.runbook/deploy.lock`} 2>/dev/null || true; } && rm -rf -- ${previous} && if [ -d ${appDir} ]; then mv -T -- ${appDir} ${previous}; fi && mv -T -- ${next} ${appDir}`,
+  );
+  const { stdout } = await session.run(
+    'pm2 describe',
+    sh`pm2 describe ${appName} >/dev/null 2>&1 && echo running || echo absent`,
+  );
+  if (stdout.trim() === 'running') {
+    await restartLegacy(session, appName, env);
+    return 'restarted';
+  }
+  await session.run(
+    'pm2 start',
+    sh`cd -- ${appDir} && env ${Object.entries(env).map(([n, v]) => `${n}=${v}`)} pm2 start ${`${appDir}/${script}`} --name ${appName} --cwd ${appDir}`,
+    { timeoutMs: 120_000 },
+  );
+  return 'started';
+}

@@ -12,6 +12,7 @@ import {
   HealthGateFailed,
   openHost,
   switchAndVerify,
+  verifyRunning,
   type DeployDeps,
   type HostReport,
   type HostRun,
@@ -19,10 +20,6 @@ import {
 } from './deploy.js';
 import { previousGood, type ReleaseStore } from './store.js';
 import { legacyPrevious, noLegacyPrevious, readLegacyState, restartLegacy, swapLegacy } from './legacy.js';
-import { checkStable, pm2List, restartCount } from './pm2.js';
-import { healthUrlFor } from './host-url.js';
-import { verifyHealth } from '../health/verify.js';
-import { sleep as realSleep } from '../retry/backoff.js';
 import type { SshSession } from '../ssh/session.js';
 
 export interface RollbackOptions extends ReleaseTarget {
@@ -209,13 +206,6 @@ async function actLegacy(run: HostRun, options: RollbackOptions, deps: DeployDep
   run.switched = true;
   run.report.previousRelease = broken;
   await restartLegacy(session, options.pm2.name, {});
-  const baseline = restartCount(await pm2List(session), options.pm2.name);
-  const health = await verifyHealth(
-    { ...options.health, urls: [healthUrlFor(options.healthUrls, run.index, run.target)] },
-    { log: deps.log, ...(deps.now ? { now: deps.now } : {}), ...(deps.sleep ? { sleep: deps.sleep } : {}) },
-  );
-  if (!health.healthy) throw new HealthGateFailed(health);
-  if (options.stabilizationMs > 0)
-    await checkStable(session, options.pm2.name, baseline, options.stabilizationMs, deps.sleep ?? realSleep);
+  const health = await verifyRunning(run, session, undefined, options, deps);
   run.report.health = { healthy: true, attempts: health.attempts };
 }
