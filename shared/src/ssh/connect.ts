@@ -3,7 +3,7 @@
  * backoff on connection failures only (never on a refused key or failed login, never re-running
  * a command), and an optional jump host through a forwarded channel.
  */
-import { NodeSSH } from 'node-ssh';
+import type { NodeSSH } from 'node-ssh';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { OperationError } from '../errors.js';
@@ -56,7 +56,9 @@ function tcpSocket(target: SshTarget): net.Socket {
 }
 
 async function connectOnce(target: SshTarget, options: SshOptions, through?: Duplex): Promise<NodeSSH> {
-  const ssh = new NodeSSH();
+  // Loaded on first connect: ssh2 is most of a deploy bundle, and input errors should not wait for it.
+  const { NodeSSH: Client } = await import('node-ssh');
+  const ssh = new Client();
   const sock = through ?? tcpSocket(target);
   let rejection: string | undefined;
   try {
