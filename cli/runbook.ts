@@ -10,6 +10,11 @@ import { healthFailure } from '../shared/src/health/failure.js';
 import { readHealthOptions } from '../shared/src/health/inputs.js';
 import { verifyHealth } from '../shared/src/health/verify.js';
 import { Redactor } from '../shared/src/redact/redactor.js';
+import { readFileSync } from 'node:fs';
+import { homedir, hostname, userInfo } from 'node:os';
+import { deploy, type HostReport } from '../shared/src/releases/deploy.js';
+import { readDeployOptions, readRollbackOptions, type RunContext } from '../shared/src/releases/inputs.js';
+import { rollback } from '../shared/src/releases/rollback.js';
 import { consoleLog } from './console-log.js';
 import { actionDefaults, parseFlags } from './flags.js';
 
@@ -17,15 +22,66 @@ const USAGE = `usage: runbook <command> [--input value ...]
 
 commands:
   health    verify a deployment (the inputs of action-health, e.g. --url, --expected-version)
+  deploy    deploy a release over SSH (the inputs of action-deploy)
+  rollback  back to the previous good release (the inputs of action-rollback)
 
-Every --flag is the action input of the same name, with the same default.`;
+Every --flag is the action input of the same name, with the same default. A value written as
+@path is read from that file (use it for secrets: --ssh-key @~/.ssh/deploy_key keeps the key out
+of the process list and the shell history).`;
+
+/** Flags as the action's inputs; `@path` values are read from the file, `~/` is the home directory. */
+function cliInputs(action: string, argv: string[], redactor: Redactor): Inputs {
+  const flags = parseFlags(argv, actionDefaults(action));
+  return new Inputs({
+    raw: (name) => {
+      const value = flags[name] ?? '';
+      if (!value.startsWith('@')) return value;
+      const path = value.slice(1).replace(/^~(?=\/)/, homedir());
+      try {
+        return readFileSync(path, 'utf8');
+      } catch {
+        throw new ConfigurationError(name, `cannot read the file ${JSON.stringify(path)}.`);
+      }
+    },
+    mask: (secret) => void redactor.add(secret),
+  });
+}
+
+/** The lease holder is the person at the terminal; the sha must be given with --sha. */
+function cliContext(): RunContext {
+  return { holder: { description: `runbook CLI on ${hostname()}`, actor: userInfo().username } };
+}
+
+function printHosts(log: ReturnType<typeof consoleLog>, hosts: HostReport[]): void {
+  for (const h of hosts) {
+    log.info(
+      `${h.host}: ${h.outcome}${h.release ? ` ${h.release}` : ''}${h.previousRelease ? ` (was ${h.previousRelease})` : ''}${h.error ? ` — ${h.error}` : ''}`,
+    );
+  }
+}
+
+async function deployCommand(argv: string[], redactor: Redactor): Promise<void> {
+  const log = consoleLog(redactor);
+  const report = await deploy(readDeployOptions(cliInputs('action-deploy', argv, redactor), cliContext()), {
+    log,
+  });
+  printHosts(log, report.hosts);
+  if (report.failure) throw report.failure;
+}
+
+async function rollbackCommand(argv: string[], redactor: Redactor): Promise<void> {
+  const log = consoleLog(redactor);
+  const report = await rollback(
+    readRollbackOptions(cliInputs('action-rollback', argv, redactor), cliContext()),
+    { log },
+  );
+  printHosts(log, report.hosts);
+  if (report.failure) throw report.failure;
+}
 
 async function health(argv: string[], redactor: Redactor): Promise<void> {
   const log = consoleLog(redactor);
-  const flags = parseFlags(argv, actionDefaults('action-health'));
-  const options = readHealthOptions(
-    new Inputs({ raw: (name) => flags[name] ?? '', mask: (secret) => void redactor.add(secret) }),
-  );
+  const options = readHealthOptions(cliInputs('action-health', argv, redactor));
   const report = await verifyHealth(options, { log });
   if (!report.healthy) throw healthFailure(report);
   log.info(
@@ -38,6 +94,8 @@ async function main(): Promise<number> {
   const redactor = new Redactor();
   try {
     if (command === 'health') await health(rest, redactor);
+    else if (command === 'deploy') await deployCommand(rest, redactor);
+    else if (command === 'rollback') await rollbackCommand(rest, redactor);
     else {
       console.error(USAGE);
       return command === undefined || command === '--help' ? 0 : 1;

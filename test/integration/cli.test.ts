@@ -59,3 +59,38 @@ describe('runbook health', () => {
     );
   });
 });
+
+describe('runbook deploy and rollback', () => {
+  it('deploy and roll back over SSH from a terminal, the key read from a file and never printed', async () => {
+    const { startDeployHost, hostInputs, sampleArtifact, sha } = await import('../../sandbox/deploy-host.js');
+    const { writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const h = await startDeployHost();
+    try {
+      const keyFile = join(h.droplet.root, 'deploy_key');
+      writeFileSync(keyFile, h.droplet.sshd?.privateKey ?? '', { mode: 0o600 });
+      const flags = (inputs: Record<string, string>) =>
+        Object.entries(inputs).flatMap(([name, value]) => [`--${name}`, value]);
+      const common = { ...hostInputs([h]), 'ssh-key': `@${keyFile}` };
+      const deployed = await runbook(
+        'deploy',
+        ...flags({
+          ...common,
+          'install-command': '',
+          artifact: sampleArtifact(h, { sha: sha(1) }),
+          sha: sha(1),
+        }),
+      );
+      expect(deployed.out).toMatch(/: deployed \d{8}T\d{6}Z-0000001/);
+      expect(deployed.code).toBe(0);
+      const refused = await runbook('rollback', ...flags(common));
+      expect(refused.code).toBe(1);
+      expect(refused.out).toMatch(/error: .*there is no previous good release to roll back to/);
+      expect(findLeaks([h.droplet.sshd?.privateKey ?? ''], { output: deployed.out + refused.out })).toEqual(
+        [],
+      );
+    } finally {
+      await h.droplet.stop();
+    }
+  });
+});
