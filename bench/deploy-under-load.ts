@@ -11,11 +11,15 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, runActionBundle } from '../sandbox/index.js';
-import { hostInputs, sampleArtifact, sha, startDeployHost, type DeployHost } from '../sandbox/deploy-host.js';
+import {
+  hostInputs,
+  openHostSession,
+  sampleArtifact,
+  sha,
+  startDeployHost,
+  type DeployHost,
+} from '../sandbox/deploy-host.js';
 import { repoRoot } from '../sandbox/action-runner.js';
-import { silentLog } from '../shared/src/log.js';
-import { openSession } from '../shared/src/ssh/connect.js';
-import { parseKnownHosts } from '../shared/src/ssh/host-keys.js';
 import { sh } from '../shared/src/ssh/shell.js';
 import { startLoad, type LoadResult } from './lib/load.js';
 import { startOutageProbe, type Outage } from './lib/outage.js';
@@ -84,22 +88,7 @@ async function runbookApp(h: DeployHost, mode: Mode) {
       copyFileSync(join(artifact, file), join(real, file));
     writeFileSync(join(real, '.env'), `PORT=${port}\n`);
   }
-  const session = await openSession(
-    { user: h.droplet.sshd?.user ?? 'root', host: '127.0.0.1', port: h.droplet.sshd?.port ?? 22 },
-    {
-      privateKey: h.droplet.sshd?.privateKey ?? '',
-      hostKeys: {
-        knownHosts: parseKnownHosts('known-hosts', h.droplet.sshd?.knownHosts ?? ''),
-        fingerprints: [],
-        insecureSkip: false,
-      },
-      connectTimeoutMs: 5000,
-      connectAttempts: 1,
-      retry: { initialMs: 100, factor: 2, maxMs: 100, jitter: 0 },
-      commandTimeoutMs: 60_000,
-    },
-    silentLog,
-  );
+  const session = await openHostSession(h);
   const name = `bunty-legacy-${mode}`;
   const cluster = mode === 'cluster' ? ['-i', '2'] : [];
   await session.run(
@@ -119,22 +108,7 @@ async function runbookApp(h: DeployHost, mode: Mode) {
   session.close();
   // The runbook's rollback, typed as the runbook types it, through a fresh SSH connection as a person would.
   const procedure = async () => {
-    const s = await openSession(
-      { user: h.droplet.sshd?.user ?? 'root', host: '127.0.0.1', port: h.droplet.sshd?.port ?? 22 },
-      {
-        privateKey: h.droplet.sshd?.privateKey ?? '',
-        hostKeys: {
-          knownHosts: parseKnownHosts('known-hosts', h.droplet.sshd?.knownHosts ?? ''),
-          fingerprints: [],
-          insecureSkip: false,
-        },
-        connectTimeoutMs: 5000,
-        connectAttempts: 1,
-        retry: { initialMs: 100, factor: 2, maxMs: 100, jitter: 0 },
-        commandTimeoutMs: 60_000,
-      },
-      silentLog,
-    );
+    const s = await openHostSession(h);
     await s.run(
       'runbook rollback',
       sh`mv -T -- ${app} ${`${app}-broken`} && mv -T -- ${`${app}-previous`} ${app} && pm2 restart ${name}`,

@@ -5,6 +5,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Droplet, freePort, makeSampleRelease, type SampleRelease } from './index.js';
+import { silentLog } from '../shared/src/log.js';
+import { openSession } from '../shared/src/ssh/connect.js';
+import { parseKnownHosts } from '../shared/src/ssh/host-keys.js';
+import type { SshSession } from '../shared/src/ssh/session.js';
 
 export interface DeployHost {
   droplet: Droplet;
@@ -65,4 +69,26 @@ export function sampleArtifact(h: DeployHost, release: SampleRelease): string {
 
 export function sha(n: number): string {
   return n.toString(16).padStart(7, '0').repeat(6).slice(0, 40);
+}
+
+/** An SSH session to the host through our own SSH layer, for setting a host up as a person would. */
+export function openHostSession(h: DeployHost): Promise<SshSession> {
+  const sshd = h.droplet.sshd;
+  if (!sshd) throw new Error('sandbox: this droplet has no sshd');
+  return openSession(
+    { user: sshd.user, host: sshd.host, port: sshd.port },
+    {
+      privateKey: sshd.privateKey,
+      hostKeys: {
+        knownHosts: parseKnownHosts('known-hosts', sshd.knownHosts),
+        fingerprints: [],
+        insecureSkip: false,
+      },
+      connectTimeoutMs: 5000,
+      connectAttempts: 1,
+      retry: { initialMs: 100, factor: 2, maxMs: 100, jitter: 0 },
+      commandTimeoutMs: 60_000,
+    },
+    silentLog,
+  );
 }

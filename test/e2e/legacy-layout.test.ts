@@ -17,14 +17,12 @@ import { join } from 'node:path';
 import { runActionBundle, type ActionRun } from '../../sandbox/index.js';
 import {
   hostInputs,
+  openHostSession,
   sampleArtifact,
   sha,
   startDeployHost,
   type DeployHost,
 } from '../../sandbox/deploy-host.js';
-import { silentLog } from '../../shared/src/log.js';
-import { openSession } from '../../shared/src/ssh/connect.js';
-import { parseKnownHosts } from '../../shared/src/ssh/host-keys.js';
 import { sh } from '../../shared/src/ssh/shell.js';
 
 const hosts: DeployHost[] = [];
@@ -51,20 +49,7 @@ async function legacyHost(current: number, previous?: number): Promise<DeployHos
   // shared/ from the fixture does not belong to a legacy host.
   const { rmSync } = await import('node:fs');
   rmSync(h.droplet.realPath(`${h.appDir}/shared`), { recursive: true, force: true });
-  const sshd = h.droplet.sshd;
-  if (!sshd) throw new Error('no sshd');
-  const session = await openSession(
-    { user: sshd.user, host: sshd.host, port: sshd.port },
-    {
-      privateKey: sshd.privateKey,
-      hostKeys: { knownHosts: parseKnownHosts('k', sshd.knownHosts), fingerprints: [], insecureSkip: false },
-      connectTimeoutMs: 5000,
-      connectAttempts: 1,
-      retry: { initialMs: 100, factor: 2, maxMs: 100, jitter: 0 },
-      commandTimeoutMs: 30_000,
-    },
-    silentLog,
-  );
+  const session = await openHostSession(h);
   await session.run(
     'start as the runbook does',
     sh`cd -- ${h.appDir} && pm2 start ${`${h.appDir}/server.cjs`} --name bunty-backend`,

@@ -124,6 +124,18 @@ const summary = (h: HealthReport) => ({
   ...(h.failure ? { failure: h.failure } : {}),
 });
 
+/** One HostRun per target, in order, nothing switched yet. */
+export function hostRuns(targets: SshTarget[], started: number): HostRun[] {
+  return targets.map((target, index) => ({
+    index,
+    target,
+    name: describeTarget(target),
+    switched: false,
+    started,
+    report: { host: describeTarget(target), outcome: 'not-switched', durationMs: 0 },
+  }));
+}
+
 export async function forEachBatch<T>(
   items: T[],
   size: number,
@@ -315,14 +327,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   const { log } = deps;
   const now = deps.now ?? (() => new Date());
   const started = now().getTime();
-  const runs: HostRun[] = options.hosts.map((target, index) => ({
-    index,
-    target,
-    name: describeTarget(target),
-    switched: false,
-    started,
-    report: { host: describeTarget(target), outcome: 'not-switched', durationMs: 0 },
-  }));
+  const runs = hostRuns(options.hosts, started);
   const report: DeployReport = {
     rolledBack: false,
     hosts: runs.map((r) => r.report),

@@ -5,10 +5,10 @@
  * release is marked bad; the target is verified with its own sha serving.
  */
 import { ConfigurationError, OperationError, errorText } from '../errors.js';
-import { describeTarget } from '../ssh/target.js';
 import {
   closeHost,
   forEachBatch,
+  hostRuns,
   HealthGateFailed,
   openHost,
   switchAndVerify,
@@ -44,14 +44,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
   const { log } = deps;
   const now = deps.now ?? (() => new Date());
   const started = now().getTime();
-  const runs: HostRun[] = options.hosts.map((target, index) => ({
-    index,
-    target,
-    name: describeTarget(target),
-    switched: false,
-    started,
-    report: { host: describeTarget(target), outcome: 'not-switched', durationMs: 0 },
-  }));
+  const runs = hostRuns(options.hosts, started);
   const report: RollbackReport = { hosts: runs.map((r) => r.report), plan: [], durationMs: 0 };
   try {
     const opened = await forEachBatch(runs, Math.max(options.maxParallel, 8), (run) =>
