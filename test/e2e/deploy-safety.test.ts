@@ -3,7 +3,7 @@
  * a host key that does not match, hostile input values, bad inputs, a dry run.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -152,6 +152,7 @@ describe('host keys', () => {
 
 describe('hostile values in inputs that reach the remote shell', () => {
   const canaryDir = mkdtempSync(join(tmpdir(), 'runbook-canary-'));
+  afterAll(() => rmSync(canaryDir, { recursive: true, force: true }));
   const canary = join(canaryDir, 'canary');
   const corpus = hostileStrings(canary);
 

@@ -173,6 +173,7 @@ describe('commands', () => {
 
 describe('quoting', () => {
   const canaryDir = mkdtempSync(join(tmpdir(), 'runbook-canary-'));
+  afterAll(() => rmSync(canaryDir, { recursive: true, force: true }));
   const canary = join(canaryDir, 'canary');
   const corpus = hostileStrings(canary);
 
