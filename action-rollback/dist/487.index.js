@@ -3757,7 +3757,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6230:
+/***/ 3849:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 
@@ -4936,7 +4936,7 @@ const {
   writeUInt32BE,
 } = __webpack_require__(2184);
 
-const { AgentContext, createAgent, isAgent } = __webpack_require__(6230);
+const { AgentContext, createAgent, isAgent } = __webpack_require__(3849);
 const {
   Channel,
   MAX_WINDOW,
@@ -7173,7 +7173,7 @@ const {
   CygwinAgent,
   OpenSSHAgent,
   PageantAgent,
-} = __webpack_require__(6230);
+} = __webpack_require__(3849);
 const {
   SSHTTPAgent: HTTPAgent,
   SSHTTPSAgent: HTTPSAgent,

@@ -7,27 +7,23 @@
  * already switched to its previous release.
  */
 import { OperationError, errorText } from '../errors.js';
-import type { HealthCriteria } from '../health/options.js';
-import { verifyHealth, type HealthReport } from '../health/verify.js';
-import type { Log } from '../log.js';
-import { sleep as realSleep } from '../retry/backoff.js';
-import { openSession, type SshOptions } from '../ssh/connect.js';
+import type { HealthReport } from '../health/verify.js';
 import type { SshSession } from '../ssh/session.js';
 import { userCommand } from '../ssh/shell.js';
-import { describeTarget, type SshTarget } from '../ssh/target.js';
 import { packArtifact } from './artifact.js';
 import { healthUrlFor } from './host-url.js';
-import { appPaths, newReleaseId, releaseDir } from './layout.js';
-import { acquireLease, releaseLease, type Holder, type Lease } from './lease.js';
 import {
-  checkStable,
-  deleteApp,
-  pm2List,
-  restartCount,
-  runCurrentRelease,
-  type Pm2AppOptions,
-} from './pm2.js';
-import { ReleaseStore, type HostState } from './store.js';
+  closeHost,
+  forEachBatch,
+  hostRuns,
+  openHost,
+  summary,
+  type DeployDeps,
+  type HostReport,
+  type HostRun,
+  type ReleaseTarget,
+} from './host-run.js';
+import { appPaths, newReleaseId, releaseDir } from './layout.js';
 import {
   legacyPrevious,
   migrateLegacy,
@@ -37,19 +33,11 @@ import {
   swapLegacy,
   switchLegacy,
 } from './legacy.js';
+import { deleteApp } from './pm2.js';
+import { ReleaseStore } from './store.js';
+import { HealthGateFailed, restorePrevious, switchAndVerify, verifyRunning } from './switch-verify.js';
 
-export interface ReleaseTarget {
-  hosts: SshTarget[];
-  ssh: SshOptions;
-  appDir: string;
-  pm2: Pm2AppOptions;
-  /** `{host}` templates or one URL per host. */
-  healthUrls: string[];
-  health: HealthCriteria;
-  stabilizationMs: number;
-  lockTtlMs: number;
-  holder: Holder;
-}
+export type { DeployDeps, HostReport, HostRun, ReleaseTarget } from './host-run.js';
 
 export interface DeployOptions extends ReleaseTarget {
   artifact: string;
@@ -68,21 +56,6 @@ export interface DeployOptions extends ReleaseTarget {
   dryRun: boolean;
 }
 
-export type HostOutcome = 'deployed' | 'rolled-back' | 'not-switched' | 'failed' | 'planned';
-
-export interface HostReport {
-  host: string;
-  release?: string;
-  previousRelease?: string;
-  outcome: HostOutcome;
-  pm2?: string;
-  health?: { healthy: boolean; attempts: number; failure?: string };
-  rollbackHealth?: { healthy: boolean; attempts: number; failure?: string };
-  error?: string;
-  pruned?: string[];
-  durationMs: number;
-}
-
 export interface DeployReport {
   release?: string;
   previousRelease?: string;
@@ -92,206 +65,6 @@ export interface DeployReport {
   durationMs: number;
   /** Why the deploy failed; undefined on success. */
   failure?: OperationError;
-}
-
-export interface DeployDeps {
-  log: Log;
-  now?: () => Date;
-  sleep?: (ms: number) => Promise<void>;
-}
-
-/** One host's part in a deploy or rollback. */
-export interface HostRun {
-  index: number;
-  target: SshTarget;
-  name: string;
-  session?: SshSession;
-  store?: ReleaseStore;
-  lease?: Lease;
-  state?: HostState;
-  release?: string;
-  previous?: string;
-  switched: boolean;
-  /** Where the new code was unpacked (the release directory, or <app-dir>-next-<id> for legacy). */
-  nextDir?: string;
-  report: HostReport;
-  started: number;
-}
-
-const summary = (h: HealthReport) => ({
-  healthy: h.healthy,
-  attempts: h.attempts,
-  ...(h.failure ? { failure: h.failure } : {}),
-});
-
-/** One HostRun per target, in order, nothing switched yet. */
-export function hostRuns(targets: SshTarget[], started: number): HostRun[] {
-  return targets.map((target, index) => ({
-    index,
-    target,
-    name: describeTarget(target),
-    switched: false,
-    started,
-    report: { host: describeTarget(target), outcome: 'not-switched', durationMs: 0 },
-  }));
-}
-
-export async function forEachBatch<T>(
-  items: T[],
-  size: number,
-  fn: (item: T) => Promise<void>,
-): Promise<PromiseSettledResult<void>[]> {
-  const results: PromiseSettledResult<void>[] = [];
-  for (let i = 0; i < items.length; i += size) {
-    results.push(...(await Promise.allSettled(items.slice(i, i + size).map(fn))));
-  }
-  return results;
-}
-
-/** Connects, takes the lease and reads the state of one host. */
-export async function openHost(
-  run: HostRun,
-  target: ReleaseTarget,
-  log: Log,
-  now: () => Date,
-): Promise<void> {
-  run.session = await openSession(run.target, target.ssh, log);
-  run.store = new ReleaseStore(run.session, target.appDir);
-  run.lease = await acquireLease(run.session, run.store.paths, target.holder, target.lockTtlMs, log, now);
-  run.state = await run.store.state();
-}
-
-export async function closeHost(run: HostRun, log: Log): Promise<void> {
-  if (run.session && run.lease && run.store) {
-    await releaseLease(run.session, run.store.paths, run.lease).catch((error) =>
-      log.warn(
-        `${run.name}: could not release the deploy lock (${errorText(error)}); it expires by itself at ${run.lease?.expiresAt}`,
-      ),
-    );
-  }
-  run.session?.close();
-}
-
-/** A session that works: the run's own, or a fresh one if the connection was lost (to roll back). */
-async function liveStore(
-  run: HostRun,
-  target: ReleaseTarget,
-  log: Log,
-): Promise<{ session: SshSession; store: ReleaseStore }> {
-  if (run.session?.connected && run.store) return { session: run.session, store: run.store };
-  log.warn(`${run.name}: connection lost; reconnecting to restore the previous release`);
-  run.session?.close();
-  run.session = await openSession(run.target, target.ssh, log);
-  run.store = new ReleaseStore(run.session, target.appDir);
-  return { session: run.session, store: run.store };
-}
-
-/**
- * Switches one host to `release`, makes pm2 run it, and proves it: health with the release's sha
- * serving, then no pm2 restarts during the stabilization window. Throws when not proven.
- */
-export async function switchAndVerify(
-  run: HostRun,
-  release: string,
-  sha: string | undefined,
-  target: ReleaseTarget,
-  deps: DeployDeps,
-): Promise<HealthReport> {
-  const { session, store } = await liveStore(run, target, deps.log);
-  await store.switchTo(release);
-  run.switched = true;
-  const env: Record<string, string> = { RELEASE_ID: release, ...(sha ? { GIT_SHA: sha } : {}) };
-  run.report.pm2 = await runCurrentRelease(session, store.paths, target.pm2, env);
-  return verifyRunning(run, session, sha, target, deps);
-}
-
-/**
- * Proves what pm2 now runs on one host: its health URL answers healthy with `sha` serving (when
- * known), then pm2's restart count stays put over the stabilization window. Throws when not.
- */
-export async function verifyRunning(
-  run: HostRun,
-  session: SshSession,
-  sha: string | undefined,
-  target: ReleaseTarget,
-  deps: DeployDeps,
-): Promise<HealthReport> {
-  const baseline = restartCount(await pm2List(session), target.pm2.name);
-  const health = await verifyHealth(
-    {
-      ...target.health,
-      urls: [healthUrlFor(target.healthUrls, run.index, run.target)],
-      ...(sha ? { expectedVersion: sha } : {}),
-    },
-    { log: deps.log, ...(deps.now ? { now: deps.now } : {}), ...(deps.sleep ? { sleep: deps.sleep } : {}) },
-  );
-  if (!health.healthy) throw new HealthGateFailed(health);
-  if (target.stabilizationMs > 0)
-    await checkStable(session, target.pm2.name, baseline, target.stabilizationMs, deps.sleep ?? realSleep);
-  return health;
-}
-
-export class HealthGateFailed extends OperationError {
-  constructor(readonly health: HealthReport) {
-    super(
-      health.failure ?? 'not healthy',
-      'read `pm2 logs` on the host for why the release does not answer healthy.',
-    );
-  }
-}
-
-/** Back to the release that served before, verified; or, on a first deploy, stop the app. */
-export async function restorePrevious(
-  run: HostRun,
-  target: ReleaseTarget,
-  deps: DeployDeps,
-  reason: string,
-): Promise<void> {
-  const { log } = deps;
-  const { session, store } = await liveStore(run, target, log);
-  if (run.release)
-    await store
-      .markBad(run.release, reason, target.holder.actor)
-      .catch((e) => log.warn(`${run.name}: could not mark ${run.release} bad: ${errorText(e)}`));
-  if (!run.switched) return;
-  if (!run.previous) {
-    log.warn(
-      `${run.name}: first deploy failed and there is no previous release: stopping ${target.pm2.name}`,
-    );
-    await deleteApp(session, target.pm2.name);
-    run.report.outcome = 'rolled-back';
-    return;
-  }
-  const previousSha = run.state?.releases.find((r) => r.id === run.previous)?.sha;
-  try {
-    const health = await log.group(`${run.name}: back to ${run.previous}`, () =>
-      switchAndVerify(run, run.previous as string, previousSha, target, deps),
-    );
-    run.report.rollbackHealth = summary(health);
-  } catch (error) {
-    run.report.rollbackHealth = {
-      healthy: false,
-      attempts: error instanceof HealthGateFailed ? error.health.attempts : 0,
-      failure: errorText(error),
-    };
-    throw new OperationError(
-      `${run.name}: rolled back to ${run.previous}, but it is not healthy either: ${errorText(error)}`,
-      'this is an incident: the previous release does not serve either — check the database, Redis and `pm2 logs` on the host now.',
-    );
-  }
-  run.report.outcome = 'rolled-back';
-  await store
-    .log({
-      time: new Date().toISOString(),
-      host: run.name,
-      release: run.previous,
-      outcome: 'rolled-back',
-      from: run.release,
-      reason,
-      actor: target.holder.actor,
-      runUrl: target.holder.runUrl,
-    })
-    .catch(() => undefined);
 }
 
 export function planDeploy(options: DeployOptions, runs: HostRun[]): string[] {

@@ -9,15 +9,13 @@ import {
   closeHost,
   forEachBatch,
   hostRuns,
-  HealthGateFailed,
   openHost,
-  switchAndVerify,
-  verifyRunning,
   type DeployDeps,
   type HostReport,
   type HostRun,
   type ReleaseTarget,
-} from './deploy.js';
+} from './host-run.js';
+import { HealthGateFailed, switchAndVerify, verifyRunning } from './switch-verify.js';
 import { previousGood, type ReleaseStore } from './store.js';
 import { legacyPrevious, noLegacyPrevious, readLegacyState, restartLegacy, swapLegacy } from './legacy.js';
 import type { SshSession } from '../ssh/session.js';

@@ -1,0 +1,115 @@
+/**
+ * Switching one host and proving the result: health with the release's sha serving, then pm2's
+ * restart count steady over the stabilization window; and the way back when that fails.
+ */
+import { OperationError, errorText } from '../errors.js';
+import { verifyHealth, type HealthReport } from '../health/verify.js';
+import { sleep as realSleep } from '../retry/backoff.js';
+import type { SshSession } from '../ssh/session.js';
+import { healthUrlFor } from './host-url.js';
+import { liveStore, summary, type DeployDeps, type HostRun, type ReleaseTarget } from './host-run.js';
+import { checkStable, deleteApp, pm2List, restartCount, runCurrentRelease } from './pm2.js';
+
+export async function switchAndVerify(
+  run: HostRun,
+  release: string,
+  sha: string | undefined,
+  target: ReleaseTarget,
+  deps: DeployDeps,
+): Promise<HealthReport> {
+  const { session, store } = await liveStore(run, target, deps.log);
+  await store.switchTo(release);
+  run.switched = true;
+  const env: Record<string, string> = { RELEASE_ID: release, ...(sha ? { GIT_SHA: sha } : {}) };
+  run.report.pm2 = await runCurrentRelease(session, store.paths, target.pm2, env);
+  return verifyRunning(run, session, sha, target, deps);
+}
+
+/**
+ * Proves what pm2 now runs on one host: its health URL answers healthy with `sha` serving (when
+ * known), then pm2's restart count stays put over the stabilization window. Throws when not.
+ */
+export async function verifyRunning(
+  run: HostRun,
+  session: SshSession,
+  sha: string | undefined,
+  target: ReleaseTarget,
+  deps: DeployDeps,
+): Promise<HealthReport> {
+  const baseline = restartCount(await pm2List(session), target.pm2.name);
+  const health = await verifyHealth(
+    {
+      ...target.health,
+      urls: [healthUrlFor(target.healthUrls, run.index, run.target)],
+      ...(sha ? { expectedVersion: sha } : {}),
+    },
+    { log: deps.log, ...(deps.now ? { now: deps.now } : {}), ...(deps.sleep ? { sleep: deps.sleep } : {}) },
+  );
+  if (!health.healthy) throw new HealthGateFailed(health);
+  if (target.stabilizationMs > 0)
+    await checkStable(session, target.pm2.name, baseline, target.stabilizationMs, deps.sleep ?? realSleep);
+  return health;
+}
+
+export class HealthGateFailed extends OperationError {
+  constructor(readonly health: HealthReport) {
+    super(
+      health.failure ?? 'not healthy',
+      'read `pm2 logs` on the host for why the release does not answer healthy.',
+    );
+  }
+}
+
+/** Back to the release that served before, verified; or, on a first deploy, stop the app. */
+export async function restorePrevious(
+  run: HostRun,
+  target: ReleaseTarget,
+  deps: DeployDeps,
+  reason: string,
+): Promise<void> {
+  const { log } = deps;
+  const { session, store } = await liveStore(run, target, log);
+  if (run.release)
+    await store
+      .markBad(run.release, reason, target.holder.actor)
+      .catch((e) => log.warn(`${run.name}: could not mark ${run.release} bad: ${errorText(e)}`));
+  if (!run.switched) return;
+  if (!run.previous) {
+    log.warn(
+      `${run.name}: first deploy failed and there is no previous release: stopping ${target.pm2.name}`,
+    );
+    await deleteApp(session, target.pm2.name);
+    run.report.outcome = 'rolled-back';
+    return;
+  }
+  const previousSha = run.state?.releases.find((r) => r.id === run.previous)?.sha;
+  try {
+    const health = await log.group(`${run.name}: back to ${run.previous}`, () =>
+      switchAndVerify(run, run.previous as string, previousSha, target, deps),
+    );
+    run.report.rollbackHealth = summary(health);
+  } catch (error) {
+    run.report.rollbackHealth = {
+      healthy: false,
+      attempts: error instanceof HealthGateFailed ? error.health.attempts : 0,
+      failure: errorText(error),
+    };
+    throw new OperationError(
+      `${run.name}: rolled back to ${run.previous}, but it is not healthy either: ${errorText(error)}`,
+      'this is an incident: the previous release does not serve either — check the database, Redis and `pm2 logs` on the host now.',
+    );
+  }
+  run.report.outcome = 'rolled-back';
+  await store
+    .log({
+      time: new Date().toISOString(),
+      host: run.name,
+      release: run.previous,
+      outcome: 'rolled-back',
+      from: run.release,
+      reason,
+      actor: target.holder.actor,
+      runUrl: target.holder.runUrl,
+    })
+    .catch(() => undefined);
+}
