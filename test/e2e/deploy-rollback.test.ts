@@ -188,8 +188,11 @@ describe('first deploy that fails', () => {
   });
 });
 
+// Two sandbox hosts share paths only through mount namespaces, which need root (CI runs as root).
+const itWithNamespaces = process.getuid?.() === 0 ? it : it.skip;
+
 describe('two hosts', () => {
-  it('stops the rollout when the second host fails and returns the first to its previous release', async () => {
+  itWithNamespaces('stops the rollout when the second host fails and returns the first to its previous release', async () => {
     const a = await host();
     const b = await host();
     expect((await deploy([a, b], 31)).exitCode).toBe(0);
