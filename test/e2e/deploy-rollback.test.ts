@@ -192,21 +192,24 @@ describe('first deploy that fails', () => {
 const itWithNamespaces = process.getuid?.() === 0 ? it : it.skip;
 
 describe('two hosts', () => {
-  itWithNamespaces('stops the rollout when the second host fails and returns the first to its previous release', async () => {
-    const a = await host();
-    const b = await host();
-    expect((await deploy([a, b], 31)).exitCode).toBe(0);
-    const before = [current(a), current(b)];
-    // The same release, but something on host b breaks it there only.
-    const { appendFileSync } = await import('node:fs');
-    appendFileSync(b.droplet.realPath(`${b.appDir}/shared/.env`), `SAMPLE_FAIL_RELEASE=${sha(32)}\n`);
-    const run = await deploy([a, b], 32);
-    expect(run.exitCode).toBe(1);
-    expect(run.outputs['rolled-back']).toBe('true');
-    const report = JSON.parse(run.outputs['hosts-report'] ?? '[]');
-    expect(report.map((r: { outcome: string }) => r.outcome)).toEqual(['rolled-back', 'rolled-back']);
-    expect(report[1].error).toMatch(/status 503/);
-    expect([current(a), current(b)]).toEqual(before);
-    expect(await served(a)).toBe(sha(31));
-  });
+  itWithNamespaces(
+    'stops the rollout when the second host fails and returns the first to its previous release',
+    async () => {
+      const a = await host();
+      const b = await host();
+      expect((await deploy([a, b], 31)).exitCode).toBe(0);
+      const before = [current(a), current(b)];
+      // The same release, but something on host b breaks it there only.
+      const { appendFileSync } = await import('node:fs');
+      appendFileSync(b.droplet.realPath(`${b.appDir}/shared/.env`), `SAMPLE_FAIL_RELEASE=${sha(32)}\n`);
+      const run = await deploy([a, b], 32);
+      expect(run.exitCode).toBe(1);
+      expect(run.outputs['rolled-back']).toBe('true');
+      const report = JSON.parse(run.outputs['hosts-report'] ?? '[]');
+      expect(report.map((r: { outcome: string }) => r.outcome)).toEqual(['rolled-back', 'rolled-back']);
+      expect(report[1].error).toMatch(/status 503/);
+      expect([current(a), current(b)]).toEqual(before);
+      expect(await served(a)).toBe(sha(31));
+    },
+  );
 });
