@@ -152,14 +152,15 @@ server.keepAliveTimeout = 5000;
 // Graceful shutdown as a well-behaved app does it for keep-alive clients. Closing the listener at
 // once would (Node ≥ 19) also close every idle keep-alive connection at once, and a client that is
 // sending on one at that instant gets ECONNRESET — measured here as bursts of ~40 resets in about
-// one pm2 cluster reload in four. So: first a short drain in which every answer carries
+// one pm2 cluster reload in four. So: first a short drain (200 ms: under load every keep-alive
+// client sends within it) in which every answer carries
 // `connection: close` (each client reconnects, in cluster mode to the new worker), then stop
 // accepting and close what is left, and exit once all connections are closed.
 function shutdown(signal) {
   if (shuttingDown) return;
   shuttingDown = true;
   console.log(`sample app ${releaseId}: ${signal}, draining, then closing`);
-  setTimeout(() => server.close(() => process.exit(0)), Number(process.env.SAMPLE_DRAIN_MS || 500)).unref();
+  setTimeout(() => server.close(() => process.exit(0)), Number(process.env.SAMPLE_DRAIN_MS || 200)).unref();
   setTimeout(() => process.exit(0), Number(process.env.SAMPLE_KILL_AFTER_MS || 4000)).unref();
 }
 process.on('SIGINT', () => shutdown('SIGINT'));

@@ -10,7 +10,7 @@ import { openSession, type SshOptions } from '../ssh/connect.js';
 import type { SshSession } from '../ssh/session.js';
 import { describeTarget, type SshTarget } from '../ssh/target.js';
 import { acquireLease, releaseLease, type Holder, type Lease } from './lease.js';
-import type { Pm2AppOptions } from './pm2.js';
+import { pm2List, type Pm2AppOptions, type Pm2Process } from './pm2.js';
 import { ReleaseStore, type HostState } from './store.js';
 
 export interface ReleaseTarget {
@@ -59,6 +59,8 @@ export interface HostRun {
   release?: string;
   previous?: string;
   switched: boolean;
+  /** pm2's process list as read when the host was opened; used once, by the first switch. */
+  processes?: Pm2Process[];
   /** Where the new code was unpacked (the release directory, or <app-dir>-next-<id> for legacy). */
   nextDir?: string;
   report: HostReport;
@@ -106,7 +108,12 @@ export async function openHost(
   run.session = await openSession(run.target, target.ssh, log);
   run.store = new ReleaseStore(run.session, target.appDir);
   run.lease = await acquireLease(run.session, run.store.paths, target.holder, target.lockTtlMs, log, now);
-  run.state = await run.store.state();
+  // Two channels on one connection at once: pm2's slow start-up hides behind the state read.
+  const session = run.session;
+  [run.state, run.processes] = await Promise.all([
+    run.store.state(),
+    pm2List(session).catch(() => undefined),
+  ]);
 }
 
 export async function closeHost(run: HostRun, log: Log): Promise<void> {

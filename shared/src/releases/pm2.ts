@@ -75,8 +75,10 @@ export async function runCurrentRelease(
   paths: AppPaths,
   app: Pm2AppOptions,
   env: Record<string, string>,
+  /** The process list if it was just read (saves a pm2 start-up, ~0.3 s, on the way to the switch). */
+  known?: Pm2Process[],
 ): Promise<'started' | 'reloaded' | 'restarted'> {
-  const processes = (await pm2List(session)).filter((p) => p.name === app.name);
+  const processes = (known ?? (await pm2List(session))).filter((p) => p.name === app.name);
   const script = `${paths.current}/${app.script}`;
   // `env 'NAME=value' pm2 …`: values reach pm2's environment (and with --update-env the app's) quoted.
   const withEnv = (command: ShellCommand) =>

@@ -21,7 +21,9 @@ export async function switchAndVerify(
   await store.switchTo(release);
   run.switched = true;
   const env: Record<string, string> = { RELEASE_ID: release, ...(sha ? { GIT_SHA: sha } : {}) };
-  run.report.pm2 = await runCurrentRelease(session, store.paths, target.pm2, env);
+  const known = run.processes;
+  run.processes = undefined;
+  run.report.pm2 = await runCurrentRelease(session, store.paths, target.pm2, env, known);
   return verifyRunning(run, session, sha, target, deps);
 }
 
@@ -36,7 +38,9 @@ export async function verifyRunning(
   target: ReleaseTarget,
   deps: DeployDeps,
 ): Promise<HealthReport> {
-  const baseline = restartCount(await pm2List(session), target.pm2.name);
+  // The restart baseline is read while health polling starts, not before it.
+  const baseline = pm2List(session).then((list) => restartCount(list, target.pm2.name));
+  baseline.catch(() => undefined); // awaited below when needed; never left unhandled
   const health = await verifyHealth(
     {
       ...target.health,
@@ -47,7 +51,13 @@ export async function verifyRunning(
   );
   if (!health.healthy) throw new HealthGateFailed(health);
   if (target.stabilizationMs > 0)
-    await checkStable(session, target.pm2.name, baseline, target.stabilizationMs, deps.sleep ?? realSleep);
+    await checkStable(
+      session,
+      target.pm2.name,
+      await baseline,
+      target.stabilizationMs,
+      deps.sleep ?? realSleep,
+    );
   return health;
 }
 
