@@ -38,9 +38,6 @@ export async function verifyRunning(
   target: ReleaseTarget,
   deps: DeployDeps,
 ): Promise<HealthReport> {
-  // The restart baseline is read while health polling starts, not before it.
-  const baseline = pm2List(session).then((list) => restartCount(list, target.pm2.name));
-  baseline.catch(() => undefined); // awaited below when needed; never left unhandled
   const health = await verifyHealth(
     {
       ...target.health,
@@ -50,14 +47,12 @@ export async function verifyRunning(
     { log: deps.log, ...(deps.now ? { now: deps.now } : {}), ...(deps.sleep ? { sleep: deps.sleep } : {}) },
   );
   if (!health.healthy) throw new HealthGateFailed(health);
-  if (target.stabilizationMs > 0)
-    await checkStable(
-      session,
-      target.pm2.name,
-      await baseline,
-      target.stabilizationMs,
-      deps.sleep ?? realSleep,
-    );
+  if (target.stabilizationMs > 0) {
+    // The baseline is read once the app answers: a pm2 CLI start costs a core for ~0.3 s, which must
+    // not compete with the app's own start-up. A crash loop keeps restarting, so the window still sees it.
+    const baseline = restartCount(await pm2List(session), target.pm2.name);
+    await checkStable(session, target.pm2.name, baseline, target.stabilizationMs, deps.sleep ?? realSleep);
+  }
   return health;
 }
 
