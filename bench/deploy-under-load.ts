@@ -120,12 +120,12 @@ async function runbookApp(h: DeployHost, mode: Mode) {
   return { url, procedure, healthUrl: `http://127.0.0.1:${port}/health` };
 }
 
-/** Spawns a bundle and timestamps: start, first answer from `target` at `url`, a passing probe in its log, exit. */
+/** Spawns the rollback bundle and timestamps: start, first answer at `url` from another release than before, a passing probe in its log, exit. */
 async function timeRollback(
   h: DeployHost,
   mode: Mode,
   url: string,
-): Promise<{ first: number; verified: number; exit: number; target: string }> {
+): Promise<{ first: number; verified: number; exit: number }> {
   const env: Record<string, string> = { ...(process.env as Record<string, string>) };
   delete env.NODE_OPTIONS;
   for (const [name, value] of Object.entries({ ...inputs(h, mode), 'stabilization-window': '0s' }))
@@ -157,8 +157,7 @@ async function timeRollback(
     await new Promise((r) => setTimeout(r, 10));
   }
   const exit = await exited;
-  const target = /::set-output name=release::(.*)|release<<\S+\n(.*)\n/.exec(out)?.[1] ?? '';
-  return { first: Math.round(first), verified: Math.round(verified), exit: Math.round(exit), target };
+  return { first: Math.round(first), verified: Math.round(verified), exit: Math.round(exit) };
 }
 
 async function timeRunbookRollback(procedure: () => Promise<void>, url: string): Promise<number> {

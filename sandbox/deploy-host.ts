@@ -6,7 +6,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Droplet, freePort, makeSampleRelease, type SampleRelease } from './index.js';
 import { silentLog } from '../shared/src/log.js';
-import { openSession } from '../shared/src/ssh/connect.js';
+import { openSession, type SshOptions } from '../shared/src/ssh/connect.js';
+import type { SshTarget } from '../shared/src/ssh/target.js';
+import type { SandboxSshd } from './sshd.js';
 import { parseKnownHosts } from '../shared/src/ssh/host-keys.js';
 import type { SshSession } from '../shared/src/ssh/session.js';
 
@@ -71,13 +73,11 @@ export function sha(n: number): string {
   return n.toString(16).padStart(7, '0').repeat(6).slice(0, 40);
 }
 
-/** An SSH session to the host through our own SSH layer, for setting a host up as a person would. */
-export function openHostSession(h: DeployHost): Promise<SshSession> {
-  const sshd = h.droplet.sshd;
-  if (!sshd) throw new Error('sandbox: this droplet has no sshd');
-  return openSession(
-    { user: sshd.user, host: sshd.host, port: sshd.port },
-    {
+/** How our own SSH layer reaches a sandbox sshd: its address, generated key and pinned host key. */
+export function sandboxSsh(sshd: SandboxSshd): { target: SshTarget; options: SshOptions } {
+  return {
+    target: { user: sshd.user, host: sshd.host, port: sshd.port },
+    options: {
       privateKey: sshd.privateKey,
       hostKeys: {
         knownHosts: parseKnownHosts('known-hosts', sshd.knownHosts),
@@ -89,6 +89,13 @@ export function openHostSession(h: DeployHost): Promise<SshSession> {
       retry: { initialMs: 100, factor: 2, maxMs: 100, jitter: 0 },
       commandTimeoutMs: 60_000,
     },
-    silentLog,
-  );
+  };
+}
+
+/** An SSH session to the host through our own SSH layer, for setting a host up as a person would. */
+export function openHostSession(h: DeployHost): Promise<SshSession> {
+  const sshd = h.droplet.sshd;
+  if (!sshd) throw new Error('sandbox: this droplet has no sshd');
+  const { target, options } = sandboxSsh(sshd);
+  return openSession(target, options, silentLog);
 }

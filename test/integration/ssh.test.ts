@@ -15,6 +15,7 @@ import { RemoteCommandError, type SshSession } from '../../shared/src/ssh/sessio
 import { allOf, sh, userCommand } from '../../shared/src/ssh/shell.js';
 import type { SshTarget } from '../../shared/src/ssh/target.js';
 import { hostileStrings } from '../helpers/hostile-strings.js';
+import { sandboxSsh } from '../../sandbox/deploy-host.js';
 
 let droplet: Droplet;
 let target: SshTarget;
@@ -26,16 +27,9 @@ beforeAll(async () => {
   droplet = await Droplet.start({ sshd: true });
   const sshd = droplet.sshd;
   if (!sshd) throw new Error('no sshd');
-  target = { user: sshd.user, host: sshd.host, port: sshd.port };
+  ({ target, options } = sandboxSsh(sshd));
   options = {
-    privateKey: sshd.privateKey,
-    hostKeys: {
-      knownHosts: parseKnownHosts('known-hosts', sshd.knownHosts),
-      fingerprints: [],
-      insecureSkip: false,
-    },
-    connectTimeoutMs: 5000,
-    connectAttempts: 1,
+    ...options,
     retry: { initialMs: 50, factor: 2, maxMs: 200, jitter: 0 },
     commandTimeoutMs: 10_000,
   };

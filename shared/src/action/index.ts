@@ -2,5 +2,4 @@
 export { actionInputs } from './inputs.js';
 export { actionLog } from './log.js';
 export { setOutputs, writeSummary, type OutputValue } from './results.js';
-export { runAction, failureMessage } from './run.js';
-export { maskSecret, redact } from './redaction.js';
+export { runAction } from './run.js';

@@ -121,17 +121,6 @@ done`,
     );
   }
 
-  async readLog(): Promise<ReleaseLogEntry[]> {
-    const { stdout } = await this.session.run(
-      'read release log',
-      sh`cat -- ${this.paths.log} 2>/dev/null || true`,
-    );
-    return stdout
-      .split('\n')
-      .filter((line) => line.trim() !== '')
-      .map((line) => JSON.parse(line) as ReleaseLogEntry);
-  }
-
   /** Deletes releases beyond the newest `keep`, never the current one or `protect`ed ones. */
   async prune(state: HostState, keep: number, protect: string[]): Promise<string[]> {
     const doomed = releasesToPrune(state, keep, protect);
