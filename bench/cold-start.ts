@@ -8,6 +8,9 @@ import { spawnSync } from 'node:child_process';
 import { statSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { actionDirs, repoRoot } from '../scripts/actions.js';
+import { runnerNode } from '../sandbox/runner-node.js';
+
+const runnerVersion = spawnSync(runnerNode, ['--version']).stdout.toString().trim();
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 25);
 const WARMUP = 3;
@@ -26,7 +29,7 @@ for (const [key, value] of Object.entries(process.env)) {
 
 function timeOnce(args: string[]): number {
   const started = process.hrtime.bigint();
-  spawnSync(process.execPath, args, { env, stdio: 'ignore' });
+  spawnSync(runnerNode, args, { env, stdio: 'ignore' });
   return Number(process.hrtime.bigint() - started) / 1e6;
 }
 
@@ -51,7 +54,7 @@ for (let i = 0; i < WARMUP + RUNS; i++) {
 }
 
 const baseline = median(samples.get("node -e ''") ?? []);
-console.log(`cold start, median of ${RUNS} interleaved runs (node ${process.version}, ${process.arch})`);
+console.log(`cold start, median of ${RUNS} interleaved runs (runner node ${runnerVersion}, ${process.arch})`);
 console.log(
   `${'subject'.padEnd(22)} ${'median'.padStart(9)} ${'ratio'.padStart(6)}  ${'bundle'.padStart(9)}`,
 );

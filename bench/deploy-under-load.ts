@@ -20,6 +20,7 @@ import {
   type DeployHost,
 } from '../sandbox/deploy-host.js';
 import { repoRoot } from '../sandbox/action-runner.js';
+import { runnerNode } from '../sandbox/runner-node.js';
 import { sh } from '../shared/src/ssh/shell.js';
 import { startLoad, type LoadResult } from './lib/load.js';
 import { startOutageProbe, type Outage } from './lib/outage.js';
@@ -131,7 +132,7 @@ async function timeRollback(
   for (const [name, value] of Object.entries({ ...inputs(h, mode), 'stabilization-window': '0s' }))
     env[`INPUT_${name.toUpperCase()}`] = value;
   const started = performance.now();
-  const child = spawn(process.execPath, [join(repoRoot, 'action-rollback', 'dist', 'index.js')], {
+  const child = spawn(runnerNode, [join(repoRoot, 'action-rollback', 'dist', 'index.js')], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { findLeaks } from './leak-guard.js';
+import { runnerNode } from './runner-node.js';
 
 export const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 
@@ -88,7 +89,7 @@ export async function runActionBundle(
   Object.assign(env, files, { GITHUB_ACTIONS: 'true', RUNNER_TEMP: work, RUNNER_OS: 'Linux' }, options.env);
 
   const started = performance.now();
-  const child = spawn(process.execPath, [join(actionDir, spec.runs.main)], {
+  const child = spawn(runnerNode, [join(actionDir, spec.runs.main)], {
     cwd: work,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

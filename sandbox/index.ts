@@ -17,3 +17,4 @@ export {
 } from './action-runner.js';
 export { findLeaks } from './leak-guard.js';
 export { makeSampleRelease, type SampleRelease } from './release-artifact.js';
+export { runnerNode } from './runner-node.js';
