@@ -3,7 +3,7 @@
  * run time (never committed). Remote commands get PM2_HOME and PATH through `SetEnv`, because
  * commands run over ssh do not inherit the test process's environment.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync, copyFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -25,8 +25,13 @@ export interface SandboxSshd {
   knownHosts: string;
   /** `SHA256:…` of the host key. */
   hostFingerprint: string;
+  /** The listening sshd's pid (changes when it is restarted). */
   pid: number;
   configFile: string;
+  /** Kills sshd by pid, listener and every connection: what a crashed sshd or a reboot does to clients. */
+  kill(): void;
+  /** Starts sshd again on the same port, with the same keys (after kill). */
+  restart(): Promise<void>;
 }
 
 function keygen(file: string, comment: string): void {
@@ -91,49 +96,45 @@ export async function startSshd(
   );
   // sshd insists on its privilege-separation directory even with a private config.
   if (isRoot) mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
-  let child;
-  if (namespaced) {
-    mkdirSync(HOST_VIEW, { recursive: true });
-    // unshare and sh both exec: the pid we track is sshd's. Paths travel as positional arguments.
-    const script = 'mount --bind "$1" "$2" && exec "$3" -D -e -f "$4"';
-    child = tracker.spawn(
-      'sshd',
-      'unshare',
-      [
-        '--mount',
-        '--propagation',
-        'private',
-        '/bin/sh',
-        '-c',
-        script,
-        'sh',
-        root,
-        HOST_VIEW,
-        SSHD,
-        configFile,
-      ],
-      {
-        stdio: ['ignore', 'ignore', 'pipe'],
-      },
-    );
-  } else {
-    child = tracker.spawn('sshd', SSHD, ['-D', '-e', '-f', configFile], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-  }
-  let log = '';
-  child.stderr?.on('data', (chunk: Buffer) => (log = (log + chunk.toString()).slice(-4000)));
-  try {
-    await waitForPort(port, 10_000, 'sshd');
-  } catch (error) {
-    throw new Error(`${(error as Error).message}\n${log}`, { cause: error });
-  }
+  const launch = async (): Promise<number> => {
+    const child = namespaced
+      ? // unshare and sh both exec: the pid we track is sshd's. Paths travel as positional arguments.
+        tracker.spawn(
+          'sshd',
+          'unshare',
+          [
+            '--mount',
+            '--propagation',
+            'private',
+            '/bin/sh',
+            '-c',
+            'mkdir -p "$2" && mount --bind "$1" "$2" && exec "$3" -D -e -f "$4"',
+            'sh',
+            root,
+            HOST_VIEW,
+            SSHD,
+            configFile,
+          ],
+          { stdio: ['ignore', 'ignore', 'pipe'] },
+        )
+      : tracker.spawn('sshd', SSHD, ['-D', '-e', '-f', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    child.stderr?.on('data', (chunk: Buffer) => (log = (log + chunk.toString()).slice(-4000)));
+    try {
+      await waitForPort(port, 10_000, 'sshd');
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\n${log}`, { cause: error });
+    }
+    return child.pid as number;
+  };
+  if (namespaced) mkdirSync(HOST_VIEW, { recursive: true });
+  const firstPid = await launch();
   const hostPub = readFileSync(`${hostKey}.pub`, 'utf8').trim().split(/\s+/);
   const fingerprint =
     execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${hostKey}.pub`])
       .toString()
       .split(/\s+/)[1] ?? '';
-  return {
+  const server: SandboxSshd = {
     host: '127.0.0.1',
     port,
     user: userInfo().username,
@@ -142,7 +143,20 @@ export async function startSshd(
     authorize: (publicKey: string) => appendFileSync(join(dir, 'authorized_keys'), `${publicKey}\n`),
     knownHosts: `[127.0.0.1]:${port} ${hostPub[0]} ${hostPub[1]}`,
     hostFingerprint: fingerprint,
-    pid: child.pid as number,
+    pid: firstPid,
     configFile,
+    kill: () => {
+      // Connections first (children of the listener), then the listener: nothing answers on the port.
+      spawnSync('pkill', ['-KILL', '-P', String(server.pid)]);
+      try {
+        process.kill(server.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    },
+    restart: async () => {
+      server.pid = await launch();
+    },
   };
+  return server;
 }

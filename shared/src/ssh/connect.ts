@@ -6,10 +6,10 @@
 import type { NodeSSH } from 'node-ssh';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { OperationError } from '../errors.js';
+import { ConfigurationError, OperationError } from '../errors.js';
 import type { Log } from '../log.js';
 import { backoffDelay, sleep, type BackoffPolicy } from '../retry/backoff.js';
-import { judgeHostKey, type HostKeyPolicy } from './host-keys.js';
+import { fingerprintOf, judgeHostKey, type HostKeyPolicy } from './host-keys.js';
 import { SshSession } from './session.js';
 import { describeTarget, type SshTarget } from './target.js';
 
@@ -38,6 +38,13 @@ const RETRYABLE = new Set([
 
 class HostKeyRejected extends OperationError {}
 
+/** How long to keep trying: a number of attempts, or (to restore a switched host) until a time. */
+export type RetryBudget = { attempts: number } | { until: number };
+
+/** ssh2 says so when the key itself is unusable: no host was reached, so it is the input's fault. */
+const KEY_PROBLEM =
+  /Cannot parse privateKey|private key .*passphrase|Encrypted private .*key detected|bad passphrase|Failed to decrypt/i;
+
 function isRetryable(error: unknown): boolean {
   if (error instanceof HostKeyRejected) return false;
   const code = (error as { code?: string }).code;
@@ -55,12 +62,19 @@ function tcpSocket(target: SshTarget): net.Socket {
   return socket;
 }
 
-async function connectOnce(target: SshTarget, options: SshOptions, through?: Duplex): Promise<NodeSSH> {
+interface Connected {
+  ssh: NodeSSH;
+  /** The host key it offered: two names for one machine offer the same key. */
+  hostKey: string;
+}
+
+async function connectOnce(target: SshTarget, options: SshOptions, through?: Duplex): Promise<Connected> {
   // Loaded on first connect: ssh2 is most of a deploy bundle, and input errors should not wait for it.
   const { NodeSSH: Client } = await import('node-ssh');
   const ssh = new Client();
   const sock = through ?? tcpSocket(target);
   let rejection: string | undefined;
+  let hostKey = '';
   try {
     await ssh.connect({
       host: target.host,
@@ -73,6 +87,7 @@ async function connectOnce(target: SshTarget, options: SshOptions, through?: Dup
       keepaliveCountMax: 3,
       sock,
       hostVerifier: (key: Buffer) => {
+        hostKey = fingerprintOf(key);
         const verdict = judgeHostKey(options.hostKeys, target.host, target.port, key);
         if (!verdict.ok) rejection = verdict.reason;
         return verdict.ok;
@@ -87,14 +102,22 @@ async function connectOnce(target: SshTarget, options: SshOptions, through?: Dup
         'if the server was rebuilt, verify its new key out of band (the DigitalOcean console: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) and update known-hosts; otherwise treat it as a possible man-in-the-middle.',
       );
     }
+    const detail = error instanceof Error ? error.message : String(error);
+    if (KEY_PROBLEM.test(detail)) {
+      throw new ConfigurationError(
+        'ssh-key',
+        `cannot be used (${detail.replace(/\.$/, '')}): give the whole private key file, and ssh-key-passphrase if it is encrypted (the value is not shown).`,
+      );
+    }
     throw error;
   }
-  return ssh;
+  return { ssh, hostKey };
 }
 
 async function withRetries<T>(
   what: string,
   options: SshOptions,
+  budget: RetryBudget,
   log: Log,
   attempt: () => Promise<T>,
 ): Promise<T> {
@@ -102,8 +125,10 @@ async function withRetries<T>(
     try {
       return await attempt();
     } catch (error) {
-      if (!isRetryable(error) || n >= options.connectAttempts) {
-        if (error instanceof OperationError) throw error;
+      const delay = backoffDelay(options.retry, n);
+      const spent = 'attempts' in budget ? n >= budget.attempts : Date.now() + delay >= budget.until;
+      if (!isRetryable(error) || spent) {
+        if (error instanceof OperationError || error instanceof ConfigurationError) throw error;
         const detail = error instanceof Error ? error.message : String(error);
         const auth = /authentication methods failed/i.test(detail);
         throw new OperationError(
@@ -114,7 +139,6 @@ async function withRetries<T>(
           { cause: error },
         );
       }
-      const delay = backoffDelay(options.retry, n);
       log.warn(
         `connecting to ${what} failed (${error instanceof Error ? error.message : String(error)}); retrying in ${delay} ms`,
       );
@@ -123,32 +147,49 @@ async function withRetries<T>(
   }
 }
 
-export async function openSession(target: SshTarget, options: SshOptions, log: Log): Promise<SshSession> {
+/**
+ * Connects to one host. Connection failures are retried `connect-attempts` times, or until
+ * `budget.until` when a switched host must be reached again to restore it.
+ */
+export async function openSession(
+  target: SshTarget,
+  options: SshOptions,
+  log: Log,
+  budget: RetryBudget = { attempts: options.connectAttempts },
+): Promise<SshSession> {
   const what = describeTarget(target);
   if (options.hostKeys.insecureSkip)
     log.warn(
       `host key of ${what} is NOT verified (insecure-skip-host-key-check): anyone on the path could impersonate it.`,
     );
   if (!options.proxy) {
-    const ssh = await withRetries(what, options, log, () => connectOnce(target, options));
-    return new SshSession(ssh, target, log, options.commandTimeoutMs);
+    const { ssh, hostKey } = await withRetries(what, options, budget, log, () =>
+      connectOnce(target, options),
+    );
+    return new SshSession(ssh, target, hostKey, log, options.commandTimeoutMs);
   }
   const proxy = options.proxy;
-  const jump = await withRetries(`jump host ${describeTarget(proxy)}`, options, log, () =>
+  const { ssh: jump } = await withRetries(`jump host ${describeTarget(proxy)}`, options, budget, log, () =>
     connectOnce(proxy, options),
   );
   try {
-    const ssh = await withRetries(`${what} via ${describeTarget(proxy)}`, options, log, async () => {
-      const stream = await new Promise<Duplex>((resolve, reject) => {
-        const client = jump.connection;
-        if (!client) return reject(new Error('jump host connection closed'));
-        client.forwardOut('127.0.0.1', 0, target.host, target.port, (error, channel) =>
-          error ? reject(error) : resolve(channel),
-        );
-      });
-      return connectOnce(target, options, stream);
-    });
-    return new SshSession(ssh, target, log, options.commandTimeoutMs, () => jump.dispose());
+    const { ssh, hostKey } = await withRetries(
+      `${what} via ${describeTarget(proxy)}`,
+      options,
+      budget,
+      log,
+      async () => {
+        const stream = await new Promise<Duplex>((resolve, reject) => {
+          const client = jump.connection;
+          if (!client) return reject(new Error('jump host connection closed'));
+          client.forwardOut('127.0.0.1', 0, target.host, target.port, (error, channel) =>
+            error ? reject(error) : resolve(channel),
+          );
+        });
+        return connectOnce(target, options, stream);
+      },
+    );
+    return new SshSession(ssh, target, hostKey, log, options.commandTimeoutMs, () => jump.dispose());
   } catch (error) {
     jump.dispose();
     throw error;

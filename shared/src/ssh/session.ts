@@ -41,6 +41,20 @@ export class RemoteCommandError extends OperationError {
   }
 }
 
+/** The connection dropped while a step ran: the step may or may not have taken effect on the host. */
+export class ConnectionLost extends RemoteCommandError {
+  constructor(step: string, host: string, detail?: string) {
+    super(
+      step,
+      host,
+      null,
+      '',
+      `check ${host} is up (ping, the DigitalOcean console) and sshd runs; the step may have run partly, so read the host's state before running again.`,
+      `the connection to ${host} was lost during it${detail ? ` (${detail})` : ''}`,
+    );
+  }
+}
+
 export function lastLines(text: string, count = STDERR_TAIL_LINES): string {
   return text.trimEnd().split('\n').slice(-count).join('\n');
 }
@@ -51,6 +65,8 @@ export class SshSession {
   constructor(
     private readonly ssh: NodeSSH,
     readonly target: SshTarget,
+    /** `SHA256:…` of the key the host offered. */
+    readonly hostKey: string,
     private readonly log: Log,
     private readonly defaultTimeoutMs: number,
     private readonly onClose: () => void = () => undefined,
@@ -92,21 +108,15 @@ export class SshSession {
       response = outcome;
     } catch (error) {
       if (error instanceof RemoteCommandError) throw error;
-      throw new RemoteCommandError(
-        step,
-        this.name,
-        null,
-        '',
-        'the SSH connection was lost: check the host is up (ping, the DigitalOcean console) and run again; the step may have run partly.',
-        `connection lost (${error instanceof Error ? error.message : String(error)})`,
-      );
+      throw new ConnectionLost(step, this.name, error instanceof Error ? error.message : String(error));
     } finally {
       clearTimeout(timer);
     }
+    // A channel that closes with neither an exit code nor a signal: the connection went away under it.
+    if (response.code === null && !response.signal) throw new ConnectionLost(step, this.name);
     const code = response.code ?? -1;
     if (code !== 0 && !(options.okCodes ?? []).includes(code)) {
-      const why =
-        response.code === null ? `ended by signal ${response.signal ?? 'unknown'}` : `exit code ${code}`;
+      const why = response.code === null ? `ended by signal ${response.signal}` : `exit code ${code}`;
       throw new RemoteCommandError(
         step,
         this.name,

@@ -56,3 +56,20 @@ export function allOf(...commands: ShellCommand[]): ShellCommand {
 export function userCommand(dir: string, command: string): ShellCommand {
   return sh`cd ${dir} && sh -c ${command}`;
 }
+
+/**
+ * Runs `command` so that it dies with the SSH connection. OpenSSH leaves an exec'd command running
+ * when the connection drops (no pty, so no SIGHUP): a cut-off install would go on unsupervised,
+ * writing into a release nobody will use. The command runs in its own process group; a watcher
+ * polls the sshd process that started us ($PPID) and ends the group once that is gone. The
+ * watcher's output goes to /dev/null so that it cannot hold the channel open after the command ends.
+ */
+export function tiedToConnection(command: ShellCommand): ShellCommand {
+  return sh`setsid sh -c ${command.text} & job=$!
+( while kill -0 "$PPID" 2>/dev/null && kill -0 "$job" 2>/dev/null; do sleep 1; done
+  kill -0 "$PPID" 2>/dev/null || kill -TERM -- "-$job" 2>/dev/null ) </dev/null >/dev/null 2>&1 &
+watcher=$!
+wait "$job"; status=$?
+kill "$watcher" 2>/dev/null
+exit "$status"`;
+}
