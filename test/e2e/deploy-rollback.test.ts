@@ -129,9 +129,11 @@ describe('one host, deploy after deploy', () => {
     expect(run.outputs['rolled-back']).toBe('true');
     const failed = run.outputs.release as string;
     expect(run.errors[0]).toMatch(
-      new RegExp(`deploy of ${sha(n)} failed on .*Rolled back: .* → ${v2}, verified healthy\\.`),
+      new RegExp(
+        `^deploy of ${sha(n)} failed on .*\\n- .*: switched to ${failed}, restored to ${v2}, verified healthy`,
+      ),
     );
-    expect(run.errors[0]).toMatch(new RegExp(`The failed release ${failed} is kept and marked BAD_RELEASE`));
+    expect(run.errors[0]).toMatch(new RegExp(`The failed release ${failed} is kept and marked bad`));
     expect(current(h)).toBe(v2);
     expect(await served(h)).toBe(sha(2));
     expect(isBad(h, failed)).toBe(true);

@@ -3,11 +3,19 @@
  * a host key that does not match, hostile input values, bad inputs, a dry run.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+} from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runActionBundle, type ActionRun } from '../../sandbox/index.js';
+import { isAlive, runActionBundle, type ActionRun } from '../../sandbox/index.js';
 import {
   hostInputs,
   sampleArtifact,
@@ -68,35 +76,47 @@ async function waitFor(what: string, check: () => boolean, ms = 10_000): Promise
 }
 
 describe('SSH connection killed mid-deploy', () => {
-  it('leaves the previous release serving; the lease expires and a later deploy proceeds', async () => {
+  it('leaves the previous release serving, stops the install, and a later run takes the dead lease over', async () => {
     const releasesDir = h.droplet.realPath(`${h.appDir}/releases`);
     const before = readdirSync(releasesDir).length;
-    const running = deploy(h, 2, { 'install-command': 'sleep 4', 'lock-ttl': '3s' });
-    await waitFor('the new release directory', () => readdirSync(releasesDir).length > before);
-    await new Promise((r) => setTimeout(r, 600));
+    const pidFile = `${h.droplet.hostRoot}/install.pid`;
+    const running = deploy(h, 2, { 'install-command': `echo $$ > ${pidFile}; sleep 30`, 'lock-ttl': '3s' });
+    await waitFor('the install to start', () => existsSync(h.droplet.realPath(pidFile)));
+    const installPid = Number(readFileSync(h.droplet.realPath(pidFile), 'utf8'));
     // Kill every per-connection sshd process: the deploy's connection drops mid-install.
     execFileSync('pkill', ['-KILL', '-P', String(h.droplet.sshd?.pid)]);
     const killed = await running;
     expect(killed.exitCode).toBe(1);
-    expect(killed.errors[0]).toMatch(/connection lost|Not connected|failed on/i);
+    expect(killed.errors[0]).toMatch(/^install failed on .*: the connection to .* was lost during it/);
     expect(current(h)).toBe(baseline);
     expect(await served(h)).toBe(sha(1));
+    // The install does not run on unsupervised once its connection is gone.
+    await waitFor('the cut-off install to end', () => !isAlive(installPid), 5000);
     expect(existsSync(h.droplet.realPath(`${h.appDir}/.runbook/deploy.lock`))).toBe(true);
+    const halfMade = readdirSync(releasesDir).filter((id) => id.endsWith(sha(2).slice(0, 7)));
+    expect(halfMade).toHaveLength(1);
+    expect(readdirSync(releasesDir).length).toBe(before + 1);
 
     const blocked = await deploy(h, 3);
     expect(blocked.exitCode).toBe(1);
-    expect(blocked.errors[0]).toMatch(/Another deploy holds the lock on .*Nothing was changed/);
+    expect(blocked.errors[0]).toMatch(
+      /^Deploy refused on .*: .* holds the deploy lock and is alive \(heartbeat \d+ s ago\)\. Nothing was changed/,
+    );
 
     await new Promise((r) => setTimeout(r, 3000));
     const later = await deploy(h, 3);
+    expect(later.errors).toEqual([]);
     expect(later.exitCode).toBe(0);
     expect(
       later.annotations
         .filter((a) => a.level === 'warning')
         .map((a) => a.message)
         .join('\n'),
-    ).toMatch(/taking over an expired deploy lock/);
+    ).toMatch(
+      /taking over the deploy lock of a dead run — deploy in a run outside GitHub Actions.*heartbeat stopped \d+ s ago[\s\S]*was left half-made by that run; marking it abandoned/,
+    );
     expect(await served(h)).toBe(sha(3));
+    expect(existsSync(`${releasesDir}/${halfMade[0]}/BAD_RELEASE`)).toBe(true);
     baseline = later.outputs.release as string;
   });
 });
@@ -121,7 +141,7 @@ describe('two deploys at once', () => {
     expect(winner.exitCode).toBe(0);
     expect(loser.exitCode).toBe(1);
     expect(loser.errors[0]).toMatch(
-      /Another deploy holds the lock on .*: deploy run (111|222) attempt 1 by (alice|bob) \(https:\/\/github\.com\/bunty\/api\/actions\/runs\/(111|222)\).*Nothing was changed/,
+      /^Deploy refused on .*: deploy run (111|222) attempt 1 by (alice|bob) \(https:\/\/github\.com\/bunty\/api\/actions\/runs\/(111|222)\) holds the deploy lock and is alive.*Nothing was changed/,
     );
     expect(await served(h)).toBe(winner === a ? sha(4) : sha(5));
   });

@@ -5,6 +5,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 
 export interface HttpGetRequest {
@@ -13,6 +14,8 @@ export interface HttpGetRequest {
   timeoutMs: number;
   /** Extra trusted CA certificates (PEM). */
   ca?: string;
+  /** Opens the connection some other way than TCP from here (an SSH tunnel to a port on the host). */
+  tunnel?: (host: string, port: number) => Promise<Duplex>;
 }
 
 export interface PeerCertificate {
@@ -51,6 +54,20 @@ export function httpGet(request: HttpGetRequest): Promise<HttpGetResponse> {
     // A fresh connection each time: a health probe must see what a new client sees.
     agent: false,
     ...(isHttps && request.ca ? { ca: request.ca } : {}),
+    ...(request.tunnel
+      ? {
+          // The callback form: node:http waits for the tunnel to open (a Duplex is all it needs).
+          createConnection: (_options: unknown, done: (error: Error | null, stream: Duplex) => void) => {
+            const port = Number(request.url.port || (isHttps ? 443 : 80));
+            (request.tunnel as NonNullable<HttpGetRequest['tunnel']>)(request.url.hostname, port).then(
+              (stream) => done(null, stream),
+              // node:http ignores the stream argument when an error is given.
+              (error: Error) => done(error, undefined as unknown as Duplex),
+            );
+            return undefined;
+          },
+        }
+      : {}),
   };
   return new Promise((resolve, reject) => {
     let certificate: PeerCertificate | undefined;

@@ -1,4 +1,5 @@
 /** What a health verification checks, and the parsers for the health-specific input formats. */
+import type { Duplex } from 'node:stream';
 import type { BackoffPolicy } from '../retry/backoff.js';
 import { ConfigurationError } from '../errors.js';
 import { parseJson } from '../config/parse.js';
@@ -41,6 +42,13 @@ export interface HealthOptions {
   databaseUrl?: string;
   headers: Record<string, string>;
   followRedirects: boolean;
+  /**
+   * A URL that has refused connections (or a proxy that answers 502 for it) since the first attempt
+   * fails once this much time has passed: a release that never binds its port is not waited out to the deadline.
+   */
+  startTimeoutMs?: number;
+  /** Reach the URL through this instead of TCP from here (an SSH tunnel). */
+  tunnel?: (host: string, port: number) => Promise<Duplex>;
 }
 
 /** Everything but the URLs: how a deploy or rollback judges each host's health URL. */

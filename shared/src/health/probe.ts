@@ -17,6 +17,8 @@ export interface ProbeRecord {
   failure?: string;
   /** A failure that waiting will not heal (an untrusted or expiring certificate). */
   permanent?: boolean;
+  /** Nothing listens: the connection was refused or reset, or a proxy in front answered 502. */
+  refused?: boolean;
   /** The start of the body, kept as evidence when the probe failed. */
   body?: string;
   certificateDaysLeft?: number;
@@ -44,6 +46,7 @@ export async function probeUrl(
         headers: options.headers,
         timeoutMs: options.timeoutMs,
         ca: options.tlsCa,
+        ...(options.tunnel ? { tunnel: options.tunnel } : {}),
       });
       latencyMs += response.latencyMs;
       const location = response.headers.location;
@@ -57,9 +60,11 @@ export async function probeUrl(
     record.latencyMs = latencyMs + error.latencyMs;
     record.failure = error.message;
     record.permanent = isPermanentGetError(error.code);
+    record.refused = error.code === 'ECONNREFUSED' || error.code === 'ECONNRESET';
     return record;
   }
   record.statusCode = response.statusCode;
+  record.refused = response.statusCode === 502;
   record.latencyMs = latencyMs;
   record.failure = judge(response, record, options, now);
   record.ok = record.failure === undefined;

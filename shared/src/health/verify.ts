@@ -46,6 +46,8 @@ export async function verifyHealth(options: HealthOptions, deps: VerifyDeps): Pr
   let failuresInRow = 0;
   let attempt = 0;
   let stopReason = '';
+  // Until some URL answers, a start that takes longer than start-timeout ends the wait early.
+  let listening = false;
 
   while (true) {
     attempt++;
@@ -65,6 +67,15 @@ export async function verifyHealth(options: HealthOptions, deps: VerifyDeps): Pr
     const failing = round.filter((probe) => !probe.ok);
     if (failing.length > 0 && failing.every((probe) => probe.permanent)) {
       stopReason = 'the failure does not heal by waiting';
+      break;
+    }
+    listening ||= round.some((probe) => !probe.refused);
+    if (
+      !listening &&
+      options.startTimeoutMs !== undefined &&
+      now().getTime() - started >= options.startTimeoutMs
+    ) {
+      stopReason = `nothing listened for ${formatDuration(now().getTime() - started)}, past start-timeout ${formatDuration(options.startTimeoutMs)}: the app does not bind its port`;
       break;
     }
     const attemptsLeft = options.maxAttempts - attempt;

@@ -2,16 +2,26 @@
  * One host's part in a deploy or rollback: its session, store, lease and report, and the
  * lifecycle every procedure shares — connect, lock, read; reconnect to restore; unlock, close.
  */
-import { errorText } from '../errors.js';
+import { OperationError, errorText } from '../errors.js';
 import type { HealthCriteria } from '../health/options.js';
 import type { HealthReport } from '../health/verify.js';
 import type { Log } from '../log.js';
 import { openSession, type SshOptions } from '../ssh/connect.js';
 import type { SshSession } from '../ssh/session.js';
 import { describeTarget, type SshTarget } from '../ssh/target.js';
-import { acquireLease, releaseLease, type Holder, type Lease } from './lease.js';
+import {
+  Heartbeat,
+  acquireLease,
+  describeHolder,
+  heartbeatInterval,
+  releaseLease,
+  renewLease,
+  type Holder,
+  type Lease,
+  type LeasePolicy,
+} from './lease.js';
 import { pm2List, type Pm2AppOptions, type Pm2Process } from './pm2.js';
-import { ReleaseStore, type HostState } from './store.js';
+import { ReleaseStore, symlinkRefusal, type HostState } from './store.js';
 
 export interface ReleaseTarget {
   hosts: SshTarget[];
@@ -22,20 +32,36 @@ export interface ReleaseTarget {
   healthUrls: string[];
   health: HealthCriteria;
   stabilizationMs: number;
-  lockTtlMs: number;
+  lock: LeasePolicy;
+  /** How long to keep trying to reach a switched host again to restore it. */
+  restoreDeadlineMs: number;
   holder: Holder;
 }
 
-export type HostOutcome = 'deployed' | 'rolled-back' | 'not-switched' | 'failed' | 'planned';
+export type HostOutcome = 'deployed' | 'rolled-back' | 'not-switched' | 'failed' | 'planned' | 'unreachable';
+
+export interface HealthSummary {
+  healthy: boolean;
+  attempts: number;
+  failure?: string;
+}
 
 export interface HostReport {
   host: string;
   release?: string;
   previousRelease?: string;
   outcome: HostOutcome;
+  /** `current` was switched to the new release (read back from the host when the connection was lost). */
+  switched: boolean;
+  /** Switched back to the release that served before. */
+  restored: boolean;
+  /** What serves now was proven healthy. */
+  verified: boolean;
+  /** Reached again when it had to be; false: its state is unknown. */
+  reachable: boolean;
   pm2?: string;
-  health?: { healthy: boolean; attempts: number; failure?: string };
-  rollbackHealth?: { healthy: boolean; attempts: number; failure?: string };
+  health?: HealthSummary;
+  rollbackHealth?: HealthSummary;
   error?: string;
   pruned?: string[];
   durationMs: number;
@@ -55,6 +81,7 @@ export interface HostRun {
   session?: SshSession;
   store?: ReleaseStore;
   lease?: Lease;
+  heartbeat?: Heartbeat;
   state?: HostState;
   release?: string;
   previous?: string;
@@ -67,14 +94,13 @@ export interface HostRun {
   started: number;
 }
 
-export const summary = (h: HealthReport) => ({
+export const summary = (h: HealthReport): HealthSummary => ({
   healthy: h.healthy,
   attempts: h.attempts,
   ...(h.failure ? { failure: h.failure } : {}),
 });
 
 /** One HostRun per target, in order, nothing switched yet. */
-
 export function hostRuns(targets: SshTarget[], started: number): HostRun[] {
   return targets.map((target, index) => ({
     index,
@@ -82,7 +108,15 @@ export function hostRuns(targets: SshTarget[], started: number): HostRun[] {
     name: describeTarget(target),
     switched: false,
     started,
-    report: { host: describeTarget(target), outcome: 'not-switched', durationMs: 0 },
+    report: {
+      host: describeTarget(target),
+      outcome: 'not-switched',
+      switched: false,
+      restored: false,
+      verified: false,
+      reachable: true,
+      durationMs: 0,
+    },
   }));
 }
 
@@ -98,50 +132,137 @@ export async function forEachBatch<T>(
   return results;
 }
 
-/** Connects, takes the lease and reads the state of one host. */
-export async function openHost(
+function firstRejection(results: PromiseSettledResult<void>[]): unknown {
+  const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
+  return failed?.reason;
+}
+
+/**
+ * Connects to every host, refuses one machine named twice (it would lock itself out), then takes
+ * each host's lease (kept alive by a heartbeat) and reads its state. Nothing changes if this fails.
+ */
+export async function openHosts(
+  runs: HostRun[],
+  target: ReleaseTarget,
+  operation: 'deploy' | 'rollback',
+  deps: DeployDeps,
+  /** Hosts opened at once: at least 8, more when more are switched at once. */
+  maxParallel = 1,
+): Promise<void> {
+  const { log } = deps;
+  const parallel = Math.max(8, maxParallel);
+  const connected = await forEachBatch(runs, parallel, async (run) => {
+    run.session = await openSession(run.target, target.ssh, log);
+    run.store = new ReleaseStore(run.session, target.appDir);
+  });
+  const connectFailure = firstRejection(connected);
+  if (connectFailure) throw connectFailure;
+  const byKey = new Map<string, HostRun>();
+  for (const run of runs) {
+    const key = run.session?.hostKey ?? '';
+    const twin = key ? byKey.get(key) : undefined;
+    if (twin) {
+      throw new OperationError(
+        `${twin.name} and ${run.name} are the same machine (both offer host key ${key}); a ${operation} would run twice on it and lock itself out. Nothing was changed.`,
+        'list each host once in `hosts`.',
+      );
+    }
+    byKey.set(key, run);
+  }
+  const locked = await forEachBatch(runs, parallel, (run) => lockAndRead(run, target, operation, deps));
+  const lockFailure = firstRejection(locked);
+  if (lockFailure) throw lockFailure;
+}
+
+async function lockAndRead(
   run: HostRun,
   target: ReleaseTarget,
-  log: Log,
-  now: () => Date,
+  operation: 'deploy' | 'rollback',
+  deps: DeployDeps,
 ): Promise<void> {
-  run.session = await openSession(run.target, target.ssh, log);
-  run.store = new ReleaseStore(run.session, target.appDir);
-  run.lease = await acquireLease(run.session, run.store.paths, target.holder, target.lockTtlMs, log, now);
+  const session = run.session as SshSession;
+  const store = run.store as ReleaseStore;
+  const { lease, tookOver } = await acquireLease(
+    session,
+    store.paths,
+    target.holder,
+    operation,
+    target.lock,
+    deps.log,
+    deps,
+  );
+  run.lease = lease;
+  run.heartbeat = new Heartbeat(
+    () => run.session,
+    store.paths,
+    lease,
+    heartbeatInterval(target.lock.graceMs),
+    deps.log,
+  );
   // Two channels on one connection at once: pm2's slow start-up hides behind the state read.
-  const session = run.session;
-  [run.state, run.processes] = await Promise.all([
-    run.store.state(),
-    pm2List(session).catch(() => undefined),
-  ]);
+  [run.state, run.processes] = await Promise.all([store.state(), pm2List(session).catch(() => undefined)]);
+  const refusal = symlinkRefusal(run.name, target.appDir, run.state);
+  if (refusal) throw refusal;
+  const orphan = tookOver?.lease.release;
+  if (orphan && !run.state.history.get(orphan)?.live && orphan !== run.state.current) {
+    deps.log.warn(`${run.name}: ${orphan} was left half-made by that run; marking it abandoned`);
+    await store.markBad(
+      orphan,
+      `abandoned: ${describeHolder(tookOver.lease)} died while preparing it; it never served`,
+      target.holder.actor,
+      'abandoned',
+    );
+    run.state = await store.state();
+  }
 }
 
 export async function closeHost(run: HostRun, log: Log): Promise<void> {
-  if (run.session && run.lease && run.store) {
+  await run.heartbeat?.stop();
+  if (run.session?.connected && run.lease && run.store && !run.heartbeat?.lost) {
     await releaseLease(run.session, run.store.paths, run.lease).catch((error) =>
       log.warn(
-        `${run.name}: could not release the deploy lock (${errorText(error)}); it expires by itself at ${run.lease?.expiresAt}`,
+        `${run.name}: could not release the deploy lock (${errorText(error)}); its heartbeat has stopped, so the next run takes it over`,
       ),
     );
   }
   run.session?.close();
 }
 
-/** A session that works: the run's own, or a fresh one if the connection was lost (to roll back). */
+/**
+ * A session that works: the run's own, or — when the connection was lost — a new one, retried
+ * until `restore-deadline` so that an sshd restart or a network blip cannot strand a switched host.
+ * Throws when the host stays unreachable, or when another run took the lease over meanwhile.
+ */
 export async function liveStore(
   run: HostRun,
   target: ReleaseTarget,
   log: Log,
 ): Promise<{ session: SshSession; store: ReleaseStore }> {
-  if (run.session?.connected && run.store) return { session: run.session, store: run.store };
-  log.warn(`${run.name}: connection lost; reconnecting to restore the previous release`);
-  run.session?.close();
-  run.session = await openSession(run.target, target.ssh, log);
-  run.store = new ReleaseStore(run.session, target.appDir);
-  return { session: run.session, store: run.store };
+  if (run.session?.connected && run.store && !run.heartbeat?.lost)
+    return { session: run.session, store: run.store };
+  if (!run.session?.connected) {
+    log.warn(
+      `${run.name}: connection lost; reconnecting (for up to ${Math.round(target.restoreDeadlineMs / 1000)} s) to put it right`,
+    );
+    run.session?.close();
+    try {
+      run.session = await openSession(run.target, target.ssh, log, {
+        until: Date.now() + target.restoreDeadlineMs,
+      });
+    } catch (error) {
+      run.report.reachable = false;
+      throw error;
+    }
+    run.store = new ReleaseStore(run.session, target.appDir);
+  }
+  const store = run.store as ReleaseStore;
+  if (run.lease && !(await renewLease(run.session, store.paths, run.lease))) {
+    run.heartbeat?.stop();
+    if (run.heartbeat) run.heartbeat.lost = 'another run took the deploy lock over';
+    throw new OperationError(
+      `${run.name}: another run took the deploy lock over while this one could not reach the host; this run changes nothing more there.`,
+      `that run is in charge of ${run.name} now: read ${store.paths.log} on the host to see what it did.`,
+    );
+  }
+  return { session: run.session, store };
 }
-
-/**
- * Switches one host to `release`, makes pm2 run it, and proves it: health with the release's sha
- * serving, then no pm2 restarts during the stabilization window. Throws when not proven.
- */

@@ -17,13 +17,25 @@ export interface RunContext {
   sha?: string;
 }
 
+function parseEnvName(input: string, raw: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(raw))
+    throw new ConfigurationError(
+      input,
+      `${JSON.stringify(raw)} is not an environment variable name (letters, digits, _).`,
+    );
+  return raw;
+}
+
 function readRelativePaths(inputs: Inputs, name: string): string[] {
   return inputs.list(name).map((path) => parseRelativePath(name, path));
 }
 
 export function readReleaseTarget(inputs: Inputs, context: RunContext): ReleaseTarget {
   const ssh = readSshOptions(inputs);
-  const health = readHealthCriteria(inputs);
+  const health = {
+    ...readHealthCriteria(inputs),
+    startTimeoutMs: inputs.duration('start-timeout', 30_000, { min: 1000, max: 3_600_000 }),
+  };
   const hosts = readHosts(inputs);
   const script = parseRelativePath('app-script', inputs.string('app-script') ?? 'server.js');
   if (/\s/.test(script)) {
@@ -51,7 +63,11 @@ export function readReleaseTarget(inputs: Inputs, context: RunContext): ReleaseT
     healthUrls: parseHealthUrlTemplates('health-url', inputs.list('health-url'), hosts.length),
     health,
     stabilizationMs: inputs.duration('stabilization-window', 5000, { min: 0, max: 600_000 }),
-    lockTtlMs: inputs.duration('lock-ttl', 900_000, { min: 1000, max: 24 * 3_600_000 }),
+    lock: {
+      graceMs: inputs.duration('lock-ttl', 30_000, { min: 1000, max: 3_600_000 }),
+      waitMs: inputs.duration('lock-wait', 0, { min: 0, max: 3_600_000 }),
+    },
+    restoreDeadlineMs: inputs.duration('restore-deadline', 120_000, { min: 1000, max: 3_600_000 }),
     holder: context.holder,
   };
 }
@@ -66,6 +82,12 @@ export function readDeployOptions(inputs: Inputs, context: RunContext): DeployOp
       'sha',
       'is required outside GitHub Actions (the commit being deployed; in a workflow it defaults to github.sha).',
     );
+  const layout = inputs.choice('layout', ['releases', 'legacy'] as const, 'releases');
+  if (layout === 'legacy' && inputs.boolean('preflight', false))
+    throw new ConfigurationError(
+      'preflight',
+      'works with layout: releases only (the legacy layout has no release directory to start beside the app).',
+    );
   return {
     ...target,
     artifact,
@@ -77,7 +99,14 @@ export function readDeployOptions(inputs: Inputs, context: RunContext): DeployOp
     linkedDirs: readRelativePaths(inputs, 'linked-dirs'),
     keepReleases: inputs.integer('keep-releases', 5, { min: 2, max: 100 }),
     migrateLegacy: inputs.boolean('migrate-legacy', false),
-    layout: inputs.choice('layout', ['releases', 'legacy'] as const, 'releases'),
+    ...(inputs.boolean('preflight', false)
+      ? {
+          preflight: {
+            portEnv: parseEnvName('preflight-port-env', inputs.raw('preflight-port-env') || 'PORT'),
+          },
+        }
+      : {}),
+    layout,
     maxParallel: inputs.integer('max-parallel', 1, { min: 1, max: 100 }),
     dryRun: inputs.boolean('dry-run', false),
   };

@@ -1,12 +1,18 @@
 /**
- * The deploy lock as a lease on the host: a file naming its holder (run, actor) and when it
- * expires. Created with link(2), which fails if the file exists, so two runs cannot both hold it.
- * A live lease refuses a second deploy naming the holder; an expired one (a cancelled job never
- * unlocks) is taken over with a warning — the lesson of Deployer's stuck locks.
+ * The deploy lock as a lease on the host, kept alive by a heartbeat. The lease file names its
+ * holder (run, actor, what it is doing); it is created with link(2), which fails if the file
+ * exists, so two runs cannot both hold it. The holder touches the file every few seconds while it
+ * works; the file's age is read on the host's own clock (no clock skew between runner and host).
+ *
+ * A lease whose heartbeat is younger than the grace belongs to a live run, however long that run
+ * takes (a big install, many hosts): it is never overtaken. One whose heartbeat is older belongs to
+ * a dead run (cancelled job, killed runner): it is taken over at once, with a warning naming that
+ * run — the lesson of Deployer's stuck locks, without its timeouts that break long deploys.
  */
 import { randomBytes } from 'node:crypto';
-import { OperationError } from '../errors.js';
+import { OperationError, errorText } from '../errors.js';
 import type { Log } from '../log.js';
+import { sleep as realSleep } from '../retry/backoff.js';
 import type { SshSession } from '../ssh/session.js';
 import { sh } from '../ssh/shell.js';
 import type { AppPaths } from './layout.js';
@@ -20,74 +26,190 @@ export interface Holder {
 
 export interface Lease extends Holder {
   token: string;
+  /** `deploy` or `rollback`: what the holder is doing. */
+  operation: string;
   acquiredAt: string;
-  expiresAt: string;
+  /** The release the holder is preparing, once known: a dead holder's half-made release is marked abandoned. */
+  release?: string;
+  /** The grace its holder promised to beat within: whoever finds the lease judges it by this. */
+  graceMs: number;
+}
+
+export interface LeasePolicy {
+  /** A heartbeat older than this means the holder is dead. */
+  graceMs: number;
+  /** How long to wait for a live holder to finish before refusing. */
+  waitMs: number;
+}
+
+/** A lease found on the host: what its file says and how old its heartbeat is. */
+export interface FoundLease {
+  lease: Partial<Lease>;
+  ageMs: number;
 }
 
 export class LeaseHeld extends OperationError {}
 
-function describe(lease: Partial<Lease>): string {
+export function describeHolder(lease: Partial<Lease>): string {
   const who = [
-    lease.description,
+    lease.operation && lease.description && !lease.description.startsWith(lease.operation)
+      ? `${lease.operation} in ${lease.description}`
+      : (lease.description ?? lease.operation),
     lease.actor ? `by ${lease.actor}` : '',
     lease.runUrl ? `(${lease.runUrl})` : '',
   ]
     .filter(Boolean)
     .join(' ');
-  return `${who || 'an unknown holder'}, until ${lease.expiresAt ?? 'an unknown time'}`;
+  return who || 'an unknown holder';
 }
+
+/** How often the holder touches its lease: often enough that a few missed beats are not death. */
+export function heartbeatInterval(graceMs: number): number {
+  return Math.max(200, Math.min(5000, Math.floor(graceMs / 4)));
+}
+
+function parseFound(text: string): FoundLease {
+  const [age = '', ...rest] = text.split('\n');
+  let lease: Partial<Lease> = {};
+  try {
+    lease = JSON.parse(rest.join('\n')) as Partial<Lease>;
+  } catch {
+    // Unreadable content: the heartbeat (file age) still tells whether its writer lives.
+  }
+  const seconds = Number(age);
+  return { lease, ageMs: Number.isFinite(seconds) ? Math.max(0, seconds) * 1000 : Number.POSITIVE_INFINITY };
+}
+
+/** Prints the lock's heartbeat age in seconds (host clock) and its content. */
+const showLock = (paths: AppPaths) =>
+  sh`echo $(( $(date +%s) - $(stat -c %Y -- ${paths.lock} 2>/dev/null || date +%s) )); cat -- ${paths.lock} 2>/dev/null`;
 
 export async function acquireLease(
   session: SshSession,
   paths: AppPaths,
   holder: Holder,
-  ttlMs: number,
+  operation: string,
+  policy: LeasePolicy,
   log: Log,
-  now = () => new Date(),
-): Promise<Lease> {
+  deps: { now?: () => Date; sleep?: (ms: number) => Promise<void> } = {},
+): Promise<{ lease: Lease; tookOver?: FoundLease }> {
+  const now = deps.now ?? (() => new Date());
+  const sleep = deps.sleep ?? realSleep;
   const token = randomBytes(9).toString('hex');
-  for (let round = 0; round < 2; round++) {
-    const lease: Lease = {
-      ...holder,
-      token,
-      acquiredAt: now().toISOString(),
-      expiresAt: new Date(now().getTime() + ttlMs).toISOString(),
-    };
-    const mine = `${paths.meta}/lease-${token}`;
+  const lease: Lease = {
+    ...holder,
+    token,
+    operation,
+    acquiredAt: now().toISOString(),
+    graceMs: policy.graceMs,
+  };
+  const mine = `${paths.meta}/lease-${token}`;
+  const waitUntil = Date.now() + policy.waitMs;
+  let tookOver: FoundLease | undefined;
+  let waiting = false;
+  for (;;) {
     const { stdout } = await session.run(
-      'take deploy lock',
-      sh`mkdir -p -- ${paths.meta} && printf '%s' ${JSON.stringify(lease)} > ${mine} && if ln -- ${mine} ${paths.lock} 2>/dev/null; then rm -f -- ${mine}; echo acquired; else rm -f -- ${mine}; echo held; cat -- ${paths.lock} 2>/dev/null; fi`,
+      `take the deploy lock for ${operation}`,
+      sh`mkdir -p -- ${paths.meta} && printf '%s' ${JSON.stringify(lease)} > ${mine} && if ln -- ${mine} ${paths.lock} 2>/dev/null; then rm -f -- ${mine}; echo acquired; else rm -f -- ${mine}; echo held; ${showLock(paths)}; fi`,
     );
-    if (stdout.startsWith('acquired')) return lease;
-    const text = stdout.replace(/^held\n/, '');
-    let existing: Partial<Lease> = {};
-    try {
-      existing = JSON.parse(text) as Partial<Lease>;
-    } catch {
-      // An unreadable lock is treated as held: removing it is a human decision.
-    }
-    const expires = existing.expiresAt ? Date.parse(existing.expiresAt) : Number.NaN;
-    if (Number.isNaN(expires) || expires > now().getTime() || round === 1) {
-      throw new LeaseHeld(
-        `Another deploy holds the lock on ${session.name}: ${describe(existing)}. Nothing was changed.`,
-        `wait for it to finish, or if that run is dead and cannot wait for expiry, remove ${paths.lock} on the host by hand.`,
+    if (stdout.startsWith('acquired')) return { lease, ...(tookOver ? { tookOver } : {}) };
+    const found = parseFound(stdout.replace(/^held\n/, ''));
+    // The holder's own promise decides; a lease from an older version without one gets ours.
+    const grace = typeof found.lease.graceMs === 'number' ? found.lease.graceMs : policy.graceMs;
+    if (found.ageMs > grace) {
+      log.warn(
+        `${session.name}: taking over the deploy lock of a dead run — ${describeHolder(found.lease)}, whose heartbeat stopped ${Math.round(found.ageMs / 1000)} s ago (cancelled or crashed)`,
       );
+      // rename(2) the dead lease aside: if two runs race for it, only one rename succeeds.
+      await session.run(
+        'set a dead run’s lock aside',
+        sh`mv -- ${paths.lock} ${`${paths.lock}.dead-${token}`} && rm -f -- ${`${paths.lock}.dead-${token}`}`,
+        { okCodes: [1] },
+      );
+      tookOver = found;
+      continue;
     }
-    log.warn(
-      `${session.name}: taking over an expired deploy lock held by ${describe(existing)} (a cancelled or crashed run?)`,
+    if (Date.now() < waitUntil) {
+      if (!waiting)
+        log.info(
+          `${session.name}: ${describeHolder(found.lease)} holds the deploy lock (heartbeat ${Math.round(found.ageMs / 1000)} s ago); waiting up to ${Math.round(policy.waitMs / 1000)} s for it to finish`,
+        );
+      waiting = true;
+      await sleep(Math.min(1000, Math.max(0, waitUntil - Date.now())));
+      continue;
+    }
+    const verb = operation.charAt(0).toUpperCase() + operation.slice(1);
+    throw new LeaseHeld(
+      `${verb} refused on ${session.name}: ${describeHolder(found.lease)} holds the deploy lock and is alive (heartbeat ${Math.round(found.ageMs / 1000)} s ago). Nothing was changed.`,
+      `wait for that run to finish and run the ${operation} again; a run that dies stops its heartbeat, and its lock is taken over ${Math.round(grace / 1000)} s later.`,
     );
-    // rename(2) the stale lease aside: if two runs race for it, only one rename succeeds.
-    await session.run('set expired lock aside', sh`mv -- ${paths.lock} ${`${paths.lock}.expired-${token}`}`, {
-      okCodes: [1],
-    });
   }
-  throw new Error('unreachable');
 }
 
-/** Removes the lease if it is still ours (an expired one may have been taken over meanwhile). */
+/** Touches the lease if it is still ours; false when another run has taken it over. */
+export async function renewLease(session: SshSession, paths: AppPaths, lease: Lease): Promise<boolean> {
+  const { stdout } = await session.run(
+    'renew the deploy lock',
+    sh`if grep -qF -- ${lease.token} ${paths.lock} 2>/dev/null; then touch -c -- ${paths.lock}; echo mine; else echo lost; fi`,
+  );
+  return stdout.startsWith('mine');
+}
+
+/** Records what the holder is doing in its lease (for whoever finds it dead). */
+export async function noteLease(session: SshSession, paths: AppPaths, lease: Lease): Promise<void> {
+  const next = `${paths.meta}/lease-${lease.token}.next`;
+  await session.run(
+    'note the release in the deploy lock',
+    sh`if grep -qF -- ${lease.token} ${paths.lock} 2>/dev/null; then printf '%s' ${JSON.stringify(lease)} > ${next} && mv -f -- ${next} ${paths.lock}; fi`,
+  );
+}
+
+/** Removes the lease if it is still ours (a dead one may have been taken over meanwhile). */
 export async function releaseLease(session: SshSession, paths: AppPaths, lease: Lease): Promise<void> {
   await session.run(
     'release deploy lock',
     sh`if grep -qF -- ${lease.token} ${paths.lock} 2>/dev/null; then rm -f -- ${paths.lock}; fi`,
   );
+}
+
+/**
+ * Keeps a lease alive while its holder works. `session()` gives the current session (a restore
+ * reconnects); a beat that cannot reach the host is skipped — its heartbeat then ages, which is the
+ * truth. Once the lease is found taken over, `lost` says by whom, and mutating steps must stop.
+ */
+export class Heartbeat {
+  private timer?: NodeJS.Timeout;
+  private beating?: Promise<void>;
+  lost?: string;
+
+  constructor(
+    private readonly session: () => SshSession | undefined,
+    private readonly paths: AppPaths,
+    private readonly lease: Lease,
+    intervalMs: number,
+    private readonly log: Log,
+  ) {
+    this.timer = setInterval(() => {
+      if (!this.beating) this.beating = this.beat().finally(() => (this.beating = undefined));
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  private async beat(): Promise<void> {
+    const session = this.session();
+    if (!session?.connected || this.lost) return;
+    try {
+      if (!(await renewLease(session, this.paths, this.lease))) {
+        this.lost = 'another run took the deploy lock over';
+        this.log.warn(`${session.name}: ${this.lost} while this run could not renew it`);
+      }
+    } catch (error) {
+      this.log.debug(`${session.name}: heartbeat skipped (${errorText(error)})`);
+    }
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.beating;
+  }
 }

@@ -11,6 +11,7 @@ import { OperationError } from '../errors.js';
 import type { Log } from '../log.js';
 import type { SshSession } from '../ssh/session.js';
 import { allOf, sh } from '../ssh/shell.js';
+import { discardPartial } from './disk.js';
 import { appPaths, newReleaseId } from './layout.js';
 
 export interface LegacyState {
@@ -121,6 +122,8 @@ export interface LegacyDeployOptions {
   tarball: string;
   linkedFiles: string[];
   linkedDirs: string[];
+  /** The entry script, relative to the app: must exist before the switch. */
+  script: string;
 }
 
 /** The new code unpacked beside the app as <app-dir>-next-<id>, with the app's linked files copied in. */
@@ -128,19 +131,33 @@ export async function prepareLegacy(
   session: SshSession,
   options: LegacyDeployOptions,
   id: string,
+  install?: (dir: string) => Promise<void>,
 ): Promise<string> {
   const next = `${options.appDir}-next-${id}`;
   const upload = `${next}.tar.gz`;
-  await session.run('create next directory', sh`rm -rf -- ${next} && mkdir -p -- ${next}`);
-  await session.upload('upload release', options.tarball, upload);
+  // Next directories and uploads left by earlier runs are litter: we hold the lease.
+  await session.run(
+    'create next directory',
+    sh`rm -rf -- ${`${options.appDir}-next-`}* && mkdir -p -- ${next}`,
+  );
   const copies = [...options.linkedFiles, ...options.linkedDirs].map(
     (path) =>
       sh`if [ -e ${`${options.appDir}/${path}`} ]; then rm -rf -- ${`${next}/${path}`} && mkdir -p -- "$(dirname -- ${`${next}/${path}`})" && cp -a -- ${`${options.appDir}/${path}`} ${`${next}/${path}`}; fi`,
   );
-  await session.run(
-    'unpack release',
-    sh`tar -xzf ${upload} -C ${next} && rm -f -- ${upload} && printf '%s\\n' ${options.sha} > ${`${next}/REVISION`} && ${allOf(...copies)}`,
-  );
+  try {
+    await session.upload('upload release', options.tarball, upload);
+    await session.run(
+      'unpack release',
+      sh`tar -xzf ${upload} -C ${next} && rm -f -- ${upload} && printf '%s\\n' ${options.sha} > ${`${next}/REVISION`} && ${allOf(...copies)}`,
+    );
+    if (install) await install(next);
+    await session.run(
+      'check the entry script',
+      sh`test -f ${`${next}/${options.script}`} || { echo ${`${options.script} (app-script) is not in the new code`} >&2; exit 1; }`,
+    );
+  } catch (error) {
+    throw await discardPartial(session, options.appDir, [next, upload], error);
+  }
   return next;
 }
 

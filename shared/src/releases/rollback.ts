@@ -7,9 +7,8 @@
 import { ConfigurationError, OperationError, errorText } from '../errors.js';
 import {
   closeHost,
-  forEachBatch,
   hostRuns,
-  openHost,
+  openHosts,
   type DeployDeps,
   type HostReport,
   type HostRun,
@@ -19,6 +18,7 @@ import { HealthGateFailed, switchAndVerify, verifyRunning } from './switch-verif
 import { previousGood, type ReleaseStore } from './store.js';
 import { legacyPrevious, noLegacyPrevious, readLegacyState, restartLegacy, swapLegacy } from './legacy.js';
 import type { SshSession } from '../ssh/session.js';
+import type { Log } from '../log.js';
 
 export interface RollbackOptions extends ReleaseTarget {
   /** A release id to go back to; undefined for the previous good release. */
@@ -45,16 +45,12 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
   const runs = hostRuns(options.hosts, started);
   const report: RollbackReport = { hosts: runs.map((r) => r.report), plan: [], durationMs: 0 };
   try {
-    const opened = await forEachBatch(runs, Math.max(options.maxParallel, 8), (run) =>
-      openHost(run, options, log, now),
-    );
-    const openFailure = opened.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
-    if (openFailure) throw openFailure.reason;
+    await openHosts(runs, options, 'rollback', deps, options.maxParallel);
 
     // Decide every host before touching any.
     for (const run of runs) {
       if (options.layout === 'legacy') await decideLegacy(run, options);
-      else decideReleases(run, options);
+      else decideReleases(run, options, log);
       run.report.release = run.release;
       run.report.previousRelease = run.previous;
     }
@@ -66,7 +62,10 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
       }
       if (run.release === run.previous) return `${run.name}: already on ${run.release}; nothing to do`;
       const sha = run.state?.releases.find((r) => r.id === run.release)?.sha ?? run.release;
-      return `${run.name}: switch current from ${run.previous} to ${run.release}, mark ${run.previous} bad, pm2 reload/restart ${options.pm2.name}, verify it serves ${sha}`;
+      const gone = run.state?.currentMissing
+        ? ` (its directory is gone; the bad mark goes to the release log)`
+        : '';
+      return `${run.name}: switch current from ${run.previous}${gone} to ${run.release}, mark ${run.previous} bad, pm2 reload/restart ${options.pm2.name}, verify it serves ${sha}`;
     });
     await log.group('Plan', async () => report.plan.forEach((line) => log.info(line)));
     if (options.dryRun) {
@@ -120,7 +119,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
   }
 }
 
-function decideReleases(run: HostRun, options: RollbackOptions): void {
+function decideReleases(run: HostRun, options: RollbackOptions, log: Log): void {
   const state = run.state;
   if (!state || state.layout !== 'releases' || !state.current) {
     throw new OperationError(
@@ -144,7 +143,18 @@ function decideReleases(run: HostRun, options: RollbackOptions): void {
   if (target.bad) {
     throw new ConfigurationError(
       'release',
-      `${target.id} on ${run.name} is marked bad (BAD_RELEASE); remove that file on the host first if you really mean to go back to it.`,
+      `${target.id} on ${run.name} is marked bad (BAD_RELEASE or the release log); remove that file on the host first if you really mean to go back to it.`,
+    );
+  }
+  if (!target.live && target.known) {
+    throw new ConfigurationError(
+      'release',
+      `${target.id} on ${run.name} never went live (the release log has no record of it serving and passing its health check: a deploy cut off before its switch?); it is not a rollback target.`,
+    );
+  }
+  if (!target.live) {
+    log.warn(
+      `${run.name}: the release log has no record of ${target.id} (made before this suite deployed here?); going back to it because it was named`,
     );
   }
   run.release = target.id;
@@ -167,20 +177,26 @@ async function actReleases(run: HostRun, options: RollbackOptions, deps: DeployD
   const store = run.store as ReleaseStore;
   const now = deps.now ?? (() => new Date());
   const reason = `rolled back to ${run.release}${options.holder.actor ? ` by ${options.holder.actor}` : ''}`;
-  // Marked first: should the switch fail midway, a later rollback must still skip it.
+  // Marked first (in the release log, and in its directory if that still exists): should the
+  // switch fail midway, a later rollback must still skip it.
   await store.markBad(run.previous as string, reason, options.holder.actor);
   const sha = run.state?.releases.find((r) => r.id === run.release)?.sha;
+  let verified = false;
   try {
-    const health = await switchAndVerify(run, run.release as string, sha, options, deps);
+    const health = await switchAndVerify(run, run.release as string, sha, run.previous, options, deps);
     run.report.health = { healthy: true, attempts: health.attempts };
+    verified = true;
+    run.report.verified = true;
   } finally {
-    await store
+    // The store the switch ended on: a lost connection may have been replaced by a new one.
+    await (run.store as ReleaseStore)
       .log({
         time: now().toISOString(),
         host: run.name,
         release: run.release as string,
         sha,
         outcome: 'rollback',
+        verified,
         from: run.previous,
         reason,
         actor: options.holder.actor,
@@ -195,8 +211,10 @@ async function actLegacy(run: HostRun, options: RollbackOptions, deps: DeployDep
   const now = deps.now ?? (() => new Date());
   const broken = await swapLegacy(session, options.appDir, now());
   run.switched = true;
+  run.report.switched = true;
   run.report.previousRelease = broken;
   await restartLegacy(session, options.pm2.name, {});
   const health = await verifyRunning(run, session, undefined, options, deps);
   run.report.health = { healthy: true, attempts: health.attempts };
+  run.report.verified = true;
 }

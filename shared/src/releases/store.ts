@@ -1,35 +1,74 @@
 /**
  * The release store on one host, read and changed over one SSH session. Each operation is one
  * remote command (a round trip costs ~90 ms), built with the quoting `sh` template only.
+ *
+ * What a release has been is read from the release log, not from the directory listing: only a
+ * release that once served and was verified is a rollback target, and a bad mark lives in the log
+ * too, so it survives the release's directory being deleted by hand or by a full-disk cleanup.
  */
+import { OperationError } from '../errors.js';
 import type { SshSession } from '../ssh/session.js';
 import { allOf, sh } from '../ssh/shell.js';
 import { appPaths, isReleaseId, releaseDir, type AppPaths } from './layout.js';
+import { discardPartial } from './disk.js';
 
 export interface ReleaseInfo {
   id: string;
   bad: boolean;
   sha?: string;
+  /** Once current and verified healthy (or found serving before this suite first deployed here). */
+  live: boolean;
+  /** Named in the release log at all: a release we have no record of is not vouched for either way. */
+  known: boolean;
 }
 
 export interface HostState {
   /** `releases`: the layout above; `legacy`: code directly in app-dir; `empty`: nothing deployed yet. */
   layout: 'releases' | 'legacy' | 'empty';
   current?: string;
+  /** `current` points at a release whose directory is gone (deleted by hand, a disk cleanup). */
+  currentMissing: boolean;
   /** Oldest first (ids start with their UTC time). */
   releases: ReleaseInfo[];
+  /** releases/, shared/ or .runbook/ that are symbolic links, with their targets: refused. */
+  symlinks: { name: string; target: string }[];
+  /** Free bytes on the file system that holds app-dir (or its nearest existing parent). */
+  freeBytes?: number;
+  /** Bad marks and verdicts read from the release log for releases whose directory is gone. */
+  history: Map<string, ReleaseHistory>;
 }
+
+export type LogOutcome =
+  | 'preparing'
+  | 'switched'
+  | 'deployed'
+  | 'rolled-back'
+  | 'failed'
+  | 'rollback'
+  | 'abandoned'
+  | 'bad'
+  | 'migrated';
 
 export interface ReleaseLogEntry {
   time: string;
   host: string;
   release: string;
   sha?: string;
-  outcome: 'deployed' | 'rolled-back' | 'failed' | 'rollback' | 'abandoned' | 'migrated';
+  outcome: LogOutcome;
   from?: string;
+  /** For `rollback`: whether the target was proven healthy. */
+  verified?: boolean;
   actor?: string;
   runUrl?: string;
   reason?: string;
+}
+
+export interface ReleaseHistory {
+  live: boolean;
+  bad: boolean;
+  known: boolean;
+  /** Only ever seen as the release a run started from: it was serving before we arrived. */
+  adopted: boolean;
 }
 
 export interface PrepareOptions {
@@ -39,6 +78,35 @@ export interface PrepareOptions {
   tarball: string;
   linkedFiles: string[];
   linkedDirs: string[];
+  /** The entry script, relative to the release: must exist before the release may be switched to. */
+  script: string;
+}
+
+const VERIFIED: readonly LogOutcome[] = ['deployed', 'rolled-back', 'migrated'];
+const MARKED_BAD: readonly LogOutcome[] = ['bad', 'abandoned', 'failed'];
+
+/** What the release log says of each release it names. */
+export function readHistory(entries: ReleaseLogEntry[]): Map<string, ReleaseHistory> {
+  const history = new Map<string, ReleaseHistory>();
+  const of = (id: string) => {
+    let h = history.get(id);
+    if (!h) history.set(id, (h = { live: false, bad: false, known: true, adopted: false }));
+    return h;
+  };
+  const named = new Set(entries.map((e) => e.release));
+  for (const entry of entries) {
+    const h = of(entry.release);
+    if (VERIFIED.includes(entry.outcome) || (entry.outcome === 'rollback' && entry.verified === true))
+      h.live = true;
+    if (MARKED_BAD.includes(entry.outcome)) h.bad = true;
+    // A release a run started from, which no run of ours ever switched to: it served before we came.
+    if (entry.from && isReleaseId(entry.from) && !named.has(entry.from)) {
+      const from = of(entry.from);
+      from.live = true;
+      from.adopted = true;
+    }
+  }
+  return history;
 }
 
 export class ReleaseStore {
@@ -58,28 +126,47 @@ export class ReleaseStore {
   async state(): Promise<HostState> {
     const { stdout } = await this.session.run(
       'read releases',
-      sh`cd -- ${this.paths.root} 2>/dev/null || { echo absent; exit 0; }
+      sh`d=${this.paths.root}; while [ ! -d "$d" ]; do d=$(dirname -- "$d"); done
+printf 'free\\t%s\\n' "$(df -Pk -- "$d" 2>/dev/null | awk 'NR==2 {print $4}')"
+cd -- ${this.paths.root} 2>/dev/null || { echo absent; exit 0; }
+for l in releases shared .runbook; do if [ -L "$l" ]; then printf 'symlink\\t%s\\t%s\\n' "$l" "$(readlink -- "$l")"; fi; done
 if [ -d releases ] || [ -L current ]; then echo layout releases; elif [ -n "$(ls -A . 2>/dev/null | grep -vxE 'shared|\\.runbook')" ]; then echo layout legacy; fi
 printf 'current\\t%s\\n' "$(readlink current 2>/dev/null || true)"
+if [ -L current ] && [ ! -d current/ ]; then echo current-missing; fi
 for d in releases/*/; do
   [ -d "$d" ] || continue
   n=$(basename "$d")
   if [ -e "releases/$n/BAD_RELEASE" ]; then b=bad; else b=ok; fi
   printf 'release\\t%s\\t%s\\t%s\\n' "$n" "$b" "$(head -c 64 "releases/$n/REVISION" 2>/dev/null | tr -d '\\n\\t')"
-done`,
+done
+if [ -f .runbook/releases.log ]; then
+  { ls -1 releases 2>/dev/null; basename -- "$(readlink current 2>/dev/null || echo none)"; } | grep -F -f - .runbook/releases.log | sed 's/^/log\\t/'
+fi
+exit 0`,
     );
     return parseState(stdout);
   }
 
-  /** Creates the release directory from the tarball, writes REVISION and links the shared files. */
-  async prepare(options: PrepareOptions): Promise<string> {
+  /**
+   * Creates the release directory from the tarball, writes REVISION, links the shared files and
+   * checks the entry script is there. On failure it removes what it made (a full disk must not stay
+   * full) and says "disk full" when that is why.
+   */
+  async prepare(options: PrepareOptions, install?: (dir: string) => Promise<void>): Promise<string> {
     const dir = releaseDir(this.paths, options.id);
     const upload = `${this.paths.meta}/upload-${options.id}.tar.gz`;
     await this.session.run(
       'create release directory',
-      sh`mkdir -p -- ${dir} ${this.paths.shared} ${this.paths.meta}`,
+      // Uploads left by a dead run are litter: we hold the lease, so nobody else is uploading.
+      sh`rm -f -- ${this.paths.meta}/upload-*.tar.gz 2>/dev/null; mkdir -p -- ${dir} ${this.paths.shared} ${this.paths.meta}`,
     );
-    await this.session.upload('upload release', options.tarball, upload);
+    await this.log({
+      time: new Date().toISOString(),
+      host: this.host,
+      release: options.id,
+      sha: options.sha,
+      outcome: 'preparing',
+    });
     const links = [
       ...options.linkedDirs.map((path) => sh`mkdir -p -- ${`${this.paths.shared}/${path}`}`),
       ...options.linkedFiles.map(
@@ -91,10 +178,20 @@ done`,
           sh`rm -rf -- ${`${dir}/${path}`} && mkdir -p -- "$(dirname -- ${`${dir}/${path}`})" && ln -s -- ${`${this.paths.shared}/${path}`} ${`${dir}/${path}`}`,
       ),
     ];
-    await this.session.run(
-      'unpack release',
-      sh`tar -xzf ${upload} -C ${dir} && rm -f -- ${upload} && printf '%s\\n' ${options.sha} > ${`${dir}/REVISION`} && ${allOf(...links)}`,
-    );
+    try {
+      await this.session.upload('upload release', options.tarball, upload);
+      await this.session.run(
+        'unpack release',
+        sh`tar -xzf ${upload} -C ${dir} && rm -f -- ${upload} && printf '%s\\n' ${options.sha} > ${`${dir}/REVISION`} && ${allOf(...links)}`,
+      );
+      if (install) await install(dir);
+      await this.session.run(
+        'check the entry script',
+        sh`test -f ${`${dir}/${options.script}`} || { echo ${`${options.script} (app-script) is not in the release after unpacking${install ? ' and installing' : ''}`} >&2; exit 1; }`,
+      );
+    } catch (error) {
+      throw await discardPartial(this.session, this.paths.root, [dir, upload], error);
+    }
     return dir;
   }
 
@@ -106,11 +203,30 @@ done`,
     );
   }
 
-  async markBad(id: string, reason: string, actor?: string): Promise<void> {
-    const note = JSON.stringify({ time: new Date().toISOString(), reason, actor });
+  /**
+   * Marks a release bad in the release log (which outlives its directory) and, while its directory
+   * exists, with a BAD_RELEASE file in it for whoever looks at the host.
+   */
+  async markBad(
+    id: string,
+    reason: string,
+    actor?: string,
+    outcome: 'bad' | 'abandoned' = 'bad',
+  ): Promise<void> {
+    const time = new Date().toISOString();
+    const note = JSON.stringify({ time, reason, actor });
+    const entry: ReleaseLogEntry = {
+      time,
+      host: this.host,
+      release: id,
+      outcome,
+      reason,
+      ...(actor ? { actor } : {}),
+    };
+    const dir = releaseDir(this.paths, id);
     await this.session.run(
       'mark release bad',
-      sh`printf '%s\\n' ${note} > ${`${releaseDir(this.paths, id)}/BAD_RELEASE`}`,
+      sh`mkdir -p -- ${this.paths.meta} && printf '%s\\n' ${JSON.stringify(entry)} >> ${this.paths.log} && if [ -d ${dir} ] && [ ! -L ${dir} ]; then printf '%s\\n' ${note} > ${`${dir}/BAD_RELEASE`}; fi`,
     );
   }
 
@@ -121,42 +237,80 @@ done`,
     );
   }
 
-  /** Deletes releases beyond the newest `keep`, never the current one or `protect`ed ones. */
+  /**
+   * Deletes releases beyond the newest `keep`, never the current one or `protect`ed ones. Removes
+   * only real directories inside <app-dir>/releases, checked on the host: never through a link.
+   */
   async prune(state: HostState, keep: number, protect: string[]): Promise<string[]> {
     const doomed = releasesToPrune(state, keep, protect);
     if (doomed.length > 0) {
-      await this.session.run('remove old releases', sh`cd -- ${this.paths.releases} && rm -rf -- ${doomed}`);
+      await this.session.run(
+        'remove old releases',
+        sh`cd -P -- ${this.paths.root} && [ ! -L releases ] && cd -P releases && [ "$(pwd -P)" = "$(cd -P .. && pwd -P)/releases" ] && for id in ${doomed}; do if [ -d "$id" ] && [ ! -L "$id" ]; then rm -rf -- "./$id"; fi; done`,
+      );
     }
     return doomed;
   }
 }
 
 export function parseState(stdout: string): HostState {
-  const state: HostState = { layout: 'empty', releases: [] };
+  const state: HostState = {
+    layout: 'empty',
+    releases: [],
+    currentMissing: false,
+    symlinks: [],
+    history: new Map(),
+  };
+  const entries: ReleaseLogEntry[] = [];
+  const files: { id: string; bad: boolean; sha?: string }[] = [];
   for (const line of stdout.split('\n')) {
     const [kind, ...fields] = line.split('\t');
     if (line === 'layout releases') state.layout = 'releases';
     else if (line === 'layout legacy') state.layout = 'legacy';
+    else if (line === 'current-missing') state.currentMissing = true;
+    else if (kind === 'free' && /^\d+$/.test(fields[0] ?? '')) state.freeBytes = Number(fields[0]) * 1024;
+    else if (kind === 'symlink') state.symlinks.push({ name: fields[0] ?? '', target: fields[1] ?? '' });
     else if (kind === 'current') {
       const id = (fields[0] ?? '').replace(/^releases\//, '').replace(/\/$/, '');
       if (isReleaseId(id)) state.current = id;
     } else if (kind === 'release' && isReleaseId(fields[0] ?? '')) {
-      state.releases.push({
+      files.push({
         id: fields[0] as string,
         bad: fields[1] === 'bad',
         ...(fields[2] ? { sha: fields[2] } : {}),
       });
+    } else if (kind === 'log') {
+      try {
+        const entry = JSON.parse(fields.join('\t')) as ReleaseLogEntry;
+        if (typeof entry.release === 'string' && typeof entry.outcome === 'string') entries.push(entry);
+      } catch {
+        // A torn line (a write cut off by a full disk) says nothing.
+      }
     }
   }
-  state.releases.sort((a, b) => a.id.localeCompare(b.id));
+  state.history = readHistory(entries);
+  state.releases = files
+    .map((file) => {
+      const h = state.history.get(file.id);
+      return {
+        ...file,
+        bad: file.bad || (h?.bad ?? false),
+        live: h?.live ?? false,
+        known: h?.known ?? false,
+      };
+    })
+    .sort((a, b) => a.id.localeCompare(b.id));
   return state;
 }
 
-/** The newest release older than `from` (default: current) that is not marked bad. */
+/** The newest release older than `from` (default: current) that once served verified and is not marked bad. */
 export function previousGood(state: HostState, from = state.current): ReleaseInfo | undefined {
   return [...state.releases]
     .reverse()
-    .find((release) => release.id !== from && !release.bad && (from === undefined || release.id < from));
+    .find(
+      (release) =>
+        release.id !== from && release.live && !release.bad && (from === undefined || release.id < from),
+    );
 }
 
 /**
@@ -168,4 +322,13 @@ export function releasesToPrune(state: HostState, keep: number, protect: string[
   return state.releases
     .map((r) => r.id)
     .filter((id) => !newest.includes(id) && id !== state.current && !protect.includes(id));
+}
+
+export function symlinkRefusal(host: string, appDir: string, state: HostState): OperationError | undefined {
+  if (state.symlinks.length === 0) return undefined;
+  const list = state.symlinks.map((l) => `${appDir}/${l.name} → ${l.target}`).join(', ');
+  return new OperationError(
+    `${host}: ${list} ${state.symlinks.length === 1 ? 'is a symbolic link' : 'are symbolic links'}; refusing to work through it, since switching and pruning must stay inside ${appDir}. Nothing was changed.`,
+    `make ${state.symlinks.map((l) => l.name).join(', ')} real directories inside ${appDir} (move the contents in), or set app-dir to the directory that really holds them.`,
+  );
 }

@@ -8,7 +8,10 @@ const ICON: Record<HostReport['outcome'], string> = {
   'not-switched': '⏸ not switched',
   failed: '❌ failed',
   planned: '📝 planned',
+  unreachable: '🚨 UNREACHABLE',
 };
+
+const yesNo = (value: boolean) => (value ? 'yes' : 'no');
 
 export function releaseSummaryMarkdown(
   title: string,
@@ -23,12 +26,31 @@ export function releaseSummaryMarkdown(
     h.previousRelease ?? '-',
     h.health ? `${h.health.healthy ? 'healthy' : 'NOT healthy'} (${h.health.attempts} attempts)` : '-',
     h.rollbackHealth ? `${h.rollbackHealth.healthy ? 'healthy' : 'NOT healthy'}` : '-',
+    yesNo(h.switched),
+    yesNo(h.restored),
+    yesNo(h.verified),
+    h.reachable ? 'yes' : '**NO**',
     `${(h.durationMs / 1000).toFixed(1)} s`,
   ]);
   const lines = [`### ${failure ? '❌' : '✅'} ${title}`, ''];
   if (failure) lines.push(failure, '');
   lines.push(
-    markdownTable(['host', 'outcome', 'release', 'previous', 'health', 'after rollback', 'time'], rows),
+    markdownTable(
+      [
+        'host',
+        'outcome',
+        'release',
+        'previous',
+        'health',
+        'after rollback',
+        'switched',
+        'restored',
+        'verified',
+        'reachable',
+        'time',
+      ],
+      rows,
+    ),
   );
   const errors = hosts.filter((h) => h.error);
   if (errors.length > 0)

@@ -1,6 +1,7 @@
 /**
  * Switching one host and proving the result: health with the release's sha serving, then pm2's
- * restart count steady over the stabilization window; and the way back when that fails.
+ * restart count steady over the stabilization window; and the way back when that fails, decided
+ * from what the host says is current, not from what this run believes it did.
  */
 import { OperationError, errorText } from '../errors.js';
 import { verifyHealth, type HealthReport } from '../health/verify.js';
@@ -14,12 +15,26 @@ export async function switchAndVerify(
   run: HostRun,
   release: string,
   sha: string | undefined,
+  /** What is current before this switch. */
+  from: string | undefined,
   target: ReleaseTarget,
   deps: DeployDeps,
 ): Promise<HealthReport> {
   const { session, store } = await liveStore(run, target, deps.log);
+  // Logged before the switch: a run killed right after it leaves a release the log knows was never verified.
+  await store.log({
+    time: new Date().toISOString(),
+    host: run.name,
+    release,
+    ...(sha ? { sha } : {}),
+    outcome: 'switched',
+    ...(from ? { from } : {}),
+    actor: target.holder.actor,
+    runUrl: target.holder.runUrl,
+  });
   await store.switchTo(release);
   run.switched = true;
+  run.report.switched = true;
   const env: Record<string, string> = { RELEASE_ID: release, ...(sha ? { GIT_SHA: sha } : {}) };
   const known = run.processes;
   run.processes = undefined;
@@ -65,7 +80,11 @@ export class HealthGateFailed extends OperationError {
   }
 }
 
-/** Back to the release that served before, verified; or, on a first deploy, stop the app. */
+/**
+ * Back to the release that served before, verified; or, on a first deploy, stop the app. Whether
+ * the host had switched is read from the host: a connection lost during the switch leaves this run
+ * unsure, and the host knows. The failed release is marked bad either way.
+ */
 export async function restorePrevious(
   run: HostRun,
   target: ReleaseTarget,
@@ -74,23 +93,32 @@ export async function restorePrevious(
 ): Promise<void> {
   const { log } = deps;
   const { session, store } = await liveStore(run, target, log);
-  if (run.release)
-    await store
-      .markBad(run.release, reason, target.holder.actor)
-      .catch((e) => log.warn(`${run.name}: could not mark ${run.release} bad: ${errorText(e)}`));
-  if (!run.switched) return;
+  const release = run.release as string;
+  await store
+    .markBad(release, reason, target.holder.actor)
+    .catch((e) => log.warn(`${run.name}: could not mark ${release} bad: ${errorText(e)}`));
+  const now = await store.state();
+  if (now.current !== release) {
+    // The switch never happened (or never reached the host): nothing serving changed.
+    run.switched = false;
+    run.report.switched = false;
+    return;
+  }
+  run.switched = true;
+  run.report.switched = true;
   if (!run.previous) {
     log.warn(
       `${run.name}: first deploy failed and there is no previous release: stopping ${target.pm2.name}`,
     );
     await deleteApp(session, target.pm2.name);
+    run.report.restored = true;
     run.report.outcome = 'rolled-back';
     return;
   }
   const previousSha = run.state?.releases.find((r) => r.id === run.previous)?.sha;
   try {
     const health = await log.group(`${run.name}: back to ${run.previous}`, () =>
-      switchAndVerify(run, run.previous as string, previousSha, target, deps),
+      switchAndVerify(run, run.previous as string, previousSha, release, target, deps),
     );
     run.report.rollbackHealth = summary(health);
   } catch (error) {
@@ -99,11 +127,20 @@ export async function restorePrevious(
       attempts: error instanceof HealthGateFailed ? error.health.attempts : 0,
       failure: errorText(error),
     };
+    const current = await store.state().then(
+      (s) => s.current,
+      () => undefined,
+    );
+    run.report.restored = current === run.previous;
     throw new OperationError(
-      `${run.name}: rolled back to ${run.previous}, but it is not healthy either: ${errorText(error)}`,
-      'this is an incident: the previous release does not serve either — check the database, Redis and `pm2 logs` on the host now.',
+      run.report.restored
+        ? `${run.name}: switched back to ${run.previous}, but it does not prove healthy either: ${errorText(error)}`
+        : `${run.name}: could not switch back to ${run.previous}: ${errorText(error)}`,
+      'this is an incident: check the database, Redis and `pm2 logs` on the host now.',
     );
   }
+  run.report.restored = true;
+  run.report.verified = true;
   run.report.outcome = 'rolled-back';
   await store
     .log({
@@ -111,7 +148,7 @@ export async function restorePrevious(
       host: run.name,
       release: run.previous,
       outcome: 'rolled-back',
-      from: run.release,
+      from: release,
       reason,
       actor: target.holder.actor,
       runUrl: target.holder.runUrl,

@@ -4,6 +4,7 @@
  * host, the exit code and the last lines of stderr: never a green step after a failed command.
  */
 import type { NodeSSH } from 'node-ssh';
+import type { Duplex } from 'node:stream';
 import type { ClientChannel } from 'ssh2';
 import { OperationError } from '../errors.js';
 import type { Log } from '../log.js';
@@ -142,6 +143,27 @@ export class SshSession {
         `upload failed (${error instanceof Error ? error.message : String(error)})`,
       );
     }
+  }
+
+  /**
+   * A TCP stream to `host:port` as seen from the host (ssh -L without a local port), e.g. to probe
+   * an app on a port the firewall keeps closed. A refusal there fails with code ECONNREFUSED.
+   */
+  forward(host: string, port: number): Promise<Duplex> {
+    return new Promise((resolve, reject) => {
+      const client = this.ssh.connection;
+      if (!client)
+        return reject(Object.assign(new Error(`not connected to ${this.name}`), { code: 'ECONNRESET' }));
+      client.forwardOut('127.0.0.1', 0, host, port, (error, channel) => {
+        if (!error) return resolve(channel);
+        const refused = /refused|connect failed/i.test(error.message);
+        reject(
+          Object.assign(new Error(`${host}:${port} on ${this.name}: ${error.message}`), {
+            code: refused ? 'ECONNREFUSED' : 'ECONNRESET',
+          }),
+        );
+      });
+    });
   }
 
   get connected(): boolean {

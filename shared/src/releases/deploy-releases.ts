@@ -1,0 +1,81 @@
+/** The releases/ + current layout's deploy verbs (Deployer's and Capistrano's layout). */
+import type { SshSession } from '../ssh/session.js';
+import { tiedToConnection, userCommand } from '../ssh/shell.js';
+import { healthUrlFor } from './host-url.js';
+import type { DeployDeps, HostRun } from './host-run.js';
+import { appPaths, releaseDir } from './layout.js';
+import { preflightRelease } from './preflight.js';
+import type { ReleaseStore } from './store.js';
+import type { DeployOptions, DeployStrategy } from './strategy.js';
+import { restorePrevious, switchAndVerify } from './switch-verify.js';
+
+export function releasesStrategy(options: DeployOptions, deps: DeployDeps): DeployStrategy {
+  const storeOf = (run: HostRun) => run.store as ReleaseStore;
+  return {
+    plan(run) {
+      const previous = run.state?.current ?? '(none: first deploy)';
+      return (
+        `${run.name}: upload ${options.artifact} → ${releaseDir(appPaths(options.appDir), run.release ?? '?')}` +
+        `${options.installCommand ? `; install (${options.installCommand})` : ''}; check ${options.pm2.script} exists; link ${[...options.linkedFiles, ...options.linkedDirs].join(', ') || 'nothing'}` +
+        `${options.preflight ? `; start it beside the running app on a spare port (${options.preflight.portEnv}) and prove it healthy there` : ''}` +
+        `; switch current from ${previous} to ${run.release}; pm2 ${run.state?.current ? 'reload/restart' : 'start'} ${options.pm2.name}` +
+        `; verify ${healthUrlFor(options.healthUrls, run.index, run.target).href} serves ${options.sha}; keep ${options.keepReleases} releases`
+      );
+    },
+
+    async prepare(run, packed) {
+      const session = run.session as SshSession;
+      run.nextDir = await storeOf(run).prepare(
+        {
+          id: run.release as string,
+          sha: options.sha,
+          tarball: packed.tarball,
+          linkedFiles: options.linkedFiles,
+          linkedDirs: options.linkedDirs,
+          script: options.pm2.script,
+        },
+        options.installCommand
+          ? (dir) =>
+              session
+                .run('install', tiedToConnection(userCommand(dir, options.installCommand as string)), {
+                  timeoutMs: options.installTimeoutMs,
+                })
+                .then(() => undefined)
+          : undefined,
+      );
+      if (options.preflight) {
+        await deps.log.group(`${run.name}: preflight of ${run.release}`, () =>
+          preflightRelease(run, options, deps, options.preflight as { portEnv: string }),
+        );
+      }
+    },
+
+    preSwitchDir: (run) => releaseDir(storeOf(run).paths, run.release as string),
+
+    switchAndVerify: (run) =>
+      switchAndVerify(run, run.release as string, options.sha, run.previous, options, deps),
+
+    restore: (run, reason) => restorePrevious(run, options, deps, reason),
+
+    async abandon(run, reason) {
+      if (!run.store || !run.release || !run.session?.connected) return;
+      await run.store.markBad(run.release, reason, options.holder.actor, 'abandoned');
+    },
+
+    async finish(run) {
+      const store = storeOf(run);
+      await store.log({
+        time: new Date().toISOString(),
+        host: run.name,
+        release: run.release as string,
+        sha: options.sha,
+        outcome: 'deployed',
+        ...(run.previous ? { from: run.previous } : {}),
+        actor: options.holder.actor,
+        runUrl: options.holder.runUrl,
+      });
+      const state = await store.state();
+      run.report.pruned = await store.prune(state, options.keepReleases, run.previous ? [run.previous] : []);
+    },
+  };
+}
