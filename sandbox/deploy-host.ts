@@ -2,6 +2,7 @@
  * A host for deploy and rollback tests, the drill and the benchmarks: a sandbox droplet with its own sshd, pm2 and app
  * directory, the app's port in shared/.env, and the action inputs that reach it.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Droplet, freePort, makeSampleRelease, type SampleRelease } from './index.js';
@@ -98,4 +99,40 @@ export function openHostSession(h: DeployHost): Promise<SshSession> {
   if (!sshd) throw new Error('sandbox: this droplet has no sshd');
   const { target, options } = sandboxSsh(sshd);
   return openSession(target, options, silentLog);
+}
+
+/** Runs a shell script inside the host's own mount namespace (where its sshd's commands run), as root. */
+export function hostShell(h: DeployHost, script: string, ...args: string[]): string {
+  const pid = h.droplet.sshd?.pid;
+  if (!pid) throw new Error('sandbox: this droplet has no sshd');
+  return execFileSync('nsenter', [
+    '-t',
+    String(pid),
+    '-m',
+    '--',
+    'sh',
+    '-c',
+    script,
+    'sh',
+    ...args,
+  ]).toString();
+}
+
+/**
+ * Puts the app directory on a small tmpfs of its own, visible only to the host (its mount
+ * namespace): a full disk for deploy tests. Needs root, as the host namespaces do.
+ */
+export function mountSmallDisk(h: DeployHost, megabytes: number): void {
+  hostShell(
+    h,
+    'mkdir -p "$1" && mount -t tmpfs -o size="$2"m tmpfs "$1" && mkdir -p "$1/shared" && printf "PORT=%s\\nHOST=127.0.0.1\\n" "$3" > "$1/shared/.env"',
+    h.appDir,
+    String(megabytes),
+    String(h.port),
+  );
+}
+
+/** Free KiB on the file system holding the app directory, as the host sees it. */
+export function hostFreeKb(h: DeployHost): number {
+  return Number(hostShell(h, 'df -Pk "$1" | awk \'NR==2 {print $4}\'', h.appDir).trim());
 }

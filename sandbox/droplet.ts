@@ -17,7 +17,14 @@ import { makeSelfSignedCertificate, type SandboxCertificate } from './tls.js';
 const SAMPLE_APP = join(dirname(fileURLToPath(import.meta.url)), 'app', 'server.cjs');
 
 export type SampleMode =
-  'healthy' | 'unavailable' | 'unhealthy' | 'disconnected' | 'slow' | 'crash-at-start' | 'crash-loop';
+  | 'healthy'
+  | 'unavailable'
+  | 'unhealthy'
+  | 'disconnected'
+  | 'slow'
+  | 'crash-at-start'
+  | 'crash-loop'
+  | 'no-listen';
 
 export interface DropletOptions {
   postgres?: boolean;

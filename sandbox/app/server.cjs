@@ -10,6 +10,7 @@
  *     slow          healthy after SAMPLE_SLOW_MS (default 3000)
  *     crash-at-start  exits 1 before listening
  *     crash-loop    serves, then exits 1 after SAMPLE_CRASH_AFTER_MS (default 2000)
+ *     no-listen     runs but never binds its port (a release waiting forever on a dependency)
  *   SAMPLE_FAIL_RELEASE=<releaseId> (env, e.g. in shared/.env) makes only that release unavailable.
  *   POST /__sandbox/behaviour {"mode"?, "sequence"?: [modes], "cycle"?: bool, "slowMs"?}
  *     changes behaviour at run time; a sequence is consumed one /health request at a time.
@@ -166,13 +167,17 @@ function shutdown(signal) {
 process.on('SIGINT', () => shutdown('SIGINT'));
 process.on('SIGTERM', () => shutdown('SIGTERM'));
 
-server.listen(Number(process.env.PORT || 3000), process.env.HOST || '127.0.0.1', () => {
-  console.log(`sample app ${releaseId} listening on ${process.env.PORT || 3000} (mode ${state.mode})`);
-  if (process.send) process.send('ready');
-  if (state.mode === 'crash-loop') {
-    setTimeout(() => {
-      console.error(`sample app ${releaseId}: crashing (SAMPLE_MODE=crash-loop)`);
-      process.exit(1);
-    }, crashAfterMs);
-  }
-});
+if (state.mode === 'no-listen') {
+  console.error(`sample app ${releaseId}: running, never listening (SAMPLE_MODE=no-listen)`);
+  setInterval(() => undefined, 60_000);
+} else
+  server.listen(Number(process.env.PORT || 3000), process.env.HOST || '127.0.0.1', () => {
+    console.log(`sample app ${releaseId} listening on ${process.env.PORT || 3000} (mode ${state.mode})`);
+    if (process.send) process.send('ready');
+    if (state.mode === 'crash-loop') {
+      setTimeout(() => {
+        console.error(`sample app ${releaseId}: crashing (SAMPLE_MODE=crash-loop)`);
+        process.exit(1);
+      }, crashAfterMs);
+    }
+  });

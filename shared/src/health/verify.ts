@@ -87,9 +87,12 @@ export async function verifyHealth(options: HealthOptions, deps: VerifyDeps): Pr
       break;
     }
     // After a pass keep the base interval (we are confirming); after failures back off.
-    const delay = passed
+    let delay = passed
       ? options.interval.initialMs
       : backoffDelay(options.interval, failuresInRow, deps.random);
+    // While nothing listens, look again when start-timeout runs out rather than a long backoff later.
+    if (!listening && options.startTimeoutMs !== undefined)
+      delay = Math.min(delay, Math.max(0, started + options.startTimeoutMs - now().getTime()));
     if (now().getTime() + delay >= deadlineAt) {
       stopReason = `deadline ${formatDuration(options.deadlineMs)} reached`;
       break;

@@ -3,7 +3,7 @@ import { OperationError, errorText } from '../errors.js';
 import type { SshSession } from '../ssh/session.js';
 import { tiedToConnection, userCommand } from '../ssh/shell.js';
 import { healthUrlFor } from './host-url.js';
-import { liveStore, summary, type DeployDeps, type HostRun } from './host-run.js';
+import { liveStore, summary, type DeployDeps } from './host-run.js';
 import {
   legacyPrevious,
   prepareLegacy,

@@ -68,8 +68,13 @@ export async function discardPartial(
     /No space left on device|ENOSPC|Disk quota exceeded/i.test(text) ||
     (/upload failed \(Failure\)/.test(text) && Number(freeKb) < 1024);
   if (!full) return error;
+  const lines = text.split('\n');
+  const head = (lines[0] ?? '').replace(/\. Last stderr lines:$/, '').replace(/\.$/, '');
+  const cause = lines
+    .slice(1)
+    .find((line) => /No space left on device|ENOSPC|Disk quota exceeded/i.test(line));
   return new OperationError(
-    `disk full on ${session.name}: ${(text.split('\n')[0] ?? '').replace(/\.$/, '')}. The partial release was removed (${formatBytes(Number(freeKb) * 1024)} free on ${mount ?? root} now); nothing serving was changed.`,
+    `disk full on ${session.name}: ${head}${cause ? ` (${cause.trim()})` : ''}. The partial release was removed (${formatBytes(Number(freeKb) * 1024)} free on ${mount ?? root} now); nothing serving was changed.`,
     `free space on ${session.name} (\`df -h\`, \`du -sh ${root}/releases/* /var/log/*\`, \`pm2 flush\`), or lower keep-releases, then deploy again.`,
     { cause: error },
   );
