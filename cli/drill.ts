@@ -5,7 +5,19 @@
  * Later issues add their procedures as further steps.
  */
 import { Droplet, runActionBundle, type ActionRun, type SampleRelease } from '../sandbox/index.js';
-import { hostInputs, sampleArtifact, sha, startDeployHost } from '../sandbox/deploy-host.js';
+import {
+  currentRelease,
+  hostInputs,
+  killSshdAtSwitch,
+  mountSmallDisk,
+  sampleArtifact,
+  sha,
+  startDeployHost,
+} from '../sandbox/deploy-host.js';
+import { startOutageProbe } from '../bench/lib/outage.js';
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 interface Step {
   name: string;
@@ -135,10 +147,125 @@ try {
   say(
     `${rolledOk ? 'ok  ' : 'FAIL'} action-rollback: v3 → ${rolled.outputs.release} (previous good, skipping the bad v2), verified, in ${rolled.durationMs} ms`,
   );
+
+  // Faults of an unlucky night (issue 6): the connection lost at the switch, a release that never
+  // binds its port, one that crashes at start caught by preflight, and a full disk.
+  const check = (ok: boolean, line: string) => {
+    if (!ok) failures++;
+    say(`${ok ? 'ok  ' : 'FAIL'} ${line}`);
+  };
+  const before = currentRelease(host);
+  const fault = killSshdAtSwitch(host, before, 5000);
+  const lost = await runActionBundle(
+    'action-deploy',
+    {
+      ...base,
+      artifact: sampleArtifact(host, { sha: sha(4), mode: 'unavailable' }),
+      sha: sha(4),
+      'restore-deadline': '30s',
+    },
+    { secrets },
+  );
+  await fault;
+  const lostReport = JSON.parse(lost.outputs['hosts-report'] ?? '[]')[0] ?? {};
+  check(
+    lost.exitCode === 1 &&
+      lostReport.restored === true &&
+      lostReport.verified === true &&
+      currentRelease(host) === before,
+    `SSH lost at the switch (sshd killed by pid as current flipped, back 5 s later): restored to ${before} and verified in ${lost.durationMs} ms, lock freed`,
+  );
+  const t5 = performance.now();
+  const silent = await runActionBundle(
+    'action-deploy',
+    {
+      ...base,
+      artifact: sampleArtifact(host, { sha: sha(5), mode: 'no-listen' }),
+      sha: sha(5),
+      'start-timeout': '5s',
+      'max-attempts': '100',
+    },
+    { secrets },
+  );
+  check(
+    silent.exitCode === 1 && /start-timeout/.test(silent.errors[0] ?? '') && currentRelease(host) === before,
+    `a release that never binds its port: judged by start-timeout 5s and rolled back, ${Math.round(performance.now() - t5)} ms in all (deadline 20s)`,
+  );
+  const probe = startOutageProbe(host.healthUrl, 20);
+  const caught = await runActionBundle(
+    'action-deploy',
+    {
+      ...base,
+      artifact: sampleArtifact(host, { sha: sha(6), mode: 'crash-at-start' }),
+      sha: sha(6),
+      preflight: 'true',
+      'start-timeout': '3s',
+    },
+    { secrets },
+  );
+  const outage = await probe.stop();
+  check(
+    caught.exitCode === 1 && outage.failedProbes === 0 && currentRelease(host) === before,
+    `preflight: a release that crashes at start caught on a spare port in ${caught.durationMs} ms; ${outage.failedProbes} of ${outage.probes} probes failed`,
+  );
 } finally {
   const t4 = performance.now();
   await host.droplet.stop();
   say(`deploy host stopped, every process gone by pid, in ${Math.round(performance.now() - t4)} ms`);
+}
+
+if (process.getuid?.() === 0) {
+  say('starting a host whose app directory sits on an 8 MiB tmpfs …');
+  const small = await startDeployHost();
+  try {
+    mountSmallDisk(small, 8);
+    const secrets = [small.droplet.sshd?.privateKey ?? ''];
+    const base = { ...hostInputs([small]), 'install-command': '' };
+    const first = await runActionBundle(
+      'action-deploy',
+      { ...base, artifact: sampleArtifact(small, { sha: sha(1) }), sha: sha(1) },
+      { secrets },
+    );
+    const big = sampleArtifact(small, { sha: sha(2) });
+    writeFileSync(join(big, 'big.bin'), randomBytes(10 * 1024 * 1024));
+    const refused = await runActionBundle(
+      'action-deploy',
+      { ...base, artifact: big, sha: sha(2) },
+      { secrets },
+    );
+    const ok1 =
+      first.exitCode === 0 &&
+      refused.exitCode === 1 &&
+      /^not enough disk space/.test(refused.errors[0] ?? '');
+    if (!ok1) failures++;
+    say(
+      `${ok1 ? 'ok  ' : 'FAIL'} disk: a 10 MiB artifact refused before upload in ${refused.durationMs} ms: ${firstLine(refused.errors[0])}`,
+    );
+    const filled = await runActionBundle(
+      'action-deploy',
+      {
+        ...base,
+        artifact: sampleArtifact(small, { sha: sha(3) }),
+        sha: sha(3),
+        'install-command': 'head -c 20000000 /dev/zero > fill.bin',
+      },
+      { secrets },
+    );
+    const after = await runActionBundle(
+      'action-deploy',
+      { ...base, artifact: sampleArtifact(small, { sha: sha(4) }), sha: sha(4) },
+      { secrets },
+    );
+    const ok2 = filled.exitCode === 1 && /^disk full on/.test(filled.errors[0] ?? '') && after.exitCode === 0;
+    if (!ok2) failures++;
+    say(
+      `${ok2 ? 'ok  ' : 'FAIL'} disk: an install that fills the disk → "${firstLine(filled.errors[0]).slice(0, 120)}…"; cleaned up, the next deploy went through in ${after.durationMs} ms`,
+    );
+  } finally {
+    await small.droplet.stop();
+  }
+} else {
+  say("skip disk-full steps: a tmpfs of the host's own needs root");
 }
 
 say(

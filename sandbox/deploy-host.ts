@@ -3,7 +3,7 @@
  * directory, the app's port in shared/.env, and the action inputs that reach it.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Droplet, freePort, makeSampleRelease, type SampleRelease } from './index.js';
 import { silentLog } from '../shared/src/log.js';
@@ -135,4 +135,34 @@ export function mountSmallDisk(h: DeployHost, megabytes: number): void {
 /** Free KiB on the file system holding the app directory, as the host sees it. */
 export function hostFreeKb(h: DeployHost): number {
   return Number(hostShell(h, 'df -Pk "$1" | awk \'NR==2 {print $4}\'', h.appDir).trim());
+}
+
+/** The release `current` points at, read on this machine ('' while there is none). */
+export function currentRelease(h: DeployHost): string {
+  try {
+    return readlinkSync(h.droplet.realPath(`${h.appDir}/current`)).replace(/^releases\//, '');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Fault injection: kills the host's sshd by pid (listener and every connection) the moment
+ * `current` stops pointing at `from`, and starts it again on the same port `downMs` later (never, if 0).
+ */
+export async function killSshdAtSwitch(
+  h: DeployHost,
+  from: string,
+  downMs: number,
+  waitMs = 60_000,
+): Promise<void> {
+  for (const until = Date.now() + waitMs; currentRelease(h) === from;) {
+    if (Date.now() > until) throw new Error('sandbox: the switch never came');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  h.droplet.sshd?.kill();
+  if (downMs > 0) {
+    await new Promise((r) => setTimeout(r, downMs));
+    await h.droplet.sshd?.restart();
+  }
 }

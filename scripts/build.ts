@@ -31,5 +31,8 @@ for (const action of actionDirs().filter((name) => wanted.length === 0 || wanted
       stdio: 'inherit',
     },
   );
+  // ncc copies ssh2's Windows Pageant helper because agent.js names it; we never use an SSH agent
+  // (the key is given), so the bundle ships without it.
+  rmSync(join(dist, 'pagent.exe'), { force: true });
   console.log(`built ${action}/dist in ${Math.round(performance.now() - started)} ms`);
 }

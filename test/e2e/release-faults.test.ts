@@ -23,6 +23,7 @@ import {
   hostFreeKb,
   hostInputs,
   hostShell,
+  killSshdAtSwitch,
   mountSmallDisk,
   sampleArtifact,
   sha,
@@ -94,17 +95,6 @@ async function waitFor(what: string, check: () => boolean, ms = 20_000): Promise
     await new Promise((r) => setTimeout(r, 5));
   }
   throw new Error(`timed out waiting for ${what}`);
-}
-
-/** Kills sshd by pid the moment `current` stops pointing at `from`; starts it again `downMs` later. */
-function killSshdAtSwitch(h: DeployHost, from: string, downMs: number): Promise<void> {
-  return waitFor('the switch', () => current(h) !== from, 60_000).then(async () => {
-    h.droplet.sshd?.kill();
-    if (downMs > 0) {
-      await new Promise((r) => setTimeout(r, downMs));
-      await h.droplet.sshd?.restart();
-    }
-  });
 }
 
 describe('1. SSH lost at the switch', () => {

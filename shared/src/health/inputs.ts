@@ -26,7 +26,7 @@ export function readHealthCriteria(inputs: Inputs): HealthCriteria {
   const databaseUrl = inputs.secret('database-url');
   if (databaseUrl) maskConnectionPassword(inputs, databaseUrl);
   const headers = headersRaw ? parseHeaders('headers', headersRaw) : {};
-  for (const value of Object.values(headers)) inputs.mask(value);
+  for (const value of Object.values(headers)) maskHeaderValue(inputs, value);
 
   const intervalMs = inputs.duration('interval', 2000, { min: 0, max: 600_000 });
   return {
@@ -46,6 +46,27 @@ export function readHealthCriteria(inputs: Inputs): HealthCriteria {
     headers,
     followRedirects: inputs.boolean('follow-redirects', false),
   };
+}
+
+/**
+ * A header value is masked whole, and so is the credential inside an `Authorization`-style value
+ * (`Bearer <token>`, `Basic <base64>`): a log line may quote the token alone. A Basic credential's
+ * decoded `user:password` and password are masked too.
+ */
+export function maskHeaderValue(inputs: Pick<Inputs, 'mask'>, value: string): void {
+  inputs.mask(value);
+  const scheme = /^([A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]*)\s+(\S.*)$/.exec(value);
+  if (!scheme) return;
+  const credential = (scheme[2] as string).trim();
+  inputs.mask(credential);
+  if ((scheme[1] as string).toLowerCase() === 'basic') {
+    const decoded = Buffer.from(credential, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon > 0 && /^[\x20-\x7e]+$/.test(decoded)) {
+      inputs.mask(decoded);
+      if (decoded.length > colon + 1) inputs.mask(decoded.slice(colon + 1));
+    }
+  }
 }
 
 /** The password inside a connection string is a secret of its own (pg's errors may quote it). */
