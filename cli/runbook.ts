@@ -15,6 +15,7 @@ import { homedir, hostname, userInfo } from 'node:os';
 import { deploy, type HostReport } from '../shared/src/releases/deploy.js';
 import { readDeployOptions, readRollbackOptions, type RunContext } from '../shared/src/releases/inputs.js';
 import { rollback } from '../shared/src/releases/rollback.js';
+import { cancelOnSignals } from '../shared/src/cancel.js';
 import { consoleLog } from './console-log.js';
 import { actionDefaults, parseFlags } from './flags.js';
 
@@ -64,6 +65,7 @@ async function deployCommand(argv: string[], redactor: Redactor): Promise<void> 
   const log = consoleLog(redactor);
   const report = await deploy(readDeployOptions(cliInputs('action-deploy', argv, redactor), cliContext()), {
     log,
+    signal: cancelOnSignals(),
   });
   printHosts(log, report.hosts);
   if (report.failure) throw report.failure;
@@ -73,7 +75,7 @@ async function rollbackCommand(argv: string[], redactor: Redactor): Promise<void
   const log = consoleLog(redactor);
   const report = await rollback(
     readRollbackOptions(cliInputs('action-rollback', argv, redactor), cliContext()),
-    { log },
+    { log, signal: cancelOnSignals() },
   );
   printHosts(log, report.hosts);
   if (report.failure) throw report.failure;

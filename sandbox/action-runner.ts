@@ -6,7 +6,7 @@
  * any secret it was told about appears unmasked anywhere the runner would show or store.
  * Tests, the drill and the benchmarks all run bundles through it.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,6 +46,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** The action folder holding action.yml (tests of the helper itself use their own). */
   actionDir?: string;
+  /** Called with the started process: tests send it the runner's cancellation signals. */
+  onSpawn?: (child: ChildProcess) => void;
 }
 
 export function inputEnvName(name: string): string {
@@ -94,6 +96,7 @@ export async function runActionBundle(
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  options.onSpawn?.(child);
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

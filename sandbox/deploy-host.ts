@@ -166,3 +166,18 @@ export async function killSshdAtSwitch(
     await h.droplet.sshd?.restart();
   }
 }
+
+/** Hosts started by one test file, all stopped by `stopAll` (in its afterAll). */
+export function deployHostPool(): { host(): Promise<DeployHost>; stopAll(): Promise<void> } {
+  const started: DeployHost[] = [];
+  return {
+    async host() {
+      const h = await startDeployHost();
+      started.push(h);
+      return h;
+    },
+    async stopAll() {
+      await Promise.all(started.map((h) => h.droplet.stop()));
+    },
+  };
+}

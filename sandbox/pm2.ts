@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { isAlive, type ProcessTracker } from './processes.js';
+import { machineNode } from './runner-node.js';
 
 const run = promisify(execFile);
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -37,7 +38,7 @@ export class SandboxPm2 {
       PM2_HOME: this.home,
       PM2_DISCRETE_MODE: 'true',
       PATH: [
-        dirname(process.execPath),
+        dirname(machineNode),
         PM2_BIN_DIR,
         '/usr/local/sbin',
         '/usr/local/bin',
@@ -52,7 +53,7 @@ export class SandboxPm2 {
   command(args: string[], extraEnv: Record<string, string> = {}): Promise<string> {
     const next = this.queue.then(async () => {
       try {
-        const { stdout } = await run(process.execPath, [PM2, ...args], {
+        const { stdout } = await run(machineNode, [PM2, ...args], {
           env: { ...process.env, ...this.env, ...extraEnv },
           maxBuffer: 64 * 1024 * 1024,
         });
@@ -90,9 +91,7 @@ export class SandboxPm2 {
     const daemon = this.daemonPid();
     if (daemon === undefined || !isAlive(daemon)) return;
     const apps = (await this.list().catch(() => [])).map((p) => p.pid).filter((pid) => pid > 0);
-    await run(process.execPath, [PM2, 'kill'], { env: { ...process.env, ...this.env } }).catch(
-      () => undefined,
-    );
+    await run(machineNode, [PM2, 'kill'], { env: { ...process.env, ...this.env } }).catch(() => undefined);
     const survivors: number[] = [];
     for (const pid of [...apps, daemon]) {
       for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 30));

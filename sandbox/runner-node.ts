@@ -19,3 +19,15 @@ const bundled = join(
 /** Path of the runner's Node, or this process's Node where the package is not installed (another OS). */
 export const runnerNode: string =
   process.platform === 'linux' && process.arch === 'x64' && existsSync(bundled) ? bundled : process.execPath;
+
+/**
+ * This machine's own Node: the first `node` on PATH outside a package (node_modules/.bin holds the
+ * runner's Node 24 once that package is installed). The sandbox droplet runs pm2 and the app on it,
+ * as a droplet runs its own Node whatever the runner uses.
+ */
+export const machineNode: string =
+  (process.env.PATH ?? '')
+    .split(':')
+    .filter((dir) => dir !== '' && !dir.includes('node_modules'))
+    .map((dir) => join(dir, 'node'))
+    .find((file) => existsSync(file)) ?? process.execPath;

@@ -8,13 +8,14 @@ import {
   writeSummary,
 } from '../../shared/src/action/index.js';
 import { githubRunContext } from '../../shared/src/action/run-context.js';
+import { cancelOnSignals } from '../../shared/src/cancel.js';
 import { deploy } from '../../shared/src/releases/deploy.js';
 import { readDeployOptions } from '../../shared/src/releases/inputs.js';
 import { releaseSummaryMarkdown } from '../../shared/src/releases/summary.js';
 
 await runAction(async () => {
   const options = readDeployOptions(actionInputs, githubRunContext());
-  const report = await deploy(options, { log: actionLog });
+  const report = await deploy(options, { log: actionLog, signal: cancelOnSignals() });
   setOutputs({
     release: report.release,
     'previous-release': report.previousRelease,

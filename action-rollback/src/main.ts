@@ -9,12 +9,13 @@ import {
 } from '../../shared/src/action/index.js';
 import { githubRunContext } from '../../shared/src/action/run-context.js';
 import { readRollbackOptions } from '../../shared/src/releases/inputs.js';
+import { cancelOnSignals } from '../../shared/src/cancel.js';
 import { rollback } from '../../shared/src/releases/rollback.js';
 import { releaseSummaryMarkdown } from '../../shared/src/releases/summary.js';
 
 await runAction(async () => {
   const options = readRollbackOptions(actionInputs, githubRunContext());
-  const report = await rollback(options, { log: actionLog });
+  const report = await rollback(options, { log: actionLog, signal: cancelOnSignals() });
   setOutputs({
     release: report.release,
     'from-release': report.fromRelease,

@@ -10,19 +10,13 @@ import {
   hostInputs,
   sampleArtifact,
   sha,
-  startDeployHost,
+  deployHostPool,
   type DeployHost,
 } from '../../sandbox/deploy-host.js';
 
-const started: DeployHost[] = [];
-afterAll(async () => {
-  await Promise.all(started.map((h) => h.droplet.stop()));
-});
-async function host(): Promise<DeployHost> {
-  const h = await startDeployHost();
-  started.push(h);
-  return h;
-}
+const pool = deployHostPool();
+afterAll(() => pool.stopAll());
+const host = () => pool.host();
 
 function secretsOf(hosts: DeployHost[]): string[] {
   return hosts.map((h) => h.droplet.sshd?.privateKey ?? '');

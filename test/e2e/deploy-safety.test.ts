@@ -76,14 +76,13 @@ async function waitFor(what: string, check: () => boolean, ms = 10_000): Promise
 }
 
 describe('SSH connection killed mid-deploy', () => {
-  it('leaves the previous release serving, stops the install, and a later run takes the dead lease over', async () => {
+  it('a dropped connection: stops the install, reconnects to mark its release abandoned and frees the lock', async () => {
     const releasesDir = h.droplet.realPath(`${h.appDir}/releases`);
-    const before = readdirSync(releasesDir).length;
     const pidFile = `${h.droplet.hostRoot}/install.pid`;
-    const running = deploy(h, 2, { 'install-command': `echo $$ > ${pidFile}; sleep 30`, 'lock-ttl': '3s' });
+    const running = deploy(h, 2, { 'install-command': `echo $$ > ${pidFile}; sleep 30` });
     await waitFor('the install to start', () => existsSync(h.droplet.realPath(pidFile)));
     const installPid = Number(readFileSync(h.droplet.realPath(pidFile), 'utf8'));
-    // Kill every per-connection sshd process: the deploy's connection drops mid-install.
+    // Kill every per-connection sshd process: the deploy's connection drops mid-install; sshd still listens.
     execFileSync('pkill', ['-KILL', '-P', String(h.droplet.sshd?.pid)]);
     const killed = await running;
     expect(killed.exitCode).toBe(1);
@@ -92,30 +91,50 @@ describe('SSH connection killed mid-deploy', () => {
     expect(await served(h)).toBe(sha(1));
     // The install does not run on unsupervised once its connection is gone.
     await waitFor('the cut-off install to end', () => !isAlive(installPid), 5000);
-    expect(existsSync(h.droplet.realPath(`${h.appDir}/.runbook/deploy.lock`))).toBe(true);
+    expect(existsSync(h.droplet.realPath(`${h.appDir}/.runbook/deploy.lock`))).toBe(false);
     const halfMade = readdirSync(releasesDir).filter((id) => id.endsWith(sha(2).slice(0, 7)));
     expect(halfMade).toHaveLength(1);
-    expect(readdirSync(releasesDir).length).toBe(before + 1);
+    expect(existsSync(`${releasesDir}/${halfMade[0]}/BAD_RELEASE`)).toBe(true);
+    rmSync(h.droplet.realPath(pidFile));
+  });
 
-    const blocked = await deploy(h, 3);
-    expect(blocked.exitCode).toBe(1);
+  it('sshd gone for good: a live heartbeat refuses the next run; once it is past its grace the lease is taken over and the half-made release marked abandoned', async () => {
+    const releasesDir = h.droplet.realPath(`${h.appDir}/releases`);
+    const before = readdirSync(releasesDir);
+    const running = deploy(h, 3, {
+      'install-command': 'sleep 30',
+      'lock-ttl': '6s',
+      'connect-attempts': '1',
+    });
+    await waitFor('the half-made release', () => readdirSync(releasesDir).length > before.length);
+    await new Promise((r) => setTimeout(r, 300));
+    h.droplet.sshd?.kill();
+    const killed = await running;
+    expect(killed.exitCode).toBe(1);
+    expect(killed.annotations.map((a) => a.message).join('\n')).toMatch(
+      /could not release the deploy lock .* next run takes it over 6 s from now/,
+    );
+    await h.droplet.sshd?.restart();
+    expect(existsSync(h.droplet.realPath(`${h.appDir}/.runbook/deploy.lock`))).toBe(true);
+    const halfMade = readdirSync(releasesDir).filter((id) => !before.includes(id));
+
+    const blocked = await deploy(h, 4);
     expect(blocked.errors[0]).toMatch(
       /^Deploy refused on .*: .* holds the deploy lock and is alive \(heartbeat \d+ s ago\)\. Nothing was changed/,
     );
 
-    await new Promise((r) => setTimeout(r, 3000));
-    const later = await deploy(h, 3);
+    await new Promise((r) => setTimeout(r, 6500));
+    const later = await deploy(h, 4);
     expect(later.errors).toEqual([]);
     expect(later.exitCode).toBe(0);
-    expect(
-      later.annotations
-        .filter((a) => a.level === 'warning')
-        .map((a) => a.message)
-        .join('\n'),
-    ).toMatch(
+    const warnings = later.annotations
+      .filter((a) => a.level === 'warning')
+      .map((a) => a.message)
+      .join('\n');
+    expect(warnings).toMatch(
       /taking over the deploy lock of a dead run — deploy in a run outside GitHub Actions.*heartbeat stopped \d+ s ago[\s\S]*was left half-made by that run; marking it abandoned/,
     );
-    expect(await served(h)).toBe(sha(3));
+    expect(await served(h)).toBe(sha(4));
     expect(existsSync(`${releasesDir}/${halfMade[0]}/BAD_RELEASE`)).toBe(true);
     baseline = later.outputs.release as string;
   });

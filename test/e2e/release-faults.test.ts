@@ -5,7 +5,6 @@
  * fills up, a release that never binds its port, one host written twice, a symlinked releases/.
  */
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -27,21 +26,15 @@ import {
   mountSmallDisk,
   sampleArtifact,
   sha,
-  startDeployHost,
+  deployHostPool,
   type DeployHost,
 } from '../../sandbox/deploy-host.js';
 import { startOutageProbe } from '../../bench/lib/outage.js';
 
 const isRoot = process.getuid?.() === 0;
-const started: DeployHost[] = [];
-afterAll(async () => {
-  await Promise.all(started.map((h) => h.droplet.stop()));
-});
-async function host(): Promise<DeployHost> {
-  const h = await startDeployHost();
-  started.push(h);
-  return h;
-}
+const pool = deployHostPool();
+afterAll(() => pool.stopAll());
+const host = () => pool.host();
 
 const secretsOf = (h: DeployHost) => [h.droplet.sshd?.privateKey ?? ''];
 
@@ -228,8 +221,10 @@ describe('4. a release that never went live is never a rollback target', () => {
     const releases = h.droplet.realPath(`${h.appDir}/releases`);
     await waitFor('the half-installed release', () => readdirSync(releases).length === 2);
     await new Promise((r) => setTimeout(r, 500));
-    execFileSync('pkill', ['-KILL', '-P', String(h.droplet.sshd?.pid)]);
+    // sshd gone altogether: the cut-off deploy cannot come back to mark its release.
+    h.droplet.sshd?.kill();
     expect((await cut).exitCode).toBe(1);
+    await h.droplet.sshd?.restart();
     const half = readdirSync(releases).find((id) => id !== v1) as string;
     // The runbook's old advice: remove the lock by hand. No takeover, so nothing marks it abandoned.
     rmSync(h.droplet.realPath(`${h.appDir}/.runbook/deploy.lock`));
@@ -297,7 +292,7 @@ describe('6. outage length with the defaults', () => {
     const run = await deploy(h, 2, { 'app-script': 'missing.cjs' });
     expect(run.exitCode).toBe(1);
     expect(run.errors[0]).toMatch(
-      /^check the entry script failed on .*missing\.cjs \(app-script\) is not in the release after unpacking/s,
+      /^unpack release and check the entry script failed on .*missing\.cjs \(app-script\) is not in the release after unpacking/s,
     );
     expect(current(h)).toBe(v1);
     expect(await served(h)).toBe(sha(1));
@@ -410,4 +405,81 @@ describe('8. a symlinked releases/', () => {
     expect(readdirSync(outside).sort()).toEqual(['20200101T000000Z-aaaaaaa', 'precious.txt']);
     expect(lockExists(h)).toBe(false);
   });
+});
+
+describe('9. a cancelled run (the runner sends SIGINT)', () => {
+  it('during the install: stops at once, marks the release abandoned, frees the lock; nothing serving changed', async () => {
+    const h = await host();
+    expect((await deploy(h, 1)).exitCode).toBe(0);
+    const v1 = current(h);
+    const releases = h.droplet.realPath(`${h.appDir}/releases`);
+    let signalledAt = 0;
+    const run = runActionBundle(
+      'action-deploy',
+      {
+        ...hostInputs([h]),
+        artifact: sampleArtifact(h, { sha: sha(2) }),
+        sha: sha(2),
+        'install-command': 'sleep 30',
+      },
+      {
+        secrets: secretsOf(h),
+        onSpawn: (child) =>
+          void waitFor('the release directory', () => readdirSync(releases).length === 2).then(async () => {
+            await new Promise((r) => setTimeout(r, 500));
+            signalledAt = Date.now();
+            child.kill('SIGINT');
+          }),
+      },
+    );
+    const result = await run;
+    expect(Date.now() - signalledAt).toBeLessThan(5000);
+    expect(result.exitCode).toBe(1);
+    expect(result.errors[0]).toMatch(/cancelled \(SIGINT\)/);
+    expect(current(h)).toBe(v1);
+    expect(lockExists(h)).toBe(false);
+    // Cancelled while installing: the partial release is removed, and the log says it was abandoned.
+    const half = releaseLog(h).find((e) => e.outcome === 'preparing' && e.release !== v1)?.release;
+    expect(half).toBeDefined();
+    expect(readdirSync(releases)).toEqual([v1]);
+    expect(releaseLog(h)).toContainEqual(expect.objectContaining({ release: half, outcome: 'abandoned' }));
+  }, 60_000);
+
+  it('after the switch: puts the previous release back, verified, before it exits', async () => {
+    const h = await host();
+    expect((await deploy(h, 1)).exitCode).toBe(0);
+    const v1 = current(h);
+    let signalledAt = 0;
+    const result = await runActionBundle(
+      'action-deploy',
+      {
+        ...hostInputs([h]),
+        artifact: sampleArtifact(h, { sha: sha(2), mode: 'unavailable' }),
+        sha: sha(2),
+        'install-command': '',
+        deadline: '60s',
+        'max-attempts': '1000',
+        interval: '300ms',
+      },
+      {
+        secrets: secretsOf(h),
+        onSpawn: (child) =>
+          void waitFor('the switch', () => current(h) !== v1, 30_000).then(async () => {
+            await new Promise((r) => setTimeout(r, 800));
+            signalledAt = Date.now();
+            child.kill('SIGINT');
+          }),
+      },
+    );
+    // The runner sends SIGTERM 7.5 s after SIGINT: the way back must be done by then.
+    expect(Date.now() - signalledAt).toBeLessThan(7500);
+    expect(result.exitCode).toBe(1);
+    expect(result.errors[0]).toMatch(
+      /^deploy of \S+ cancelled \(SIGINT\) while switching\.\n- .*: switched to \S+, restored to \S+, verified healthy/,
+    );
+    expect(result.outputs['rolled-back']).toBe('true');
+    expect(current(h)).toBe(v1);
+    expect(await served(h)).toBe(sha(1));
+    expect(lockExists(h)).toBe(false);
+  }, 60_000);
 });

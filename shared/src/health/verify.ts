@@ -3,7 +3,7 @@
  * up with evidence when attempts or the deadline run out. The loop knows nothing of the runner.
  */
 import type { Log } from '../log.js';
-import { backoffDelay, sleep as realSleep } from '../retry/backoff.js';
+import { backoffDelay, sleepUnlessAborted } from '../retry/backoff.js';
 import { formatDuration } from '../config/parse.js';
 import { checkDatabase, type DatabaseHealth } from './database-check.js';
 import type { HealthOptions } from './options.js';
@@ -33,12 +33,14 @@ export interface VerifyDeps {
   now?: () => Date;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
+  /** Stops waiting when aborted (a cancelled run): the report then says so. */
+  signal?: AbortSignal;
 }
 
 export async function verifyHealth(options: HealthOptions, deps: VerifyDeps): Promise<HealthReport> {
   const { log } = deps;
   const now = deps.now ?? (() => new Date());
-  const sleep = deps.sleep ?? realSleep;
+  const sleep = deps.sleep ?? ((ms: number) => sleepUnlessAborted(ms, deps.signal));
   const started = now().getTime();
   const deadlineAt = started + options.deadlineMs;
   const probes: ProbeRecord[] = [];
@@ -98,6 +100,10 @@ export async function verifyHealth(options: HealthOptions, deps: VerifyDeps): Pr
       break;
     }
     await sleep(delay);
+    if (deps.signal?.aborted) {
+      stopReason = 'the run was cancelled';
+      break;
+    }
   }
 
   const last = probes.slice(-options.urls.length);

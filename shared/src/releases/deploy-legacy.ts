@@ -1,7 +1,8 @@
 /** The runbook's own layout's deploy verbs: new code into <app-dir>, the old into <app-dir>-previous. */
+import { uncancellable } from '../cancel.js';
 import { OperationError, errorText } from '../errors.js';
 import type { SshSession } from '../ssh/session.js';
-import { tiedToConnection, userCommand } from '../ssh/shell.js';
+import { installer } from './install.js';
 import { healthUrlFor } from './host-url.js';
 import { liveStore, summary, type DeployDeps } from './host-run.js';
 import {
@@ -37,14 +38,7 @@ export function legacyStrategy(options: DeployOptions, deps: DeployDeps): Deploy
           script: options.pm2.script,
         },
         run.release as string,
-        options.installCommand
-          ? (dir) =>
-              session
-                .run('install', tiedToConnection(userCommand(dir, options.installCommand as string)), {
-                  timeoutMs: options.installTimeoutMs,
-                })
-                .then(() => undefined)
-          : undefined,
+        installer(session, options, deps),
       );
     },
 
@@ -71,6 +65,7 @@ export function legacyStrategy(options: DeployOptions, deps: DeployDeps): Deploy
 
     /** The runbook's rollback, verified: the failed code goes to <app-dir>-broken-<time>, -previous back. */
     async restore(run) {
+      const calm = uncancellable(deps); // the way back is never cancelled
       if (!run.switched) return;
       const { session } = await liveStore(run, options, deps.log);
       if (!run.previous) {
@@ -83,7 +78,7 @@ export function legacyStrategy(options: DeployOptions, deps: DeployDeps): Deploy
       run.report.restored = true;
       await restartLegacy(session, options.pm2.name, {});
       try {
-        run.report.rollbackHealth = summary(await verifyRunning(run, session, undefined, options, deps));
+        run.report.rollbackHealth = summary(await verifyRunning(run, session, undefined, options, calm));
       } catch (error) {
         run.report.rollbackHealth = { healthy: false, attempts: 0, failure: errorText(error) };
         throw new OperationError(

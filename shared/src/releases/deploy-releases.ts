@@ -1,8 +1,8 @@
 /** The releases/ + current layout's deploy verbs (Deployer's and Capistrano's layout). */
 import type { SshSession } from '../ssh/session.js';
-import { tiedToConnection, userCommand } from '../ssh/shell.js';
+import { installer } from './install.js';
 import { healthUrlFor } from './host-url.js';
-import type { DeployDeps, HostRun } from './host-run.js';
+import { reachAgain, type DeployDeps, type HostRun } from './host-run.js';
 import { appPaths, releaseDir } from './layout.js';
 import { preflightRelease } from './preflight.js';
 import type { ReleaseStore } from './store.js';
@@ -34,14 +34,7 @@ export function releasesStrategy(options: DeployOptions, deps: DeployDeps): Depl
           linkedDirs: options.linkedDirs,
           script: options.pm2.script,
         },
-        options.installCommand
-          ? (dir) =>
-              session
-                .run('install', tiedToConnection(userCommand(dir, options.installCommand as string)), {
-                  timeoutMs: options.installTimeoutMs,
-                })
-                .then(() => undefined)
-          : undefined,
+        installer(session, options, deps),
       );
       if (options.preflight) {
         await deps.log.group(`${run.name}: preflight of ${run.release}`, () =>
@@ -58,8 +51,10 @@ export function releasesStrategy(options: DeployOptions, deps: DeployDeps): Depl
     restore: (run, reason) => restorePrevious(run, options, deps, reason),
 
     async abandon(run, reason) {
-      if (!run.store || !run.release || !run.session?.connected) return;
-      await run.store.markBad(run.release, reason, options.holder.actor, 'abandoned');
+      if (!run.release || !run.lease) return;
+      // A connection lost during prepare is tried again, briefly: the mark keeps rollbacks off it.
+      await reachAgain(run, options, deps.log, { attempts: options.ssh.connectAttempts });
+      await storeOf(run).markBad(run.release, reason, options.holder.actor, 'abandoned');
     },
 
     async finish(run) {

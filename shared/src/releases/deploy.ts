@@ -31,6 +31,7 @@ import { HealthGateFailed } from './switch-verify.js';
 import type { SshSession } from '../ssh/session.js';
 import { userCommand } from '../ssh/shell.js';
 import { describeOutcome } from './outcome.js';
+import { throwIfCancelled } from '../cancel.js';
 
 export type { DeployDeps, HostReport, HostRun, ReleaseTarget } from './host-run.js';
 export type { DeployOptions } from './strategy.js';
@@ -81,6 +82,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     ]);
     packed = await packing;
     if (opened.status === 'rejected') throw opened.reason;
+    throwIfCancelled(deps.signal);
     await checkLayouts(runs, options, deps);
     for (const run of runs) {
       const short =
@@ -111,13 +113,16 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     // that finds this one dead can mark it abandoned.
     const ready = packed;
     const prepared = await forEachBatch(runs, Math.max(options.maxParallel, 8), async (run) => {
-      if (run.lease) {
-        run.lease.release = run.release;
-        await noteLease(run.session as SshSession, (run.store as ReleaseStore).paths, run.lease);
-      }
-      await log.group(`${run.name}: prepare ${run.release}`, () => strategy.prepare(run, ready));
+      const lease = run.lease;
+      if (lease) lease.release = run.release;
+      await Promise.all([
+        lease && noteLease(run.session as SshSession, (run.store as ReleaseStore).paths, lease),
+        log.group(`${run.name}: prepare ${run.release}`, () => strategy.prepare(run, ready)),
+      ]);
     });
-    const prepareFailure = prepared.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
+    const prepareFailure =
+      (prepared.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined) ??
+      (deps.signal?.aborted ? { status: 'rejected' as const, reason: deps.signal.reason } : undefined);
     if (prepareFailure) {
       await abandonAll(runs, strategy, `preparing the release failed: ${errorText(prepareFailure.reason)}`);
       throw prepareFailure.reason;
@@ -144,6 +149,10 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     let failure: { run: HostRun; error: unknown } | undefined;
     for (let i = 0; i < runs.length && !failure; i += options.maxParallel) {
       const batch = runs.slice(i, i + options.maxParallel);
+      if (deps.signal?.aborted) {
+        failure = { run: batch[0] as HostRun, error: deps.signal.reason };
+        break;
+      }
       const results = await Promise.allSettled(
         batch.map((run) =>
           log.group(`${run.name}: switch to ${run.release}`, async () => {
@@ -168,7 +177,9 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     }
 
     if (failure) {
-      const reason = `deploy of ${options.sha} failed on ${failure.run.name}: ${errorText(failure.error).replace(/\.$/, '')}`;
+      const reason = deps.signal?.aborted
+        ? `deploy of ${options.sha} ${errorText(deps.signal.reason)} while switching`
+        : `deploy of ${options.sha} failed on ${failure.run.name}: ${errorText(failure.error).replace(/\.$/, '')}`;
       // Every host, switched or not as far as this run knows: a lost connection leaves it unsure.
       const restored = await Promise.allSettled(
         runs.map((run) =>
@@ -204,7 +215,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     return report;
   } finally {
     await packing.then((p) => p.cleanup()).catch(() => undefined);
-    await Promise.all(runs.map((run) => closeHost(run, log)));
+    await Promise.all(runs.map((run) => closeHost(run, options, log)));
     for (const run of runs) run.report.durationMs = now().getTime() - run.started;
     report.durationMs = now().getTime() - started;
   }

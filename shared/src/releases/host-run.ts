@@ -6,7 +6,7 @@ import { OperationError, errorText } from '../errors.js';
 import type { HealthCriteria } from '../health/options.js';
 import type { HealthReport } from '../health/verify.js';
 import type { Log } from '../log.js';
-import { openSession, type SshOptions } from '../ssh/connect.js';
+import { openSession, type RetryBudget, type SshOptions } from '../ssh/connect.js';
 import type { SshSession } from '../ssh/session.js';
 import { describeTarget, type SshTarget } from '../ssh/target.js';
 import {
@@ -71,6 +71,8 @@ export interface DeployDeps {
   log: Log;
   now?: () => Date;
   sleep?: (ms: number) => Promise<void>;
+  /** Aborted when the run is cancelled (SIGINT/SIGTERM): see cancel.ts. */
+  signal?: AbortSignal;
 }
 
 /** One host's part in a deploy or rollback. */
@@ -216,16 +218,38 @@ async function lockAndRead(
   }
 }
 
-export async function closeHost(run: HostRun, log: Log): Promise<void> {
+/**
+ * Stops the heartbeat and releases the lease. A connection lost before anything switched is tried
+ * again (connect-attempts, not the restore deadline) so that a blip does not leave the way back
+ * locked until the lease's grace runs out.
+ */
+export async function closeHost(run: HostRun, target: ReleaseTarget, log: Log): Promise<void> {
   await run.heartbeat?.stop();
-  if (run.session?.connected && run.lease && run.store && !run.heartbeat?.lost) {
-    await releaseLease(run.session, run.store.paths, run.lease).catch((error) =>
+  if (run.lease && run.store && !run.heartbeat?.lost) {
+    try {
+      const session = await reachAgain(run, target, log, { attempts: target.ssh.connectAttempts });
+      await releaseLease(session, run.store.paths, run.lease);
+    } catch (error) {
       log.warn(
-        `${run.name}: could not release the deploy lock (${errorText(error)}); its heartbeat has stopped, so the next run takes it over`,
-      ),
-    );
+        `${run.name}: could not release the deploy lock (${errorText(error)}); its heartbeat has stopped, so the next run takes it over ${Math.round(target.lock.graceMs / 1000)} s from now`,
+      );
+    }
   }
   run.session?.close();
+}
+
+/** The run's session if it is connected, else a new one within `budget`; the store follows it. */
+export async function reachAgain(
+  run: HostRun,
+  target: ReleaseTarget,
+  log: Log,
+  budget: RetryBudget,
+): Promise<SshSession> {
+  if (run.session?.connected) return run.session;
+  run.session?.close();
+  run.session = await openSession(run.target, target.ssh, log, budget);
+  run.store = new ReleaseStore(run.session, target.appDir);
+  return run.session;
 }
 
 /**
@@ -244,19 +268,16 @@ export async function liveStore(
     log.warn(
       `${run.name}: connection lost; reconnecting (for up to ${Math.round(target.restoreDeadlineMs / 1000)} s) to put it right`,
     );
-    run.session?.close();
     try {
-      run.session = await openSession(run.target, target.ssh, log, {
-        until: Date.now() + target.restoreDeadlineMs,
-      });
+      await reachAgain(run, target, log, { until: Date.now() + target.restoreDeadlineMs });
     } catch (error) {
       run.report.reachable = false;
       throw error;
     }
-    run.store = new ReleaseStore(run.session, target.appDir);
   }
+  const session = run.session as SshSession;
   const store = run.store as ReleaseStore;
-  if (run.lease && !(await renewLease(run.session, store.paths, run.lease))) {
+  if (run.lease && !(await renewLease(session, store.paths, run.lease))) {
     run.heartbeat?.stop();
     if (run.heartbeat) run.heartbeat.lost = 'another run took the deploy lock over';
     throw new OperationError(
@@ -264,5 +285,5 @@ export async function liveStore(
       `that run is in charge of ${run.name} now: read ${store.paths.log} on the host to see what it did.`,
     );
   }
-  return { session: run.session, store };
+  return { session, store };
 }

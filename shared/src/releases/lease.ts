@@ -12,7 +12,8 @@
 import { randomBytes } from 'node:crypto';
 import { OperationError, errorText } from '../errors.js';
 import type { Log } from '../log.js';
-import { sleep as realSleep } from '../retry/backoff.js';
+import { throwIfCancelled } from '../cancel.js';
+import { sleepUnlessAborted } from '../retry/backoff.js';
 import type { SshSession } from '../ssh/session.js';
 import { sh } from '../ssh/shell.js';
 import type { AppPaths } from './layout.js';
@@ -91,10 +92,10 @@ export async function acquireLease(
   operation: string,
   policy: LeasePolicy,
   log: Log,
-  deps: { now?: () => Date; sleep?: (ms: number) => Promise<void> } = {},
+  deps: { now?: () => Date; sleep?: (ms: number) => Promise<void>; signal?: AbortSignal } = {},
 ): Promise<{ lease: Lease; tookOver?: FoundLease }> {
   const now = deps.now ?? (() => new Date());
-  const sleep = deps.sleep ?? realSleep;
+  const sleep = deps.sleep ?? ((ms: number) => sleepUnlessAborted(ms, deps.signal));
   const token = randomBytes(9).toString('hex');
   const lease: Lease = {
     ...holder,
@@ -129,6 +130,7 @@ export async function acquireLease(
       tookOver = found;
       continue;
     }
+    throwIfCancelled(deps.signal);
     if (Date.now() < waitUntil) {
       if (!waiting)
         log.info(

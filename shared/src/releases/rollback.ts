@@ -19,6 +19,7 @@ import { previousGood, type ReleaseStore } from './store.js';
 import { legacyPrevious, noLegacyPrevious, readLegacyState, restartLegacy, swapLegacy } from './legacy.js';
 import type { SshSession } from '../ssh/session.js';
 import type { Log } from '../log.js';
+import { throwIfCancelled, uncancellable } from '../cancel.js';
 
 export interface RollbackOptions extends ReleaseTarget {
   /** A release id to go back to; undefined for the previous good release. */
@@ -46,6 +47,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
   const report: RollbackReport = { hosts: runs.map((r) => r.report), plan: [], durationMs: 0 };
   try {
     await openHosts(runs, options, 'rollback', deps, options.maxParallel);
+    throwIfCancelled(deps.signal);
 
     // Decide every host before touching any.
     for (const run of runs) {
@@ -75,6 +77,8 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
 
     const failures: string[] = [];
     for (let i = 0; i < runs.length; i += options.maxParallel) {
+      // A cancelled rollback stops between batches; a switch under way is finished and verified.
+      throwIfCancelled(deps.signal);
       const batch = runs.slice(i, i + options.maxParallel).filter((run) => run.release !== run.previous);
       await Promise.all(
         batch.map((run) =>
@@ -113,7 +117,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     }
     throw error;
   } finally {
-    await Promise.all(runs.map((run) => closeHost(run, log)));
+    await Promise.all(runs.map((run) => closeHost(run, options, log)));
     for (const run of runs) run.report.durationMs = now().getTime() - run.started;
     report.durationMs = now().getTime() - started;
   }
@@ -174,16 +178,22 @@ async function decideLegacy(run: HostRun, options: RollbackOptions): Promise<voi
 }
 
 async function actReleases(run: HostRun, options: RollbackOptions, deps: DeployDeps): Promise<void> {
-  const store = run.store as ReleaseStore;
   const now = deps.now ?? (() => new Date());
   const reason = `rolled back to ${run.release}${options.holder.actor ? ` by ${options.holder.actor}` : ''}`;
-  // Marked first (in the release log, and in its directory if that still exists): should the
-  // switch fail midway, a later rollback must still skip it.
-  await store.markBad(run.previous as string, reason, options.holder.actor);
+  // Marked first, in the same command as the switch (in the release log, and in its directory if
+  // that still exists): should the switch fail midway, a later rollback must still skip it.
   const sha = run.state?.releases.find((r) => r.id === run.release)?.sha;
   let verified = false;
   try {
-    const health = await switchAndVerify(run, run.release as string, sha, run.previous, options, deps);
+    const health = await switchAndVerify(
+      run,
+      run.release as string,
+      sha,
+      run.previous,
+      options,
+      uncancellable(deps),
+      reason,
+    );
     run.report.health = { healthy: true, attempts: health.attempts };
     verified = true;
     run.report.verified = true;

@@ -8,7 +8,7 @@
  */
 import { OperationError } from '../errors.js';
 import type { SshSession } from '../ssh/session.js';
-import { allOf, sh } from '../ssh/shell.js';
+import { allOf, sh, type ShellCommand } from '../ssh/shell.js';
 import { appPaths, isReleaseId, releaseDir, type AppPaths } from './layout.js';
 import { discardPartial } from './disk.js';
 
@@ -155,18 +155,18 @@ exit 0`,
   async prepare(options: PrepareOptions, install?: (dir: string) => Promise<void>): Promise<string> {
     const dir = releaseDir(this.paths, options.id);
     const upload = `${this.paths.meta}/upload-${options.id}.tar.gz`;
-    await this.session.run(
-      'create release directory',
-      // Uploads left by a dead run are litter: we hold the lease, so nobody else is uploading.
-      sh`rm -f -- ${this.paths.meta}/upload-*.tar.gz 2>/dev/null; mkdir -p -- ${dir} ${this.paths.shared} ${this.paths.meta}`,
-    );
-    await this.log({
+    const preparing: ReleaseLogEntry = {
       time: new Date().toISOString(),
       host: this.host,
       release: options.id,
       sha: options.sha,
       outcome: 'preparing',
-    });
+    };
+    await this.session.run(
+      'create release directory',
+      // Uploads left by a dead run are litter: we hold the lease, so nobody else is uploading.
+      sh`rm -f -- ${this.paths.meta}/upload-*.tar.gz 2>/dev/null; mkdir -p -- ${dir} ${this.paths.shared} ${this.paths.meta} && printf '%s\\n' ${JSON.stringify(preparing)} >> ${this.paths.log}`,
+    );
     const links = [
       ...options.linkedDirs.map((path) => sh`mkdir -p -- ${`${this.paths.shared}/${path}`}`),
       ...options.linkedFiles.map(
@@ -178,28 +178,33 @@ exit 0`,
           sh`rm -rf -- ${`${dir}/${path}`} && mkdir -p -- "$(dirname -- ${`${dir}/${path}`})" && ln -s -- ${`${this.paths.shared}/${path}`} ${`${dir}/${path}`}`,
       ),
     ];
+    const checkScript = sh`test -f ${`${dir}/${options.script}`} || { echo ${`${options.script} (app-script) is not in the release after unpacking${install ? ' and installing' : ''}`} >&2; exit 1; }`;
     try {
       await this.session.upload('upload release', options.tarball, upload);
+      // Without an install step the entry script is checked in the same round trip as the unpack.
       await this.session.run(
-        'unpack release',
-        sh`tar -xzf ${upload} -C ${dir} && rm -f -- ${upload} && printf '%s\\n' ${options.sha} > ${`${dir}/REVISION`} && ${allOf(...links)}`,
+        install ? 'unpack release' : 'unpack release and check the entry script',
+        sh`tar -xzf ${upload} -C ${dir} && rm -f -- ${upload} && printf '%s\\n' ${options.sha} > ${`${dir}/REVISION`} && ${allOf(...links, ...(install ? [] : [checkScript]))}`,
       );
-      if (install) await install(dir);
-      await this.session.run(
-        'check the entry script',
-        sh`test -f ${`${dir}/${options.script}`} || { echo ${`${options.script} (app-script) is not in the release after unpacking${install ? ' and installing' : ''}`} >&2; exit 1; }`,
-      );
+      if (install) {
+        await install(dir);
+        await this.session.run('check the entry script', checkScript);
+      }
     } catch (error) {
       throw await discardPartial(this.session, this.paths.root, [dir, upload], error);
     }
     return dir;
   }
 
-  /** Points `current` at the release by renaming a new symlink over it: atomic, never absent. */
-  async switchTo(id: string): Promise<void> {
+  /**
+   * Points `current` at the release by renaming a new symlink over it: atomic, never absent. The
+   * log line goes first, in the same command: a run killed right after the switch leaves a release
+   * the log knows was switched to and never verified.
+   */
+  async switchTo(id: string, entry: ReleaseLogEntry, first?: ShellCommand): Promise<void> {
     await this.session.run(
       'switch current',
-      sh`cd -- ${this.paths.root} && test -d ${`releases/${id}`} && ln -sfn -- ${`releases/${id}`} current.next && mv -Tf -- current.next current`,
+      sh`${first ?? sh`true`} && cd -- ${this.paths.root} && test -d ${`releases/${id}`} && printf '%s\\n' ${JSON.stringify(entry)} >> ${this.paths.log} && ln -sfn -- ${`releases/${id}`} current.next && mv -Tf -- current.next current`,
     );
   }
 
@@ -213,6 +218,16 @@ exit 0`,
     actor?: string,
     outcome: 'bad' | 'abandoned' = 'bad',
   ): Promise<void> {
+    await this.session.run('mark release bad', this.markBadCommand(id, reason, actor, outcome));
+  }
+
+  /** The command that marks a release bad: alone, or ahead of the switch in one round trip. */
+  markBadCommand(
+    id: string,
+    reason: string,
+    actor?: string,
+    outcome: 'bad' | 'abandoned' = 'bad',
+  ): ShellCommand {
     const time = new Date().toISOString();
     const note = JSON.stringify({ time, reason, actor });
     const entry: ReleaseLogEntry = {
@@ -224,10 +239,7 @@ exit 0`,
       ...(actor ? { actor } : {}),
     };
     const dir = releaseDir(this.paths, id);
-    await this.session.run(
-      'mark release bad',
-      sh`mkdir -p -- ${this.paths.meta} && printf '%s\\n' ${JSON.stringify(entry)} >> ${this.paths.log} && if [ -d ${dir} ] && [ ! -L ${dir} ]; then printf '%s\\n' ${note} > ${`${dir}/BAD_RELEASE`}; fi`,
-    );
+    return sh`{ mkdir -p -- ${this.paths.meta} && printf '%s\\n' ${JSON.stringify(entry)} >> ${this.paths.log} && if [ -d ${dir} ] && [ ! -L ${dir} ]; then printf '%s\\n' ${note} > ${`${dir}/BAD_RELEASE`}; fi; }`;
   }
 
   async log(entry: ReleaseLogEntry): Promise<void> {

@@ -3,6 +3,7 @@
  * restart count steady over the stabilization window; and the way back when that fails, decided
  * from what the host says is current, not from what this run believes it did.
  */
+import { uncancellable } from '../cancel.js';
 import { OperationError, errorText } from '../errors.js';
 import { verifyHealth, type HealthReport } from '../health/verify.js';
 import { sleep as realSleep } from '../retry/backoff.js';
@@ -19,20 +20,26 @@ export async function switchAndVerify(
   from: string | undefined,
   target: ReleaseTarget,
   deps: DeployDeps,
+  /** Marks `from` bad with this reason in the same command as the switch. */
+  markFromBad?: string,
 ): Promise<HealthReport> {
   const { session, store } = await liveStore(run, target, deps.log);
-  // Logged before the switch: a run killed right after it leaves a release the log knows was never verified.
-  await store.log({
-    time: new Date().toISOString(),
-    host: run.name,
+  const first =
+    markFromBad && from ? store.markBadCommand(from, markFromBad, target.holder.actor) : undefined;
+  await store.switchTo(
     release,
-    ...(sha ? { sha } : {}),
-    outcome: 'switched',
-    ...(from ? { from } : {}),
-    actor: target.holder.actor,
-    runUrl: target.holder.runUrl,
-  });
-  await store.switchTo(release);
+    {
+      time: new Date().toISOString(),
+      host: run.name,
+      release,
+      ...(sha ? { sha } : {}),
+      outcome: 'switched',
+      ...(from ? { from } : {}),
+      actor: target.holder.actor,
+      runUrl: target.holder.runUrl,
+    },
+    first,
+  );
   run.switched = true;
   run.report.switched = true;
   const env: Record<string, string> = { RELEASE_ID: release, ...(sha ? { GIT_SHA: sha } : {}) };
@@ -59,7 +66,12 @@ export async function verifyRunning(
       urls: [healthUrlFor(target.healthUrls, run.index, run.target)],
       ...(sha ? { expectedVersion: sha } : {}),
     },
-    { log: deps.log, ...(deps.now ? { now: deps.now } : {}), ...(deps.sleep ? { sleep: deps.sleep } : {}) },
+    {
+      log: deps.log,
+      ...(deps.now ? { now: deps.now } : {}),
+      ...(deps.sleep ? { sleep: deps.sleep } : {}),
+      ...(deps.signal ? { signal: deps.signal } : {}),
+    },
   );
   if (!health.healthy) throw new HealthGateFailed(health);
   if (target.stabilizationMs > 0) {
@@ -91,6 +103,8 @@ export async function restorePrevious(
   deps: DeployDeps,
   reason: string,
 ): Promise<void> {
+  // The way back is never cancelled: a cancelled run still puts back what it changed.
+  deps = uncancellable(deps);
   const { log } = deps;
   const { session, store } = await liveStore(run, target, log);
   const release = run.release as string;

@@ -22,6 +22,8 @@ export interface RunOptions {
   stdin?: string;
   /** Exit codes that are answers rather than failures (e.g. `test -e` → 1). */
   okCodes?: number[];
+  /** Stop waiting when aborted; the command may go on on the host (see tiedToConnection). */
+  signal?: AbortSignal;
 }
 
 const STDERR_TAIL_LINES = 12;
@@ -84,6 +86,18 @@ export class SshSession {
     const timedOut = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), timeoutMs);
     });
+    const signal = options.signal;
+    let stop: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      if (!signal) return;
+      stop = () => {
+        channel?.close();
+        reject(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason)));
+      };
+      if (signal.aborted) stop();
+      else signal.addEventListener('abort', stop, { once: true });
+    });
+    aborted.catch(() => undefined); // settled after the race only if the command won: nobody listens then
     let response;
     try {
       const outcome = await Promise.race([
@@ -93,6 +107,7 @@ export class SshSession {
           onChannel: (c) => (channel = c),
         }),
         timedOut,
+        aborted,
       ]);
       if (outcome === 'timeout') {
         // OpenSSH ignores signal requests for plain exec channels: the process may well live on.
@@ -108,10 +123,11 @@ export class SshSession {
       }
       response = outcome;
     } catch (error) {
-      if (error instanceof RemoteCommandError) throw error;
+      if (error instanceof RemoteCommandError || error === signal?.reason) throw error;
       throw new ConnectionLost(step, this.name, error instanceof Error ? error.message : String(error));
     } finally {
       clearTimeout(timer);
+      if (stop) signal?.removeEventListener('abort', stop);
     }
     // A channel that closes with neither an exit code nor a signal: the connection went away under it.
     if (response.code === null && !response.signal) throw new ConnectionLost(step, this.name);
