@@ -156,6 +156,7 @@ try {
   };
   const before = currentRelease(host);
   const fault = killSshdAtSwitch(host, before, 5000);
+  const lostProbe = startOutageProbe(host.healthUrl, 50);
   const lost = await runActionBundle(
     'action-deploy',
     {
@@ -167,29 +168,32 @@ try {
     { secrets },
   );
   await fault;
+  const lostOutage = await lostProbe.stop();
   const lostReport = JSON.parse(lost.outputs['hosts-report'] ?? '[]')[0] ?? {};
   check(
     lost.exitCode === 1 &&
       lostReport.restored === true &&
       lostReport.verified === true &&
       currentRelease(host) === before,
-    `SSH lost at the switch (sshd killed by pid as current flipped, back 5 s later): restored to ${before} and verified in ${lost.durationMs} ms, lock freed`,
+    `SSH lost at the switch (sshd killed by pid as current flipped, back 5 s later): restored to ${before} and verified in ${lost.durationMs} ms, lock freed; users saw the bad release for ${lostOutage.outageMs} ms`,
   );
   const t5 = performance.now();
+  const silentProbe = startOutageProbe(host.healthUrl, 50);
   const silent = await runActionBundle(
     'action-deploy',
     {
       ...base,
       artifact: sampleArtifact(host, { sha: sha(5), mode: 'no-listen' }),
       sha: sha(5),
-      'start-timeout': '5s',
-      'max-attempts': '100',
+      'max-attempts': '1000',
+      deadline: '2m',
     },
-    { secrets },
+    { secrets, timeoutMs: 180_000 },
   );
+  const silentOutage = await silentProbe.stop();
   check(
     silent.exitCode === 1 && /start-timeout/.test(silent.errors[0] ?? '') && currentRelease(host) === before,
-    `a release that never binds its port: judged by start-timeout 5s and rolled back, ${Math.round(performance.now() - t5)} ms in all (deadline 20s)`,
+    `a release that never binds its port, with the defaults (start-timeout 30s, deadline 2m): rolled back after ${Math.round(performance.now() - t5)} ms in all; users saw no answer for ${silentOutage.outageMs} ms`,
   );
   const probe = startOutageProbe(host.healthUrl, 20);
   const caught = await runActionBundle(
