@@ -24,6 +24,7 @@ import {
   type DeployHost,
 } from '../../sandbox/deploy-host.js';
 import { hostileStrings } from '../helpers/hostile-strings.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 let h: DeployHost;
 let other: DeployHost;
@@ -65,14 +66,6 @@ async function served(target: DeployHost): Promise<string> {
 
 function current(target: DeployHost): string {
   return readlinkSync(target.droplet.realPath(`${target.appDir}/current`)).replace(/^releases\//, '');
-}
-
-async function waitFor(what: string, check: () => boolean, ms = 10_000): Promise<void> {
-  for (const until = Date.now() + ms; Date.now() < until;) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 describe('SSH connection killed mid-deploy', () => {

@@ -30,6 +30,7 @@ import {
   type DeployHost,
 } from '../../sandbox/deploy-host.js';
 import { startOutageProbe } from '../../bench/lib/outage.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const isRoot = process.getuid?.() === 0;
 const pool = deployHostPool();
@@ -81,14 +82,6 @@ const releaseLog = (h: DeployHost) =>
     .trim()
     .split('\n')
     .map((line) => JSON.parse(line) as { release: string; outcome: string });
-
-async function waitFor(what: string, check: () => boolean, ms = 20_000): Promise<void> {
-  for (const until = Date.now() + ms; Date.now() < until;) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe('1. SSH lost at the switch', () => {
   it('rides out an sshd restart, restores the previous release, marks the failed one bad and frees the lock', async () => {

@@ -8,7 +8,7 @@
  * What happens on one host is the layout's strategy (deploy-releases.ts, deploy-legacy.ts).
  */
 import { OperationError, errorText } from '../errors.js';
-import { packArtifact, type PackedArtifact } from './artifact.js';
+import { packArtifact } from './artifact.js';
 import { legacyStrategy } from './deploy-legacy.js';
 import { releasesStrategy } from './deploy-releases.js';
 import { notEnoughSpace } from './disk.js';
@@ -73,14 +73,13 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   };
   // Packing and measuring the artifact runs beside connecting: neither waits for the other.
   const packing = packArtifact(options.artifact);
-  let packed: PackedArtifact | undefined;
   try {
     // 1. Connect, lock and read every host. Nothing has changed if this fails.
     const [opened] = await Promise.allSettled([
       openHosts(runs, options, 'deploy', deps, options.maxParallel),
       packing,
     ]);
-    packed = await packing;
+    const packed = await packing;
     if (opened.status === 'rejected') throw opened.reason;
     throwIfCancelled(deps.signal);
     await checkLayouts(runs, options, deps);
