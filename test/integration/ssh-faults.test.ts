@@ -93,6 +93,30 @@ describe('a connection lost while a command runs', () => {
   });
 });
 
+describe('a connection that dies while idle', () => {
+  it('is seen as gone, never an uncaught error, and the next step says connection lost', async () => {
+    const session = await openSession(target, options, silentLog);
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown) => uncaught.push(error);
+    process.on('uncaughtException', onUncaught);
+    try {
+      droplet.sshd?.kill();
+      // ssh2's keepalive and our next command write to the dead socket: the reset must not escape.
+      await new Promise((r) => setTimeout(r, 300));
+      await expect(session.run('after', sh`true`)).rejects.toThrow(
+        /connection to .* was lost|not connected|Not connected/i,
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      expect(uncaught).toEqual([]);
+      expect(session.connected).toBe(false);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      session.close();
+      await droplet.sshd?.restart();
+    }
+  });
+});
+
 describe('reconnecting', () => {
   it('rides out an sshd restart when given a deadline, and gives up after its attempts without one', async () => {
     droplet.sshd?.kill();

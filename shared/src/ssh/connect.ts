@@ -111,6 +111,11 @@ async function connectOnce(target: SshTarget, options: SshOptions, through?: Dup
     }
     throw error;
   }
+  // node-ssh listens for 'error' only while connecting and while starting a command: a reset at any
+  // other moment (sshd killed, the host rebooting, a keepalive written to a dead socket) would be an
+  // uncaught exception that kills the run mid-deploy. 'close' follows, which marks the session gone;
+  // the next step then reports the lost connection, and a restore reconnects.
+  ssh.connection?.on('error', () => undefined);
   return { ssh, hostKey };
 }
 
