@@ -31,6 +31,7 @@ import {
 } from '../../sandbox/deploy-host.js';
 import { startOutageProbe } from '../../bench/lib/outage.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { garbledKey } from '../helpers/garbled-key.js';
 
 const isRoot = process.getuid?.() === 0;
 const pool = deployHostPool();
@@ -369,7 +370,7 @@ describe('7. messages', () => {
 
   it('says the key is the problem when the key cannot be parsed', async () => {
     const h = await host();
-    const garbled = '-----BEGIN OPENSSH PRIVATE KEY-----\nbm90IGEga2V5\n-----END OPENSSH PRIVATE KEY-----\n';
+    const garbled = garbledKey();
     const run = await runActionBundle(
       'action-rollback',
       { ...hostInputs([h]), 'ssh-key': garbled },

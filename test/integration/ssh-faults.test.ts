@@ -13,6 +13,7 @@ import { ConnectionLost } from '../../shared/src/ssh/session.js';
 import { sh, tiedToConnection } from '../../shared/src/ssh/shell.js';
 import type { SshTarget } from '../../shared/src/ssh/target.js';
 import { ConfigurationError } from '../../shared/src/errors.js';
+import { garbledKey } from '../helpers/garbled-key.js';
 
 let droplet: Droplet;
 let target: SshTarget;
@@ -146,7 +147,7 @@ describe('reconnecting', () => {
 
 describe('a key that cannot be used', () => {
   it('is an input error naming ssh-key, never a connection problem', async () => {
-    const garbled = `-----BEGIN OPENSSH PRIVATE KEY-----\nbm90IGEga2V5\n-----END OPENSSH PRIVATE KEY-----\n`;
+    const garbled = garbledKey();
     const attempt = openSession(target, { ...options, privateKey: garbled }, silentLog);
     await expect(attempt).rejects.toThrow(ConfigurationError);
     await expect(attempt).rejects.toThrow(/^Input 'ssh-key': cannot be used/);

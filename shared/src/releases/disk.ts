@@ -24,6 +24,11 @@ export function formatBytes(bytes: number): string {
   return `${Math.round(bytes / 1024)} KiB`;
 }
 
+/** What to do about a full disk, the same whether it was foreseen or met. */
+function freeSpaceHint(host: string, appDir: string): string {
+  return `free space on ${host} (\`df -h\`, \`du -sh ${appDir}/releases/* /var/log/*\`, \`pm2 flush\`), or lower keep-releases, then deploy again.`;
+}
+
 /** The upload and the unpacked tree exist together until the upload is removed, plus 5% and 1 MiB. */
 export function spaceNeeded(size: ArtifactSize): number {
   const both = size.packedBytes + size.unpackedBytes;
@@ -40,7 +45,7 @@ export function notEnoughSpace(
   if (freeBytes >= need) return undefined;
   return new OperationError(
     `not enough disk space on ${host}: need ${formatBytes(need)} (upload ${formatBytes(size.packedBytes)} + unpacked ${formatBytes(size.unpackedBytes)} + margin), have ${formatBytes(freeBytes)} free for ${appDir}. Nothing was changed.`,
-    `free space on ${host} (\`df -h\`, \`du -sh ${appDir}/releases/* /var/log/*\`, \`pm2 flush\`), or lower keep-releases, then deploy again.`,
+    freeSpaceHint(host, appDir),
   );
 }
 
@@ -75,7 +80,7 @@ export async function discardPartial(
     .find((line) => /No space left on device|ENOSPC|Disk quota exceeded/i.test(line));
   return new OperationError(
     `disk full on ${session.name}: ${head}${cause ? ` (${cause.trim()})` : ''}. The partial release was removed (${formatBytes(Number(freeKb) * 1024)} free on ${mount ?? root} now); nothing serving was changed.`,
-    `free space on ${session.name} (\`df -h\`, \`du -sh ${root}/releases/* /var/log/*\`, \`pm2 flush\`), or lower keep-releases, then deploy again.`,
+    freeSpaceHint(session.name, root),
     { cause: error },
   );
 }

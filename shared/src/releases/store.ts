@@ -34,7 +34,7 @@ export interface HostState {
   symlinks: { name: string; target: string }[];
   /** Free bytes on the file system that holds app-dir (or its nearest existing parent). */
   freeBytes?: number;
-  /** Bad marks and verdicts read from the release log for releases whose directory is gone. */
+  /** What the release log says of each release present (or current with its directory gone). */
   history: Map<string, ReleaseHistory>;
 }
 
