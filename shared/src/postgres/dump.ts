@@ -1,0 +1,181 @@
+/**
+ * Writing one backup: pg_dump in the snapshot exported by our own session, the row counts taken in
+ * that same snapshot while it runs, everything streamed (pg_dump writes the file itself, or its
+ * plain output goes through gzip into the file with backpressure: no stage holds the dump), every
+ * stage's exit status checked, the file written as `.partial`, fsynced and only then renamed.
+ */
+import { mkdir, stat } from 'node:fs/promises';
+import { createWriteStream, existsSync } from 'node:fs';
+import { statfs } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import { OperationError, errorText } from '../errors.js';
+import type { Log } from '../log.js';
+import { digestBackup, publish, removeQuietly } from './archive-files.js';
+import { startTool, type ClientTools } from './client-tools.js';
+import { conninfo, describeDatabase, toolEnvironment } from './database-url.js';
+import type { Endpoint } from './endpoint.js';
+import { EXTENSIONS, stamp, writeManifest, type BackupFormat, type Manifest } from './manifest.js';
+import type { DatabaseSession, ServerVersion } from './session.js';
+
+export interface DumpSpec {
+  format: BackupFormat;
+  /** gzip level 0-9 (PostgreSQL 15's pg_dump compresses with gzip only). */
+  compression: number;
+  /** Parallel pg_dump workers (directory format). */
+  jobs: number;
+  dir: string;
+  /** File name prefix: `<name>-<time><ext>`. */
+  name: string;
+}
+
+export interface Connected {
+  endpoint: Endpoint;
+  session: DatabaseSession;
+  server: ServerVersion;
+  tools: ClientTools;
+}
+
+export interface WrittenBackup {
+  path: string;
+  manifestPath: string;
+  manifest: Manifest;
+}
+
+export function backupFileName(spec: Pick<DumpSpec, 'name' | 'format'>, at: Date): string {
+  return `${spec.name}-${stamp(at)}${EXTENSIONS[spec.format]}`;
+}
+
+function dumpArgs(spec: DumpSpec, target: string, snapshot: string): string[] {
+  const common = ['--no-password', `--snapshot=${snapshot}`, `--dbname=${target}`];
+  switch (spec.format) {
+    case 'custom':
+      return [...common, '--format=custom', `--compress=${spec.compression}`];
+    case 'directory':
+      return [...common, '--format=directory', `--jobs=${spec.jobs}`, `--compress=${spec.compression}`];
+    case 'plain-gzip':
+      // DROP … IF EXISTS first: the runbook's own `gunzip < f | psql` then works over a live database too.
+      return [...common, '--format=plain', '--clean', '--if-exists'];
+  }
+}
+
+const NO_SPACE = /No space left on device|ENOSPC|could not write to output file/i;
+
+async function freeBytes(dir: string): Promise<number | undefined> {
+  try {
+    const s = await statfs(dir);
+    return s.bavail * s.bsize;
+  } catch {
+    return undefined;
+  }
+}
+
+function mb(bytes: number): string {
+  return `${(bytes / 1_048_576).toFixed(1)} MB`;
+}
+
+/** Writes one backup of the connected database into spec.dir and returns it with its manifest. */
+export async function writeBackup(
+  connected: Connected,
+  spec: DumpSpec,
+  log: Log,
+  signal?: AbortSignal,
+): Promise<WrittenBackup> {
+  const { endpoint, session, server, tools } = connected;
+  const db = endpoint.db;
+  await mkdir(spec.dir, { recursive: true });
+  const startedAt = new Date();
+  let path = join(spec.dir, backupFileName(spec, startedAt));
+  // Two runs in the same second (a retry) must not collide on one name.
+  for (let n = 2; existsSync(path) || existsSync(`${path}.partial`); n++) {
+    path = join(spec.dir, `${spec.name}-${stamp(startedAt)}-${n}${EXTENSIONS[spec.format]}`);
+  }
+  const partial = `${path}.partial`;
+  const started = performance.now();
+  log.info(
+    `backing up ${describeDatabase(db)} (PostgreSQL ${server.version}, ${endpoint.route}) with pg_dump ${tools.version}, format ${spec.format}${spec.format === 'directory' ? ` ×${spec.jobs} jobs` : ''}, compression ${spec.compression}, to ${path}`,
+  );
+  try {
+    const snapshot = await session.exportSnapshot();
+    const tables = await session.dataTables();
+    const target = spec.format === 'plain-gzip' ? '-' : partial;
+    const dump = startTool(tools, 'pg_dump', [...dumpArgs(spec, conninfo(db, endpoint.reach), snapshot), ...(target === '-' ? [] : [`--file=${partial}`])], {
+      env: toolEnvironment(db),
+      stdout: target === '-' ? 'pipe' : 'ignore',
+      ...(signal ? { signal } : {}),
+      hint: 'read pg_dump\'s message above; check the connection, the role\'s read rights on every table, and free disk space here.',
+    });
+    const writing =
+      target === '-'
+        ? pipeline(
+            dump.child.stdout as NodeJS.ReadableStream,
+            createGzip({ level: spec.compression, chunkSize: 1 << 16 }),
+            createWriteStream(partial, { mode: 0o600 }),
+          ).catch((error: unknown) => {
+            dump.child.kill('SIGTERM');
+            throw error;
+          })
+        : Promise.resolve();
+    // The counts run in the exporting transaction while pg_dump reads the same snapshot.
+    const counting = session.countRows(tables, signal);
+    const [dumped, written, counted] = await Promise.allSettled([dump.done, writing, counting]);
+    for (const outcome of [written, dumped, counted]) if (outcome.status === 'rejected') throw outcome.reason;
+    const rows = (counted as PromiseFulfilledResult<Record<string, number>>).value;
+    await session.commit();
+    if (signal?.aborted) throw signal.reason;
+    const digest = await digestBackup(partial);
+    await publish(partial, path);
+    const finishedAt = new Date();
+    const manifest: Manifest = {
+      kind: 'runbook-actions backup',
+      version: 1,
+      file: path.slice(spec.dir.length + 1),
+      format: spec.format,
+      compression: spec.compression,
+      database: db.database,
+      server,
+      tools: { pg_dump: tools.version, major: tools.major },
+      bytes: digest.bytes,
+      sha256: digest.sha256,
+      ...(digest.files ? { files: digest.files } : {}),
+      startedAt: startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      durationMs: Math.round(performance.now() - started),
+      snapshot,
+      tables: rows,
+      verifications: [],
+    };
+    const manifestPath = await writeManifest(path, manifest);
+    log.info(
+      `backup written: ${path} (${mb(digest.bytes)}, sha256 ${digest.sha256.slice(0, 16)}…, ${tables.length} tables, ${manifest.durationMs} ms)`,
+    );
+    return { path, manifestPath, manifest };
+  } catch (error) {
+    await removeQuietly(partial);
+    await session.client.query('ROLLBACK').catch(() => undefined);
+    if (error === signal?.reason) throw error;
+    if (NO_SPACE.test(errorText(error)) || (error as { code?: string }).code === 'ENOSPC') {
+      const free = await freeBytes(spec.dir);
+      throw new OperationError(
+        `The backup did not fit: no space left on the device holding ${spec.dir}${free !== undefined ? ` (${mb(free)} free now that the partial file is removed)` : ''}. No backup file was written.`,
+        'free space there or set path to a larger disk; the database itself was not changed.',
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+}
+
+/** Size of the database on the server: an upper bound for what a backup needs, for the plan. */
+export async function databaseSize(session: DatabaseSession): Promise<number> {
+  const result = await session.client.query<{ size: string }>('SELECT pg_database_size(current_database()) AS size');
+  return Number((result.rows[0] as { size: string }).size);
+}
+
+export async function pathExists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}

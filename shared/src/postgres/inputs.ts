@@ -1,0 +1,140 @@
+/**
+ * The inputs of action-db-backup (and the CLI's backup/verify/restore), read and checked in one
+ * place before anything connects. The database URLs are secrets: masked whole and by password.
+ */
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Inputs } from '../config/inputs.js';
+import { ConfigurationError } from '../errors.js';
+import { readSshOptions } from '../ssh/inputs.js';
+import { parseSshTarget } from '../ssh/target.js';
+import type { BackupOptions } from './backup.js';
+import type { DatabaseAccess } from './connect.js';
+import { parseDatabaseUrl, type DatabaseUrl } from './database-url.js';
+import type { DumpSpec } from './dump.js';
+import type { SshRoute } from './endpoint.js';
+import { BACKUP_FORMATS, VERIFY_LEVELS, type VerifyLevel } from './manifest.js';
+import type { RestoreOptions } from './restore.js';
+import type { VerifyOptions } from './verify-mode.js';
+
+export const MODES = ['backup', 'verify', 'restore'] as const;
+export type Mode = (typeof MODES)[number];
+
+/** The default compression level, chosen by bench/backup.ts (see its output in the README). */
+export const DEFAULT_COMPRESSION = 1;
+
+export function readDatabaseUrl(inputs: Inputs, name: string, required: boolean): DatabaseUrl | undefined {
+  const raw = required ? inputs.secret(name, { required: true }) : inputs.secret(name);
+  if (raw === undefined) return undefined;
+  return parseDatabaseUrl(name, raw, (secret) => inputs.mask(secret));
+}
+
+/** `ssh-host` and the SSH inputs: the way to a database that listens only on the droplet. */
+export function readSshRoute(inputs: Inputs): SshRoute | undefined {
+  const host = inputs.string('ssh-host');
+  if (!host) return undefined;
+  return { host: parseSshTarget('ssh-host', host), ssh: readSshOptions(inputs) };
+}
+
+export function readAccess(inputs: Inputs, urlInput = 'database-url'): DatabaseAccess {
+  const db = readDatabaseUrl(inputs, urlInput, true) as DatabaseUrl;
+  const via = readSshRoute(inputs);
+  const binDir = inputs.string('pg-bin-dir');
+  return { db, ...(via ? { via } : {}), ...(binDir ? { binDir: resolve(binDir) } : {}) };
+}
+
+export function readMode(inputs: Inputs): Mode {
+  return inputs.choice('mode', MODES, 'backup');
+}
+
+function backupDir(inputs: Inputs, env: NodeJS.ProcessEnv): string {
+  const given = inputs.string('path');
+  return resolve(given ?? join(env.RUNNER_TEMP ?? tmpdir(), 'db-backups'));
+}
+
+export function readDumpSpec(inputs: Inputs, db: DatabaseUrl, env: NodeJS.ProcessEnv = process.env): DumpSpec {
+  const format = inputs.choice('format', BACKUP_FORMATS, 'custom');
+  const jobs = inputs.integer('jobs', 2, { min: 1, max: 64 });
+  const name = inputs.string('name') ?? db.database;
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name))
+    throw new ConfigurationError('name', `${JSON.stringify(name)} is not a file name prefix; use letters, digits, '.', '_' and '-'.`);
+  return {
+    format,
+    compression: inputs.integer('compression', DEFAULT_COMPRESSION, { min: 0, max: 9 }),
+    jobs,
+    dir: backupDir(inputs, env),
+    name,
+  };
+}
+
+function readScratch(inputs: Inputs, level: VerifyLevel | 'none', levelInput: string): DatabaseUrl | undefined {
+  const scratch = readDatabaseUrl(inputs, 'scratch-database-url', false);
+  if (level === 'restore' && !scratch)
+    throw new ConfigurationError(
+      'scratch-database-url',
+      `is required for ${levelInput}: restore (a throwaway server to restore into — in a workflow, a postgres:<major> service container).`,
+    );
+  return scratch;
+}
+
+export function readBackupOptions(inputs: Inputs, env: NodeJS.ProcessEnv = process.env): BackupOptions {
+  const access = readAccess(inputs);
+  const verify = inputs.choice('verify', [...VERIFY_LEVELS, 'none'] as const, 'list');
+  const scratch = readScratch(inputs, verify, 'verify');
+  const remoteDir = inputs.string('remote-dir');
+  if (remoteDir !== undefined) {
+    if (!access.via) throw new ConfigurationError('remote-dir', 'needs ssh-host (and the SSH inputs) to copy the backup to the droplet.');
+    if (!remoteDir.startsWith('/')) throw new ConfigurationError('remote-dir', `${JSON.stringify(remoteDir)} must be an absolute path, e.g. /var/backups/bunty.`);
+  }
+  return {
+    access,
+    spec: readDumpSpec(inputs, access.db, env),
+    verify,
+    ...(scratch ? { scratch } : {}),
+    ...(remoteDir ? { remoteDir: remoteDir.replace(/\/+$/, '') } : {}),
+    retention: {
+      keepLast: inputs.integer('keep-last', 3, { min: 0, max: 1000 }),
+      keepDaily: inputs.integer('keep-daily', 7, { min: 0, max: 3650 }),
+      keepWeekly: inputs.integer('keep-weekly', 4, { min: 0, max: 520 }),
+    },
+    dryRun: inputs.boolean('dry-run', false),
+  };
+}
+
+function readBackupInput(inputs: Inputs, mode: Mode): string {
+  const given = inputs.string('backup');
+  if (!given) throw new ConfigurationError('backup', `is required for mode: ${mode} (a backup file or its .manifest.json).`);
+  return resolve(given);
+}
+
+export function readVerifyOptions(inputs: Inputs): VerifyOptions {
+  const level = inputs.choice('level', VERIFY_LEVELS, 'read');
+  const scratch = readScratch(inputs, level, 'level');
+  const via = readSshRoute(inputs);
+  const binDir = inputs.string('pg-bin-dir');
+  return {
+    backup: readBackupInput(inputs, 'verify'),
+    level,
+    ...(scratch ? { scratch } : {}),
+    ...(via ? { via } : {}),
+    ...(binDir ? { binDir: resolve(binDir) } : {}),
+    dryRun: inputs.boolean('dry-run', false),
+  };
+}
+
+export function readRestoreOptions(inputs: Inputs, env: NodeJS.ProcessEnv = process.env): RestoreOptions {
+  const backup = readBackupInput(inputs, 'restore');
+  const explicit = inputs.raw('target-database-url') !== '';
+  // Read (and so masked) even when the restore goes elsewhere.
+  if (explicit) readDatabaseUrl(inputs, 'database-url', false);
+  const target = readAccess(inputs, explicit ? 'target-database-url' : 'database-url');
+  const safety = inputs.boolean('safety-backup', true);
+  const spec = readDumpSpec(inputs, target.db, env);
+  return {
+    backup,
+    target,
+    confirm: inputs.raw('confirm'),
+    ...(safety ? { safety: { ...spec, format: 'custom', name: `${spec.name}-before-restore` } } : {}),
+    dryRun: inputs.boolean('dry-run', false),
+  };
+}
