@@ -3,10 +3,8 @@
  * fsync and the `.partial` → final rename that makes a file with the final name always complete.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 
 export interface FileDigest {
   name: string;
@@ -14,16 +12,22 @@ export interface FileDigest {
   sha256: string;
 }
 
+/** One buffer, read into again and again: hashing a 1 GB file must not grow the process by 1 GB of chunks. */
 export async function hashFile(path: string): Promise<FileDigest> {
   const hash = createHash('sha256');
+  const buffer = Buffer.allocUnsafe(1 << 20);
+  const handle = await open(path, 'r');
   let bytes = 0;
-  await pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), async function* (source) {
-    for await (const chunk of source as AsyncIterable<Buffer>) {
-      hash.update(chunk);
-      bytes += chunk.length;
+  try {
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+      bytes += bytesRead;
     }
-    yield* [];
-  });
+  } finally {
+    await handle.close();
+  }
   return { name: basename(path), bytes, sha256: hash.digest('hex') };
 }
 

@@ -77,6 +77,7 @@ export async function backup(options: BackupOptions, deps: { log: Log; signal?: 
       const outcome = await verifyBackup(written.path, spec.format, written.manifest, options.verify, {
         tools,
         log,
+        digestJustTaken: true,
         ...(scratch ? { scratch } : {}),
         ...(signal ? { signal } : {}),
       });

@@ -38,6 +38,8 @@ export interface VerifyContext {
   /** The scratch server, for `restore`. */
   scratch?: Endpoint;
   signal?: AbortSignal;
+  /** The sha256 was just computed from the file on disk (a fresh backup): reading it again proves nothing new. */
+  digestJustTaken?: boolean;
 }
 
 const ORDER: VerifyLevel[] = ['checksum', 'list', 'read', 'restore'];
@@ -60,7 +62,9 @@ export async function verifyBackup(
   };
   const { log } = ctx;
   // checksum
-  if (manifest) {
+  if (manifest && ctx.digestJustTaken) {
+    log.info(`checksum: sha256 taken from the file as written (${manifest.bytes} bytes)`);
+  } else if (manifest) {
     const digest = await digestBackup(path);
     if (digest.sha256 !== manifest.sha256) {
       const files = (manifest.files ?? [])

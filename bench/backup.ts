@@ -1,0 +1,117 @@
+/**
+ * Backups of a database with realistic entropy (bench/lib/realistic-data.ts), all measured in this
+ * one run against the same data: our backup (action-db-backup's committed bundle, its defaults), the
+ * runbook's `pg_dump | gzip`, and the physical limit here, `pg_dump > /dev/null` (the raw COPY rate);
+ * then verification by restore against a bare `pg_restore --single-transaction` of the same file;
+ * and the action's peak memory (node's VmHWM) at about 100 MB and about 1 GB.
+ *
+ * Goals: wall ÷ runbook ≤ 0.45; wall ÷ raw ≤ 1.15; size ÷ runbook's ≤ 1.15; peak RSS ≤ 120 MB at
+ * both sizes; verify-by-restore ÷ bare restore ≤ 1.3. BENCH_GB sets the large size (default 1).
+ */
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { readFileSync, rmSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { Droplet, runActionBundle, type ActionRun } from '../sandbox/index.js';
+import { databaseBytes, growRealisticData } from './lib/realistic-data.js';
+
+const GB = Number(process.env.BENCH_GB ?? 1);
+const MB = 1_048_576;
+const say = (line: string) => console.log(line);
+
+/** Samples a child's peak resident set (VmHWM) until it exits. */
+function watchPeak(child: ChildProcess): () => number {
+  let peakKb = 0;
+  const timer = setInterval(() => {
+    try {
+      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      if (kb > peakKb) peakKb = kb;
+    } catch {
+      /* exited */
+    }
+  }, 10);
+  child.once('exit', () => clearInterval(timer));
+  return () => peakKb / 1024;
+}
+
+function timed(command: string, env: NodeJS.ProcessEnv): number {
+  const started = performance.now();
+  execFileSync('bash', ['-c', command], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  return performance.now() - started;
+}
+
+async function action(inputs: Record<string, string>, secrets: string[]): Promise<{ run: ActionRun; peakMb: number }> {
+  let peak: () => number = () => 0;
+  const run = await runActionBundle('action-db-backup', inputs, {
+    secrets,
+    timeoutMs: 30 * 60_000,
+    onSpawn: (child) => (peak = watchPeak(child)),
+  });
+  if (run.exitCode !== 0) throw new Error(`action failed: ${run.errors.join('\n')}\n${run.stdout.slice(-2000)}`);
+  return { run, peakMb: peak() };
+}
+
+const droplet = await Droplet.start({ postgres: true });
+try {
+  const db = droplet.postgres as NonNullable<typeof droplet.postgres>;
+  const superuser = `postgresql://postgres:${db.password}@127.0.0.1:${db.port}`;
+  const secrets = [db.password];
+  const out = join(droplet.root, 'bench');
+  const env = { ...process.env, PGPASSWORD: db.password };
+  const conn = `host=127.0.0.1 port=${db.port} user=bunty dbname=bunty`;
+  const ours = (extra: Record<string, string> = {}) =>
+    action({ 'database-url': db.url, path: join(out, 'ours'), 'keep-last': '1', ...extra }, secrets);
+
+  say(`backup benchmark — ${availableParallelism()} cores, PostgreSQL ${execFileSync('pg_dump', ['--version']).toString().trim()}`);
+  say('generating realistic data, about 100 MB …');
+  await growRealisticData(db.url, `${superuser}/bunty`, 100 * MB, () => undefined);
+  const small = await ours();
+  say(`  ${(await databaseBytes(db.url) / MB).toFixed(0)} MB: our backup's peak RSS ${small.peakMb.toFixed(1)} MB`);
+
+  say(`generating realistic data, about ${GB} GB …`);
+  const g0 = performance.now();
+  await growRealisticData(db.url, `${superuser}/bunty`, GB * 1024 * MB, () => undefined);
+  const size = await databaseBytes(db.url);
+  say(`  ${(size / MB).toFixed(0)} MB in ${((performance.now() - g0) / 1000).toFixed(0)} s`);
+
+  timed(`pg_dump "${conn}" > /dev/null`, env); // warm the page cache for every contender alike
+  const raw = timed(`pg_dump "${conn}" > /dev/null`, env);
+  const runbookFile = join(out, 'runbook.sql.gz');
+  const runbook = timed(`pg_dump "${conn}" | gzip > ${runbookFile}`, env);
+  const large = await ours();
+  const ourMs = large.run.durationMs;
+  const ourFile = large.run.outputs.path as string;
+  const runbookBytes = statSync(runbookFile).size;
+  const ourBytes = Number(large.run.outputs.bytes);
+
+  // Restore: a bare pg_restore --single-transaction into a fresh database, against verify level restore.
+  const admin = new pg.Client({ connectionString: `${superuser}/postgres` });
+  await admin.connect();
+  await admin.query('CREATE DATABASE bare_restore');
+  const bare = timed(`pg_restore --single-transaction --exit-on-error -d "host=127.0.0.1 port=${db.port} user=postgres dbname=bare_restore" ${ourFile}`, env);
+  await admin.query('DROP DATABASE bare_restore');
+  await admin.end();
+  const verify = await action(
+    { mode: 'verify', backup: ourFile, level: 'restore', 'scratch-database-url': `${superuser}/postgres` },
+    secrets,
+  );
+  rmSync(out, { recursive: true, force: true });
+
+  const row = (name: string, value: string, ratio: number, goal: number) =>
+    say(`${name.padEnd(44)} ${value.padStart(12)}  ratio ${ratio.toFixed(2).padStart(5)}  goal ≤ ${goal}  ${ratio <= goal ? 'met' : 'NOT met'}`);
+  const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+  say('');
+  say(`database ${(size / MB).toFixed(0)} MB; raw pg_dump > /dev/null ${s(raw)}; runbook pg_dump | gzip ${s(runbook)} (${(runbookBytes / MB).toFixed(1)} MB)`);
+  say(`our backup (defaults: custom, compression 1, exact counts, verify list): ${s(ourMs)}, ${(ourBytes / MB).toFixed(1)} MB`);
+  row('wall time ÷ runbook', s(ourMs), ourMs / runbook, 0.45);
+  row('wall time ÷ raw (pg_dump > /dev/null)', s(ourMs), ourMs / raw, 1.15);
+  row("size ÷ runbook's size", `${(ourBytes / MB).toFixed(1)} MB`, ourBytes / runbookBytes, 1.15);
+  row('peak RSS at ~100 MB (MB ÷ 120)', `${small.peakMb.toFixed(1)} MB`, small.peakMb / 120, 1);
+  row(`peak RSS at ~${GB} GB (MB ÷ 120)`, `${large.peakMb.toFixed(1)} MB`, large.peakMb / 120, 1);
+  row('verify level restore ÷ bare pg_restore -1', s(verify.run.durationMs), verify.run.durationMs / bare, 1.3);
+  say(`  (bare pg_restore --single-transaction ${s(bare)}; the action's own restore-ms ${verify.run.outputs['restore-ms']} ms)`);
+} finally {
+  await droplet.stop();
+}
