@@ -16,6 +16,7 @@ import { digestBackup, publish, removeQuietly } from './archive-files.js';
 import { startTool, type ClientTools } from './client-tools.js';
 import { conninfo, describeDatabase, toolEnvironment } from './database-url.js';
 import type { Endpoint } from './endpoint.js';
+import { isExtensionOwnerOnlyLine, SqlLineFilter } from './plain-dump.js';
 import { EXTENSIONS, stamp, writeManifest, type BackupFormat, type Manifest } from './manifest.js';
 import type { DatabaseSession, ServerVersion } from './session.js';
 
@@ -110,6 +111,8 @@ export async function writeBackup(
       target === '-'
         ? pipeline(
             dump.child.stdout as NodeJS.ReadableStream,
+            // So that `gunzip < f | psql` runs as the application's role, which uses extensions it does not own.
+            new SqlLineFilter(isExtensionOwnerOnlyLine, true),
             createGzip({ level: spec.compression, chunkSize: 1 << 16 }),
             createWriteStream(partial, { mode: 0o600 }),
           ).catch((error: unknown) => {
@@ -119,8 +122,10 @@ export async function writeBackup(
         : Promise.resolve();
     // The counts run in the exporting transaction while pg_dump reads the same snapshot.
     const counting = session.countRows(tables, signal);
+    counting.catch(() => dump.child.kill('SIGTERM')); // no manifest, no backup: stop at once
     const [dumped, written, counted] = await Promise.allSettled([dump.done, writing, counting]);
-    for (const outcome of [written, dumped, counted]) if (outcome.status === 'rejected') throw outcome.reason;
+    // A table the role cannot read fails the count first and pg_dump after it: the count says why.
+    for (const outcome of [written, counted, dumped]) if (outcome.status === 'rejected') throw outcome.reason;
     const rows = (counted as PromiseFulfilledResult<Record<string, number>>).value;
     await session.commit();
     if (signal?.aborted) throw signal.reason;

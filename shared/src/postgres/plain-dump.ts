@@ -6,7 +6,6 @@
  */
 import { createReadStream } from 'node:fs';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
 
 export const DUMP_TRAILER = '-- PostgreSQL database dump complete';
@@ -54,40 +53,55 @@ export function extensionLineOf(existing: Set<string>): (line: string) => boolea
   };
 }
 
-/** Drops the statement lines `leaveOut` names, outside COPY blocks (data passes untouched). */
+/**
+ * Drops the statement lines `leaveOut` names, outside COPY blocks (data passes untouched). Lines are
+ * cut at the byte 0x0a, which never occurs inside a multi-byte UTF-8 character. With `schemaOnly`,
+ * everything after the first COPY passes through unexamined: the statements it filters all come before
+ * the data, and a gigabyte of rows should not be split into lines for nothing.
+ */
 export class SqlLineFilter extends Transform {
-  private partial = '';
+  private partial: Buffer = Buffer.alloc(0);
   private inCopy = false;
-  // A chunk may end inside a multi-byte character: the decoder keeps those bytes for the next one.
-  private readonly decoder = new StringDecoder('utf8');
+  private passThrough = false;
 
-  constructor(private readonly leaveOut: (line: string) => boolean) {
+  constructor(
+    private readonly leaveOut: (line: string) => boolean,
+    private readonly schemaOnly = false,
+  ) {
     super();
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    const text = this.partial + this.decoder.write(chunk);
-    const end = text.lastIndexOf('\n');
+    if (this.passThrough) return done(null, chunk);
+    const end = chunk.lastIndexOf(0x0a);
     if (end === -1) {
-      this.partial = text;
+      this.partial = Buffer.concat([this.partial, chunk]);
       return done();
     }
-    this.partial = text.slice(end + 1);
-    done(null, this.keep(text.slice(0, end + 1)));
+    const lines = Buffer.concat([this.partial, chunk.subarray(0, end + 1)]).toString('utf8');
+    this.partial = Buffer.from(chunk.subarray(end + 1));
+    const kept = this.keep(lines);
+    if (this.passThrough && this.partial.length > 0) {
+      const rest = this.partial;
+      this.partial = Buffer.alloc(0);
+      return done(null, Buffer.concat([Buffer.from(kept), rest]));
+    }
+    done(null, kept);
   }
 
   override _flush(done: TransformCallback): void {
-    done(null, this.keep(this.partial + this.decoder.end()));
+    done(null, this.passThrough ? this.partial : this.keep(this.partial.toString('utf8')));
   }
 
   private keep(block: string): string {
     const out: string[] = [];
     for (const line of block.split('\n')) {
-      if (this.inCopy) {
+      if (this.inCopy || this.passThrough) {
         if (line === '\\.') this.inCopy = false;
         out.push(line);
       } else if (COPY_START.test(line)) {
         this.inCopy = true;
+        if (this.schemaOnly) this.passThrough = true;
         out.push(line);
       } else if (!this.leaveOut(line)) {
         out.push(line);
@@ -95,4 +109,9 @@ export class SqlLineFilter extends Transform {
     }
     return out.join('\n');
   }
+}
+
+/** Statements a role that uses but does not own an extension cannot run: left out of our plain dumps. */
+export function isExtensionOwnerOnlyLine(line: string): boolean {
+  return /^(DROP EXTENSION IF EXISTS |COMMENT ON EXTENSION )/.test(line);
 }

@@ -105,9 +105,18 @@ export class DatabaseSession {
     const counts: Record<string, number> = {};
     for (const table of tables) {
       if (signal?.aborted) break;
-      const result = await this.client.query<{ n: string }>(
-        `SELECT count(*) AS n FROM ONLY ${quoteIdent(table.schema)}.${quoteIdent(table.name)}`,
-      );
+      let result;
+      try {
+        result = await this.client.query<{ n: string }>(
+          `SELECT count(*) AS n FROM ONLY ${quoteIdent(table.schema)}.${quoteIdent(table.name)}`,
+        );
+      } catch (error) {
+        throw new OperationError(
+          `Counting the rows of ${tableKey(table)} in ${describeDatabase(this.db)} failed: ${error instanceof Error ? error.message : String(error)}.`,
+          'the role in the URL must be able to read every table, as pg_dump must: GRANT SELECT on it, or back up as the owner.',
+          { cause: error },
+        );
+      }
       counts[tableKey(table)] = Number((result.rows[0] as { n: string }).n);
     }
     return counts;
