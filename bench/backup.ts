@@ -42,14 +42,18 @@ function timed(command: string, env: NodeJS.ProcessEnv): number {
   return performance.now() - started;
 }
 
-async function action(inputs: Record<string, string>, secrets: string[]): Promise<{ run: ActionRun; peakMb: number }> {
+async function action(
+  inputs: Record<string, string>,
+  secrets: string[],
+): Promise<{ run: ActionRun; peakMb: number }> {
   let peak: () => number = () => 0;
   const run = await runActionBundle('action-db-backup', inputs, {
     secrets,
     timeoutMs: 30 * 60_000,
     onSpawn: (child) => (peak = watchPeak(child)),
   });
-  if (run.exitCode !== 0) throw new Error(`action failed: ${run.errors.join('\n')}\n${run.stdout.slice(-2000)}`);
+  if (run.exitCode !== 0)
+    throw new Error(`action failed: ${run.errors.join('\n')}\n${run.stdout.slice(-2000)}`);
   return { run, peakMb: peak() };
 }
 
@@ -64,11 +68,15 @@ try {
   const ours = (extra: Record<string, string> = {}) =>
     action({ 'database-url': db.url, path: join(out, 'ours'), 'keep-last': '1', ...extra }, secrets);
 
-  say(`backup benchmark — ${availableParallelism()} cores, PostgreSQL ${execFileSync('pg_dump', ['--version']).toString().trim()}`);
+  say(
+    `backup benchmark — ${availableParallelism()} cores, PostgreSQL ${execFileSync('pg_dump', ['--version']).toString().trim()}`,
+  );
   say('generating realistic data, about 100 MB …');
   await growRealisticData(db.url, `${superuser}/bunty`, 100 * MB, () => undefined);
   const small = await ours();
-  say(`  ${(await databaseBytes(db.url) / MB).toFixed(0)} MB: our backup's peak RSS ${small.peakMb.toFixed(1)} MB`);
+  say(
+    `  ${((await databaseBytes(db.url)) / MB).toFixed(0)} MB: our backup's peak RSS ${small.peakMb.toFixed(1)} MB`,
+  );
 
   say(`generating realistic data, about ${GB} GB …`);
   const g0 = performance.now();
@@ -90,7 +98,10 @@ try {
   const admin = new pg.Client({ connectionString: `${superuser}/postgres` });
   await admin.connect();
   await admin.query('CREATE DATABASE bare_restore');
-  const bare = timed(`pg_restore --single-transaction --exit-on-error -d "host=127.0.0.1 port=${db.port} user=postgres dbname=bare_restore" ${ourFile}`, env);
+  const bare = timed(
+    `pg_restore --single-transaction --exit-on-error -d "host=127.0.0.1 port=${db.port} user=postgres dbname=bare_restore" ${ourFile}`,
+    env,
+  );
   await admin.query('DROP DATABASE bare_restore');
   await admin.end();
   const verify = await action(
@@ -100,18 +111,31 @@ try {
   rmSync(out, { recursive: true, force: true });
 
   const row = (name: string, value: string, ratio: number, goal: number) =>
-    say(`${name.padEnd(44)} ${value.padStart(12)}  ratio ${ratio.toFixed(2).padStart(5)}  goal ≤ ${goal}  ${ratio <= goal ? 'met' : 'NOT met'}`);
+    say(
+      `${name.padEnd(44)} ${value.padStart(12)}  ratio ${ratio.toFixed(2).padStart(5)}  goal ≤ ${goal}  ${ratio <= goal ? 'met' : 'NOT met'}`,
+    );
   const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
   say('');
-  say(`database ${(size / MB).toFixed(0)} MB; raw pg_dump > /dev/null ${s(raw)}; runbook pg_dump | gzip ${s(runbook)} (${(runbookBytes / MB).toFixed(1)} MB)`);
-  say(`our backup (defaults: custom, compression 1, exact counts, verify list): ${s(ourMs)}, ${(ourBytes / MB).toFixed(1)} MB`);
+  say(
+    `database ${(size / MB).toFixed(0)} MB; raw pg_dump > /dev/null ${s(raw)}; runbook pg_dump | gzip ${s(runbook)} (${(runbookBytes / MB).toFixed(1)} MB)`,
+  );
+  say(
+    `our backup (defaults: custom, compression 1, exact counts, verify list): ${s(ourMs)}, ${(ourBytes / MB).toFixed(1)} MB`,
+  );
   row('wall time ÷ runbook', s(ourMs), ourMs / runbook, 0.45);
   row('wall time ÷ raw (pg_dump > /dev/null)', s(ourMs), ourMs / raw, 1.15);
   row("size ÷ runbook's size", `${(ourBytes / MB).toFixed(1)} MB`, ourBytes / runbookBytes, 1.15);
   row('peak RSS at ~100 MB (MB ÷ 120)', `${small.peakMb.toFixed(1)} MB`, small.peakMb / 120, 1);
   row(`peak RSS at ~${GB} GB (MB ÷ 120)`, `${large.peakMb.toFixed(1)} MB`, large.peakMb / 120, 1);
-  row('verify level restore ÷ bare pg_restore -1', s(verify.run.durationMs), verify.run.durationMs / bare, 1.3);
-  say(`  (bare pg_restore --single-transaction ${s(bare)}; the action's own restore-ms ${verify.run.outputs['restore-ms']} ms)`);
+  row(
+    'verify level restore ÷ bare pg_restore -1',
+    s(verify.run.durationMs),
+    verify.run.durationMs / bare,
+    1.3,
+  );
+  say(
+    `  (bare pg_restore --single-transaction ${s(bare)}; the action's own restore-ms ${verify.run.outputs['restore-ms']} ms)`,
+  );
 } finally {
   await droplet.stop();
 }

@@ -16,6 +16,7 @@ import { deploy, type HostReport } from '../shared/src/releases/deploy.js';
 import { readDeployOptions, readRollbackOptions, type RunContext } from '../shared/src/releases/inputs.js';
 import { rollback } from '../shared/src/releases/rollback.js';
 import { cancelOnSignals } from '../shared/src/cancel.js';
+import { runBackupMode } from '../shared/src/postgres/modes.js';
 import { consoleLog } from './console-log.js';
 import { actionDefaults, parseFlags } from './flags.js';
 
@@ -25,14 +26,17 @@ commands:
   health    verify a deployment (the inputs of action-health, e.g. --url, --expected-version)
   deploy    deploy a release over SSH (the inputs of action-deploy)
   rollback  back to the previous good release (the inputs of action-rollback)
+  backup    back up PostgreSQL, verified (the inputs of action-db-backup; --path defaults to ./db-backups)
+  verify    check a backup: --backup FILE --level checksum|list|read|restore
+  restore   the Data Recovery: --backup FILE --confirm <database name> (safety backup first)
 
 Every --flag is the action input of the same name, with the same default. A value written as
 @path is read from that file (use it for secrets: --ssh-key @~/.ssh/deploy_key keeps the key out
 of the process list and the shell history).`;
 
 /** Flags as the action's inputs; `@path` values are read from the file, `~/` is the home directory. */
-function cliInputs(action: string, argv: string[], redactor: Redactor): Inputs {
-  const flags = parseFlags(argv, actionDefaults(action));
+function cliInputs(action: string, argv: string[], redactor: Redactor, overrides: Record<string, string> = {}): Inputs {
+  const flags = parseFlags(argv, { ...actionDefaults(action), ...overrides });
   return new Inputs({
     raw: (name) => {
       const value = flags[name] ?? '';
@@ -81,6 +85,20 @@ async function rollbackCommand(argv: string[], redactor: Redactor): Promise<void
   if (report.failure) throw report.failure;
 }
 
+/** backup, verify and restore: action-db-backup's one core, in the mode named by the command. */
+async function databaseCommand(mode: 'backup' | 'verify' | 'restore', argv: string[], redactor: Redactor): Promise<void> {
+  const log = consoleLog(redactor);
+  if (argv.some((arg) => /^--mode(=|$)/.test(arg)))
+    throw new ConfigurationError('mode', `is given by the command (runbook ${mode}); leave --mode out.`);
+  // Backups from a terminal belong beside the engineer, not in a temp directory that may be cleaned.
+  const inputs = cliInputs('action-db-backup', argv, redactor, { mode, path: 'db-backups' });
+  const result = await runBackupMode(inputs, { log, signal: cancelOnSignals() });
+  for (const [name, value] of Object.entries(result.outputs)) {
+    if (value !== undefined && value !== '' && name !== 'tables') log.info(`${name}: ${value}`);
+  }
+  if (result.failure) throw result.failure;
+}
+
 async function health(argv: string[], redactor: Redactor): Promise<void> {
   const log = consoleLog(redactor);
   const options = readHealthOptions(cliInputs('action-health', argv, redactor));
@@ -98,6 +116,8 @@ async function main(): Promise<number> {
     if (command === 'health') await health(rest, redactor);
     else if (command === 'deploy') await deployCommand(rest, redactor);
     else if (command === 'rollback') await rollbackCommand(rest, redactor);
+    else if (command === 'backup' || command === 'verify' || command === 'restore')
+      await databaseCommand(command, rest, redactor);
     else {
       console.error(USAGE);
       return command === undefined || command === '--help' ? 0 : 1;

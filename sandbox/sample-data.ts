@@ -52,7 +52,9 @@ INSERT INTO "Odd ""Name"" Table" VALUES (1, 'one'), (2, NULL);
 /** Creates the sample schema and rows in the database at `url` (the extension needs the superuser). */
 export async function loadSampleData(url: string, superuserUrl?: string): Promise<void> {
   if (superuserUrl) {
-    const admin = new pg.Client({ connectionString: superuserUrl.replace('/postgres?', `/${new URL(url).pathname.slice(1)}?`) });
+    const admin = new pg.Client({
+      connectionString: superuserUrl.replace('/postgres?', `/${new URL(url).pathname.slice(1)}?`),
+    });
     await admin.connect();
     try {
       await admin.query('CREATE EXTENSION IF NOT EXISTS pgcrypto');
@@ -83,7 +85,9 @@ export async function tableContents(url: string): Promise<Record<string, string[
     const contents: Record<string, string[]> = {};
     for (const t of tables.rows) {
       const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
-      const rows = await client.query<{ r: string }>(`SELECT t::text AS r FROM ONLY ${ident(t.schema)}.${ident(t.name)} t`);
+      const rows = await client.query<{ r: string }>(
+        `SELECT t::text AS r FROM ONLY ${ident(t.schema)}.${ident(t.name)} t`,
+      );
       contents[`${t.schema}.${t.name}`] = rows.rows.map((r) => r.r).sort();
     }
     return contents;

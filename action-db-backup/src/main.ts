@@ -1,6 +1,12 @@
 /** action-db-backup: backup · verify · restore of a PostgreSQL database, each proven. */
 import '../../shared/src/action/dirname-shim.js';
-import { actionInputs, actionLog, runAction, setOutputs, writeSummary } from '../../shared/src/action/index.js';
+import {
+  actionInputs,
+  actionLog,
+  runAction,
+  setOutputs,
+  writeSummary,
+} from '../../shared/src/action/index.js';
 import { cancelOnSignals } from '../../shared/src/cancel.js';
 import { runBackupMode } from '../../shared/src/postgres/modes.js';
 

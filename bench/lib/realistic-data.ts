@@ -13,10 +13,22 @@ const WORDS = `account balance transfer payment pending settled refund coffee gr
   deposit withdrawal atm cash bonus tax return loan mortgage auto repair parking toll taxi ride share`
   .split(/\s+/)
   .filter(Boolean);
-const FIRST = 'james mary john patricia robert jennifer michael linda william elizabeth david barbara richard susan joseph jessica thomas sarah charles karen christopher nancy daniel lisa matthew betty anthony margaret mark sandra donald ashley steven kimberly paul emily andrew donna joshua michelle kenneth carol kevin amanda brian melissa george deborah timothy stephanie ronald rebecca edward sharon jason laura jeffrey cynthia ryan kathleen'.split(' ');
-const LAST = 'smith johnson williams brown jones garcia miller davis rodriguez martinez hernandez lopez gonzalez wilson anderson thomas taylor moore jackson martin lee perez thompson white harris sanchez clark ramirez lewis robinson walker young allen king wright scott torres nguyen hill flores green adams nelson baker hall rivera campbell mitchell carter roberts'.split(' ');
-const DOMAINS = 'gmail.com yahoo.com outlook.com icloud.com hotmail.com proton.me aol.com bunty.example fastmail.com mail.com'.split(' ');
-const MERCHANTS = 'Starbucks Walmart Target Amazon Costco Shell Chevron Uber Lyft Netflix Spotify Apple Google Kroger Safeway Walgreens CVS Delta United Marriott Hilton Airbnb DoorDash Grubhub Chipotle McDonalds Subway Venmo PayPal Stripe Plaid'.split(' ');
+const FIRST =
+  'james mary john patricia robert jennifer michael linda william elizabeth david barbara richard susan joseph jessica thomas sarah charles karen christopher nancy daniel lisa matthew betty anthony margaret mark sandra donald ashley steven kimberly paul emily andrew donna joshua michelle kenneth carol kevin amanda brian melissa george deborah timothy stephanie ronald rebecca edward sharon jason laura jeffrey cynthia ryan kathleen'.split(
+    ' ',
+  );
+const LAST =
+  'smith johnson williams brown jones garcia miller davis rodriguez martinez hernandez lopez gonzalez wilson anderson thomas taylor moore jackson martin lee perez thompson white harris sanchez clark ramirez lewis robinson walker young allen king wright scott torres nguyen hill flores green adams nelson baker hall rivera campbell mitchell carter roberts'.split(
+    ' ',
+  );
+const DOMAINS =
+  'gmail.com yahoo.com outlook.com icloud.com hotmail.com proton.me aol.com bunty.example fastmail.com mail.com'.split(
+    ' ',
+  );
+const MERCHANTS =
+  'Starbucks Walmart Target Amazon Costco Shell Chevron Uber Lyft Netflix Spotify Apple Google Kroger Safeway Walgreens CVS Delta United Marriott Hilton Airbnb DoorDash Grubhub Chipotle McDonalds Subway Venmo PayPal Stripe Plaid'.split(
+    ' ',
+  );
 const AGENTS = [
   'Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1',
   'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0.0.0 Mobile Safari/537.36',
@@ -82,14 +94,21 @@ export async function databaseBytes(url: string): Promise<number> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
-    return Number((await c.query<{ s: string }>('SELECT pg_database_size(current_database()) AS s')).rows[0]?.s);
+    return Number(
+      (await c.query<{ s: string }>('SELECT pg_database_size(current_database()) AS s')).rows[0]?.s,
+    );
   } finally {
     await c.end();
   }
 }
 
 /** Grows the database at `url` until it is at least `targetBytes`; the superuser adds the extensions. */
-export async function growRealisticData(url: string, superuserUrl: string, targetBytes: number, say: (s: string) => void): Promise<void> {
+export async function growRealisticData(
+  url: string,
+  superuserUrl: string,
+  targetBytes: number,
+  say: (s: string) => void,
+): Promise<void> {
   const admin = new pg.Client({ connectionString: superuserUrl });
   await admin.connect();
   await admin.query('CREATE EXTENSION IF NOT EXISTS pgcrypto');
@@ -109,8 +128,14 @@ export async function growRealisticData(url: string, superuserUrl: string, targe
     await clients[0]?.query(
       'CREATE TEMP TABLE user_ids AS SELECT row_number() OVER () AS n, id FROM users; ALTER TABLE user_ids ADD PRIMARY KEY (n)',
     );
-    const users = Number((await clients[0]?.query<{ n: string }>('SELECT count(*) AS n FROM user_ids'))?.rows[0]?.n);
-    for (let size = await databaseBytes(url), seed = 0; size < targetBytes; size = await databaseBytes(url), seed += 1_000_000) {
+    const users = Number(
+      (await clients[0]?.query<{ n: string }>('SELECT count(*) AS n FROM user_ids'))?.rows[0]?.n,
+    );
+    for (
+      let size = await databaseBytes(url), seed = 0;
+      size < targetBytes;
+      size = await databaseBytes(url), seed += 1_000_000
+    ) {
       say(`  … ${(size / 1_048_576).toFixed(0)} MB`);
       await Promise.all([
         clients[0]?.query(transactionsBatch(200_000, seed, users)),

@@ -6,7 +6,23 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, copyFileSync, openSync, readSync, writeSync, closeSync, statSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+  copyFileSync,
+  openSync,
+  readSync,
+  writeSync,
+  closeSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runActionBundle, type ActionRun } from '../../sandbox/index.js';
@@ -49,7 +65,10 @@ async function backupOf(url: string, extra: Record<string, string> = {}): Promis
 }
 
 async function mutate(name: string): Promise<void> {
-  await db.sql(name, `DELETE FROM ledger.entries WHERE booked_on < '2026-11-10'; UPDATE users SET balance = -1; DROP TABLE "Odd ""Name"" Table"; INSERT INTO empty_table VALUES (1)`);
+  await db.sql(
+    name,
+    `DELETE FROM ledger.entries WHERE booked_on < '2026-11-10'; UPDATE users SET balance = -1; DROP TABLE "Odd ""Name"" Table"; INSERT INTO empty_table VALUES (1)`,
+  );
 }
 
 describe('backup, verify and restore round trips', () => {
@@ -57,19 +76,39 @@ describe('backup, verify and restore round trips', () => {
     it(`${format}: a backup verified by restore brings back the same rows, table by table`, async () => {
       const { name, url } = await db.freshDatabase();
       const before = await tableContents(url);
-      const run = await backupOf(url, { format, verify: 'restore', 'scratch-database-url': scratch.superuser() });
+      const run = await backupOf(url, {
+        format,
+        verify: 'restore',
+        'scratch-database-url': scratch.superuser(),
+      });
       expect(run.outputs.verified).toBe('true');
       expect(Number(run.outputs['restore-ms'])).toBeGreaterThan(0);
       const tables = JSON.parse(run.outputs.tables ?? '{}') as Record<string, number>;
       expect(tables).toEqual(Object.fromEntries(Object.entries(before).map(([t, rows]) => [t, rows.length])));
       const manifest = JSON.parse(readFileSync(run.outputs.manifest as string, 'utf8'));
-      expect(manifest).toMatchObject({ format, database: name, sha256: run.outputs.sha256, verifications: [{ level: 'restore', ok: true }] });
+      expect(manifest).toMatchObject({
+        format,
+        database: name,
+        sha256: run.outputs.sha256,
+        verifications: [{ level: 'restore', ok: true }],
+      });
       expect(run.summary).toContain(run.outputs.sha256?.slice(0, 16));
       // the scratch server is left clean
-      expect(await scratch.sql('postgres', "SELECT datname FROM pg_database WHERE datname LIKE 'runbook_verify_%'")).toEqual([]);
+      expect(
+        await scratch.sql(
+          'postgres',
+          "SELECT datname FROM pg_database WHERE datname LIKE 'runbook_verify_%'",
+        ),
+      ).toEqual([]);
 
       await mutate(name);
-      const restored = await backupAction({ mode: 'restore', 'database-url': url, backup: run.outputs.path as string, confirm: name, path: newDir() });
+      const restored = await backupAction({
+        mode: 'restore',
+        'database-url': url,
+        backup: run.outputs.path as string,
+        confirm: name,
+        path: newDir(),
+      });
       expect(restored.errors).toEqual([]);
       expect(restored.outputs.restored).toBe('true');
       expect(existsSync(restored.outputs['safety-backup'] as string)).toBe(true);
@@ -84,18 +123,33 @@ describe('backup, verify and restore round trips', () => {
     const before = await tableContents(url);
     const run = await backupOf(url, { format: 'plain-gzip' });
     await mutate(name);
-    execFileSync('bash', ['-c', 'set -o pipefail; gunzip < "$1" | psql -X -q -v ON_ERROR_STOP=1 "$2" > /dev/null', 'sh', run.outputs.path as string, url]);
+    execFileSync('bash', [
+      '-c',
+      'set -o pipefail; gunzip < "$1" | psql -X -q -v ON_ERROR_STOP=1 "$2" > /dev/null',
+      'sh',
+      run.outputs.path as string,
+      url,
+    ]);
     expect(await tableContents(url)).toEqual(before);
   }, 60_000);
 
   it("restores the runbook's own pg_dump | gzip file (no manifest) and reports the rows", async () => {
     const source = await db.freshDatabase();
     const target = await db.freshDatabase();
-    await db.sql(target.name, 'DROP SCHEMA ledger CASCADE; DROP TABLE users, events, "Odd ""Name"" Table", empty_table CASCADE');
+    await db.sql(
+      target.name,
+      'DROP SCHEMA ledger CASCADE; DROP TABLE users, events, "Odd ""Name"" Table", empty_table CASCADE',
+    );
     const file = join(newDir(), 'bunty-backup-20261130.sql.gz');
     mkdirSync(join(file, '..'), { recursive: true });
     execFileSync('bash', ['-c', 'pg_dump "$1" | gzip > "$2"', 'sh', source.url, file]);
-    const run = await backupAction({ mode: 'restore', 'database-url': target.url, backup: file, confirm: target.name, 'safety-backup': 'false' });
+    const run = await backupAction({
+      mode: 'restore',
+      'database-url': target.url,
+      backup: file,
+      confirm: target.name,
+      'safety-backup': 'false',
+    });
     expect(run.errors).toEqual([]);
     expect(run.outputs.restored).toBe('true');
     expect(await tableContents(target.url)).toEqual(await tableContents(source.url));
@@ -110,7 +164,12 @@ describe('verification levels', () => {
 
   for (const level of ['checksum', 'list', 'read', 'restore']) {
     it(`${level} passes on a good backup and is recorded in the manifest`, async () => {
-      const run = await backupAction({ mode: 'verify', backup: good.outputs.manifest as string, level, 'scratch-database-url': level === 'restore' ? scratch.superuser() : '' });
+      const run = await backupAction({
+        mode: 'verify',
+        backup: good.outputs.manifest as string,
+        level,
+        'scratch-database-url': level === 'restore' ? scratch.superuser() : '',
+      });
       expect(run.errors).toEqual([]);
       expect(run.outputs).toMatchObject({ verified: 'true', level, mismatches: '[]' });
       const manifest = JSON.parse(readFileSync(good.outputs.manifest as string, 'utf8'));
@@ -150,10 +209,19 @@ describe('verification levels', () => {
     manifest.tables['ledger.entries'] += 1;
     manifest.verifications = [];
     writeFileSync(`${copy}.manifest.json`, JSON.stringify(manifest));
-    const run = await backupAction({ mode: 'verify', backup: copy, level: 'restore', 'scratch-database-url': scratch.superuser() });
+    const run = await backupAction({
+      mode: 'verify',
+      backup: copy,
+      level: 'restore',
+      'scratch-database-url': scratch.superuser(),
+    });
     failedWith(run, /ledger\.entries: 1500 rows, manifest says 1501/);
-    expect(JSON.parse(run.outputs.mismatches ?? '[]')).toEqual([{ table: 'ledger.entries', expected: 1501, actual: 1500 }]);
-    expect(await scratch.sql('postgres', "SELECT datname FROM pg_database WHERE datname LIKE 'runbook_verify_%'")).toEqual([]);
+    expect(JSON.parse(run.outputs.mismatches ?? '[]')).toEqual([
+      { table: 'ledger.entries', expected: 1501, actual: 1500 },
+    ]);
+    expect(
+      await scratch.sql('postgres', "SELECT datname FROM pg_database WHERE datname LIKE 'runbook_verify_%'"),
+    ).toEqual([]);
   }, 60_000);
 });
 
@@ -161,18 +229,28 @@ describe('faults while writing', () => {
   it('pg_dump killed mid-stream fails the step and leaves no file with the final name', async () => {
     const { name, url } = await db.freshDatabase();
     // Enough rows that the dump runs for a few seconds.
-    await db.sql(name, "CREATE TABLE filler AS SELECT g, md5(g::text) || repeat(md5(random()::text), 20) AS t FROM generate_series(1, 400000) g; ALTER TABLE filler OWNER TO bunty");
+    await db.sql(
+      name,
+      'CREATE TABLE filler AS SELECT g, md5(g::text) || repeat(md5(random()::text), 20) AS t FROM generate_series(1, 400000) g; ALTER TABLE filler OWNER TO bunty',
+    );
     const dir = newDir();
     let pid = 0;
-    const running = runActionBundle('action-db-backup', { 'database-url': url, path: dir, compression: '9' }, {
-      secrets: secrets(),
-      onSpawn: (child) => (pid = child.pid ?? 0),
-    });
+    const running = runActionBundle(
+      'action-db-backup',
+      { 'database-url': url, path: dir, compression: '9' },
+      {
+        secrets: secrets(),
+        onSpawn: (child) => (pid = child.pid ?? 0),
+      },
+    );
     let dumpPid = 0;
     await waitFor('pg_dump writing the partial file', () => {
       try {
-        const found = execFileSync('pgrep', ['-P', String(pid), 'pg_dump']).toString().trim();
-        if (found && existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.partial'))) dumpPid = Number(found);
+        const found = execFileSync('pgrep', ['-P', String(pid), 'pg_dump'])
+          .toString()
+          .trim();
+        if (found && existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.partial')))
+          dumpPid = Number(found);
       } catch {
         /* not started yet */
       }
@@ -184,20 +262,27 @@ describe('faults while writing', () => {
     expect(readdirSync(dir)).toEqual([]);
   }, 60_000);
 
-  (isRoot ? it : it.skip)('a full disk (a small tmpfs) gives a clear error and no partial file', async () => {
-    const { name, url } = await db.freshDatabase();
-    await db.sql(name, "CREATE TABLE filler AS SELECT g, encode(gen_random_bytes(300), 'base64') AS t FROM generate_series(1, 20000) g; ALTER TABLE filler OWNER TO bunty");
-    const dir = newDir();
-    mkdirSync(dir);
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir]);
-    try {
-      const run = await backupAction({ 'database-url': url, path: dir });
-      failedWith(run, /did not fit: no space left on the device holding .*No backup file was written/s);
-      expect(readdirSync(dir)).toEqual([]);
-    } finally {
-      execFileSync('umount', [dir]);
-    }
-  }, 60_000);
+  (isRoot ? it : it.skip)(
+    'a full disk (a small tmpfs) gives a clear error and no partial file',
+    async () => {
+      const { name, url } = await db.freshDatabase();
+      await db.sql(
+        name,
+        "CREATE TABLE filler AS SELECT g, encode(gen_random_bytes(300), 'base64') AS t FROM generate_series(1, 20000) g; ALTER TABLE filler OWNER TO bunty",
+      );
+      const dir = newDir();
+      mkdirSync(dir);
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir]);
+      try {
+        const run = await backupAction({ 'database-url': url, path: dir });
+        failedWith(run, /did not fit: no space left on the device holding .*No backup file was written/s);
+        expect(readdirSync(dir)).toEqual([]);
+      } finally {
+        execFileSync('umount', [dir]);
+      }
+    },
+    60_000,
+  );
 });
 
 describe('refusals that touch nothing', () => {
@@ -208,8 +293,17 @@ describe('refusals that touch nothing', () => {
     const before = await tableContents(url);
     for (const confirm of ['', 'production', `${name} `.trim() + 'x']) {
       const dir = newDir();
-      const run = await backupAction({ mode: 'restore', 'database-url': url, backup: run0.outputs.path as string, confirm, path: dir });
-      failedWith(run, new RegExp(`Input 'confirm': must be the name of the database being restored over, "${name}"`));
+      const run = await backupAction({
+        mode: 'restore',
+        'database-url': url,
+        backup: run0.outputs.path as string,
+        confirm,
+        path: dir,
+      });
+      failedWith(
+        run,
+        new RegExp(`Input 'confirm': must be the name of the database being restored over, "${name}"`),
+      );
       expect(existsSync(dir)).toBe(false); // not even a safety backup
     }
     expect(await tableContents(url)).toEqual(before);
@@ -230,10 +324,16 @@ describe('refusals that touch nothing', () => {
     const dir = newDir();
     const run = await runActionBundle(
       'action-db-backup',
-      { 'database-url': `postgresql://bunty:${encodeURIComponent(wrong)}@127.0.0.1:${db.postgres.port}/bunty`, path: dir },
+      {
+        'database-url': `postgresql://bunty:${encodeURIComponent(wrong)}@127.0.0.1:${db.postgres.port}/bunty`,
+        path: dir,
+      },
       { secrets: [...secrets(), wrong, encodeURIComponent(wrong)] },
     );
-    failedWith(run, /Could not connect to PostgreSQL bunty@127\.0\.0\.1:\d+\/bunty: password authentication failed .*the user or password was refused/s);
+    failedWith(
+      run,
+      /Could not connect to PostgreSQL bunty@127\.0\.0\.1:\d+\/bunty: password authentication failed .*the user or password was refused/s,
+    );
     expect(existsSync(dir)).toBe(false);
   });
 
@@ -241,23 +341,37 @@ describe('refusals that touch nothing', () => {
     const bin = join(work, 'old-client');
     mkdirSync(bin, { recursive: true });
     for (const tool of ['pg_dump', 'pg_restore', 'psql']) {
-      writeFileSync(join(bin, tool), `#!/bin/sh\n[ "$1" = --version ] && { echo "${tool} (PostgreSQL) 14.11"; exit 0; }\necho "not for use" >&2; exit 3\n`);
+      writeFileSync(
+        join(bin, tool),
+        `#!/bin/sh\n[ "$1" = --version ] && { echo "${tool} (PostgreSQL) 14.11"; exit 0; }\necho "not for use" >&2; exit 3\n`,
+      );
       chmodSync(join(bin, tool), 0o755);
     }
     const dir = newDir();
     const run = await backupAction({ 'database-url': db.postgres.url, path: dir, 'pg-bin-dir': bin });
-    failedWith(run, /client tools here are version 14\.11 .*older than the server \(PostgreSQL 15\.\d+\).*postgresql-client-15/s);
+    failedWith(
+      run,
+      /client tools here are version 14\.11 .*older than the server \(PostgreSQL 15\.\d+\).*postgresql-client-15/s,
+    );
     expect(existsSync(dir)).toBe(false);
   });
 
   it.each([
-    ['database-url', { 'database-url': 'mysql://root@db/app' }, /Input 'database-url': uses the scheme "mysql:"/],
+    [
+      'database-url',
+      { 'database-url': 'mysql://root@db/app' },
+      /Input 'database-url': uses the scheme "mysql:"/,
+    ],
     ['database-url', { 'database-url': '' }, /Input 'database-url': is required/],
     ['format', { format: 'tar' }, /Input 'format'/],
     ['mode', { mode: 'backpu' }, /Input 'mode'/],
     ['compression', { compression: '11' }, /Input 'compression'/],
     ['remote-dir', { 'remote-dir': '/var/backups/bunty' }, /Input 'remote-dir': needs ssh-host/],
-    ['scratch-database-url', { verify: 'restore' }, /Input 'scratch-database-url': is required for verify: restore/],
+    [
+      'scratch-database-url',
+      { verify: 'restore' },
+      /Input 'scratch-database-url': is required for verify: restore/,
+    ],
   ])('bad input %s is refused by name, exit 1, nothing written', async (_name, inputs, message) => {
     const dir = newDir();
     const run = await backupAction({ 'database-url': db.postgres.url, path: dir, ...inputs });
@@ -276,7 +390,10 @@ describe('retention', () => {
     const fake = (stamp: string, verified: boolean) => {
       const file = first.outputs.path?.replace(/-\d{8}T\d{6}Z\.dump$/, `-${stamp}.dump`) as string;
       copyFileSync(first.outputs.path as string, file);
-      writeFileSync(`${file}.manifest.json`, JSON.stringify({ ...manifest, verifications: verified ? manifest.verifications : [] }));
+      writeFileSync(
+        `${file}.manifest.json`,
+        JSON.stringify({ ...manifest, verifications: verified ? manifest.verifications : [] }),
+      );
       return file.split('/').pop() as string;
     };
     const oldVerified = fake('20261101T020000Z', true);
@@ -285,8 +402,16 @@ describe('retention', () => {
     rmSync(first.outputs.path as string);
     rmSync(first.outputs.manifest as string);
     writeFileSync(join(dir, 'bunty-backup-20261001.sql.gz'), 'not ours');
-    const run = await backupOf(url, { path: dir, verify: 'none', 'keep-last': '1', 'keep-daily': '1', 'keep-weekly': '0' });
-    const left = readdirSync(dir).filter((f) => !f.endsWith('.manifest.json')).sort();
+    const run = await backupOf(url, {
+      path: dir,
+      verify: 'none',
+      'keep-last': '1',
+      'keep-daily': '1',
+      'keep-weekly': '0',
+    });
+    const left = readdirSync(dir)
+      .filter((f) => !f.endsWith('.manifest.json'))
+      .sort();
     const newest = (run.outputs.path as string).split('/').pop() as string;
     expect(left).toEqual(['bunty-backup-20261001.sql.gz', oldVerified, newest].sort());
     expect(run.stdout).toMatch(new RegExp(`keep {3}${oldVerified} \\(newest verified\\)`));
@@ -301,13 +426,26 @@ describe('retention', () => {
     host = await startDatabaseHost({ sshd: true });
     // A name only the droplet resolves: the URL's host must be looked up there, not here.
     const pid = host.droplet.sshd?.pid as number;
-    execFileSync('nsenter', ['-t', String(pid), '-m', '--', 'sh', '-c', 'cp /etc/hosts /tmp/runbook-hosts && echo "127.0.0.1 db.droplet.internal" >> /tmp/runbook-hosts && mount --bind /tmp/runbook-hosts /etc/hosts']);
+    execFileSync('nsenter', [
+      '-t',
+      String(pid),
+      '-m',
+      '--',
+      'sh',
+      '-c',
+      'cp /etc/hosts /tmp/runbook-hosts && echo "127.0.0.1 db.droplet.internal" >> /tmp/runbook-hosts && mount --bind /tmp/runbook-hosts /etc/hosts',
+    ]);
   }, 60_000);
   afterAll(() => host?.droplet.stop());
 
   const sshInputs = () => {
     const sshd = host.droplet.sshd as NonNullable<typeof host.droplet.sshd>;
-    return { 'ssh-host': `${sshd.user}@${sshd.host}:${sshd.port}`, 'ssh-key': sshd.privateKey, 'known-hosts': sshd.knownHosts, 'connect-attempts': '1' };
+    return {
+      'ssh-host': `${sshd.user}@${sshd.host}:${sshd.port}`,
+      'ssh-key': sshd.privateKey,
+      'known-hosts': sshd.knownHosts,
+      'connect-attempts': '1',
+    };
   };
 
   it('backs up through an SSH tunnel, copies to remote-dir and moves the latest link after a complete copy', async () => {
@@ -315,7 +453,11 @@ describe('retention', () => {
     const remoteDir = `${host.droplet.hostRoot}/var/backups/bunty`;
     const runs: ActionRun[] = [];
     for (let i = 0; i < 2; i++) {
-      const run = await runActionBundle('action-db-backup', { 'database-url': url, path: newDir(), 'remote-dir': remoteDir, ...sshInputs() }, { secrets: [host.postgres.password, host.droplet.sshd?.privateKey ?? ''], timeoutMs: 60_000 });
+      const run = await runActionBundle(
+        'action-db-backup',
+        { 'database-url': url, path: newDir(), 'remote-dir': remoteDir, ...sshInputs() },
+        { secrets: [host.postgres.password, host.droplet.sshd?.privateKey ?? ''], timeoutMs: 60_000 },
+      );
       expect(run.errors).toEqual([]);
       runs.push(run);
     }
@@ -331,7 +473,11 @@ describe('retention', () => {
 
   it('without the tunnel the droplet-only name does not resolve here: the error says to set ssh-host', async () => {
     const url = host.postgres.url.replace('127.0.0.1', 'db.droplet.internal');
-    const run = await runActionBundle('action-db-backup', { 'database-url': url, path: newDir() }, { secrets: [host.postgres.password] });
+    const run = await runActionBundle(
+      'action-db-backup',
+      { 'database-url': url, path: newDir() },
+      { secrets: [host.postgres.password] },
+    );
     failedWith(run, /set ssh-host/);
   });
 });

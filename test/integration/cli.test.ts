@@ -94,3 +94,36 @@ describe('runbook deploy and rollback', () => {
     }
   });
 });
+
+describe('runbook backup, verify and restore', () => {
+  it('backs up, verifies and restores from a terminal over the same core, the URL read from a file and never printed', async () => {
+    const { startDatabaseHost } = await import('../../sandbox/database-host.js');
+    const { tableContents } = await import('../../sandbox/sample-data.js');
+    const { writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const db = await startDatabaseHost();
+    try {
+      const { name, url } = await db.freshDatabase();
+      const urlFile = join(db.droplet.root, 'database-url');
+      writeFileSync(urlFile, url, { mode: 0o600 });
+      const dir = join(db.droplet.root, 'backups');
+      const before = await tableContents(url);
+      const backedUp = await runbook('backup', '--database-url', `@${urlFile}`, '--path', dir);
+      expect(backedUp.code).toBe(0);
+      const path = /^path: (.+)$/m.exec(backedUp.out)?.[1] as string;
+      expect(path).toMatch(new RegExp(`${name}-\\d{8}T\\d{6}Z\\.dump$`));
+      const verified = await runbook('verify', '--backup', path, '--level', 'read');
+      expect(verified.out).toMatch(/^verified: true$/m);
+      await db.sql(name, 'TRUNCATE ledger.entries; DELETE FROM users');
+      const refused = await runbook('restore', '--database-url', `@${urlFile}`, '--backup', path, '--path', dir);
+      expect(refused.code).toBe(1);
+      expect(refused.out).toMatch(/error: Input 'confirm'/);
+      const restored = await runbook('restore', '--database-url', `@${urlFile}`, '--backup', path, '--confirm', name, '--path', dir);
+      expect(restored.out).toMatch(/^restored: true$/m);
+      expect(await tableContents(url)).toEqual(before);
+      expect(findLeaks([db.postgres.password], { output: backedUp.out + verified.out + refused.out + restored.out })).toEqual([]);
+    } finally {
+      await db.droplet.stop();
+    }
+  }, 60_000);
+});

@@ -35,7 +35,9 @@ export async function hashFile(path: string): Promise<FileDigest> {
  * A whole backup's digest. For a directory: each file's, and one sha256 over the sorted
  * `sha256  name` lines (the form sha256sum prints), so one value still names the whole backup.
  */
-export async function digestBackup(path: string): Promise<{ bytes: number; sha256: string; files?: FileDigest[] }> {
+export async function digestBackup(
+  path: string,
+): Promise<{ bytes: number; sha256: string; files?: FileDigest[] }> {
   const info = await stat(path);
   if (!info.isDirectory()) {
     const { bytes, sha256 } = await hashFile(path);

@@ -7,7 +7,14 @@ import { openSession } from '../ssh/connect.js';
 import type { SshSession } from '../ssh/session.js';
 import { throwIfCancelled } from '../cancel.js';
 import { connectDatabase, disconnect, type DatabaseAccess } from './connect.js';
-import { backupFileName, databaseSize, writeBackup, type Connected, type DumpSpec, type WrittenBackup } from './dump.js';
+import {
+  backupFileName,
+  databaseSize,
+  writeBackup,
+  type Connected,
+  type DumpSpec,
+  type WrittenBackup,
+} from './dump.js';
 import { openEndpoint, type Endpoint } from './endpoint.js';
 import type { DatabaseUrl } from './database-url.js';
 import { describeDatabase } from './database-url.js';
@@ -43,7 +50,10 @@ export interface BackupReport {
   failure?: OperationError;
 }
 
-export async function backup(options: BackupOptions, deps: { log: Log; signal?: AbortSignal }): Promise<BackupReport> {
+export async function backup(
+  options: BackupOptions,
+  deps: { log: Log; signal?: AbortSignal },
+): Promise<BackupReport> {
   const { log, signal } = deps;
   const started = performance.now();
   const report: BackupReport = { retention: [], plan: [], durationMs: 0 };
@@ -59,10 +69,16 @@ export async function backup(options: BackupOptions, deps: { log: Log; signal?: 
         `would back up ${describeDatabase(options.access.db)} (PostgreSQL ${connected.server.version}, ${(size / 1_048_576).toFixed(1)} MB on the server) with pg_dump ${connected.tools.version}`,
         `would write ${spec.dir}/${backupFileName(spec, new Date())} (${spec.format}, compression ${spec.compression}) and its manifest`,
         options.verify === 'none' ? 'would not verify it' : `would verify it at level ${options.verify}`,
-        ...(options.remoteDir ? [`would copy it to ${options.access.via ? describeTarget(options.access.via.host) : '?'}:${options.remoteDir} and move ${spec.name}-latest there`] : []),
+        ...(options.remoteDir
+          ? [
+              `would copy it to ${options.access.via ? describeTarget(options.access.via.host) : '?'}:${options.remoteDir} and move ${spec.name}-latest there`,
+            ]
+          : []),
       ];
       for (const line of report.plan) log.info(`[dry-run] ${line}`);
-      report.retention.push(await applyRetention(localStore(spec.dir), spec.name, options.retention, [], log, true));
+      report.retention.push(
+        await applyRetention(localStore(spec.dir), spec.name, options.retention, [], log, true),
+      );
       return report;
     }
     const written = await writeBackup(connected, spec, log, signal);
@@ -73,7 +89,8 @@ export async function backup(options: BackupOptions, deps: { log: Log; signal?: 
     throwIfCancelled(signal);
 
     if (options.verify !== 'none') {
-      if (options.verify === 'restore' && options.scratch) scratch = await openEndpoint(options.scratch, undefined, log);
+      if (options.verify === 'restore' && options.scratch)
+        scratch = await openEndpoint(options.scratch, undefined, log);
       const outcome = await verifyBackup(written.path, spec.format, written.manifest, options.verify, {
         tools,
         log,
@@ -96,9 +113,20 @@ export async function backup(options: BackupOptions, deps: { log: Log; signal?: 
       report.remotePath = await copyToHost(host, written, options.remoteDir, spec.name, log);
     }
     const protect = [basename(written.path)];
-    report.retention.push(await applyRetention(localStore(spec.dir), spec.name, options.retention, protect, log, false));
+    report.retention.push(
+      await applyRetention(localStore(spec.dir), spec.name, options.retention, protect, log, false),
+    );
     if (host && options.remoteDir) {
-      report.retention.push(await applyRetention(remoteStore(host, options.remoteDir), spec.name, options.retention, protect, log, false));
+      report.retention.push(
+        await applyRetention(
+          remoteStore(host, options.remoteDir),
+          spec.name,
+          options.retention,
+          protect,
+          log,
+          false,
+        ),
+      );
     }
     return report;
   } catch (error) {

@@ -46,7 +46,8 @@ function installedDirs(): string[] {
   ] as const) {
     if (!existsSync(root)) continue;
     for (const entry of readdirSync(root)) {
-      if (pattern.test(entry) && existsSync(join(root, entry, 'bin', 'pg_dump'))) dirs.push(join(root, entry, 'bin'));
+      if (pattern.test(entry) && existsSync(join(root, entry, 'bin', 'pg_dump')))
+        dirs.push(join(root, entry, 'bin'));
     }
   }
   return dirs;

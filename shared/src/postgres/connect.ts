@@ -24,7 +24,9 @@ export async function connectDatabase(access: DatabaseAccess, log: Log, needMajo
     try {
       const server = await session.serverVersion();
       const why =
-        needMajor > server.major ? `the backup (written by pg_dump ${needMajor})` : `the server (PostgreSQL ${server.version})`;
+        needMajor > server.major
+          ? `the backup (written by pg_dump ${needMajor})`
+          : `the server (PostgreSQL ${server.version})`;
       const tools = findClientTools(Math.max(server.major, needMajor), why, access.binDir);
       return { endpoint, session, server, tools };
     } catch (error) {

@@ -51,10 +51,12 @@ export function parseDatabaseUrl(input: string, raw: string, mask: (secret: stri
     throw new ConfigurationError(input, `has the port ${JSON.stringify(portText)}; expected 1-65535.`);
   const database = safeDecode(url.pathname.replace(/^\//, ''));
   const user = url.username === '' ? '' : safeDecode(url.username);
-  if (host === '') throw new ConfigurationError(input, 'names no host; expected postgresql://user@host/database.');
+  if (host === '')
+    throw new ConfigurationError(input, 'names no host; expected postgresql://user@host/database.');
   if (database === '' || database.includes('/'))
     throw new ConfigurationError(input, 'names no database; expected postgresql://user@host:5432/database.');
-  if (user === '') throw new ConfigurationError(input, 'names no user; expected postgresql://user@host/database.');
+  if (user === '')
+    throw new ConfigurationError(input, 'names no user; expected postgresql://user@host/database.');
   return { host, port, database, user, ...(password !== undefined ? { password } : {}), params };
 }
 

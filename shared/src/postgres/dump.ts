@@ -101,12 +101,20 @@ export async function writeBackup(
     const snapshot = await session.exportSnapshot();
     const tables = await session.dataTables();
     const target = spec.format === 'plain-gzip' ? '-' : partial;
-    const dump = startTool(tools, 'pg_dump', [...dumpArgs(spec, conninfo(db, endpoint.reach), snapshot), ...(target === '-' ? [] : [`--file=${partial}`])], {
-      env: toolEnvironment(db),
-      stdout: target === '-' ? 'pipe' : 'ignore',
-      ...(signal ? { signal } : {}),
-      hint: 'read pg_dump\'s message above; check the connection, the role\'s read rights on every table, and free disk space here.',
-    });
+    const dump = startTool(
+      tools,
+      'pg_dump',
+      [
+        ...dumpArgs(spec, conninfo(db, endpoint.reach), snapshot),
+        ...(target === '-' ? [] : [`--file=${partial}`]),
+      ],
+      {
+        env: toolEnvironment(db),
+        stdout: target === '-' ? 'pipe' : 'ignore',
+        ...(signal ? { signal } : {}),
+        hint: "read pg_dump's message above; check the connection, the role's read rights on every table, and free disk space here.",
+      },
+    );
     const writing =
       target === '-'
         ? pipeline(
@@ -174,7 +182,9 @@ export async function writeBackup(
 
 /** Size of the database on the server: an upper bound for what a backup needs, for the plan. */
 export async function databaseSize(session: DatabaseSession): Promise<number> {
-  const result = await session.client.query<{ size: string }>('SELECT pg_database_size(current_database()) AS size');
+  const result = await session.client.query<{ size: string }>(
+    'SELECT pg_database_size(current_database()) AS size',
+  );
   return Number((result.rows[0] as { size: string }).size);
 }
 

@@ -52,12 +52,19 @@ function backupDir(inputs: Inputs, env: NodeJS.ProcessEnv): string {
   return resolve(given ?? join(env.RUNNER_TEMP ?? tmpdir(), 'db-backups'));
 }
 
-export function readDumpSpec(inputs: Inputs, db: DatabaseUrl, env: NodeJS.ProcessEnv = process.env): DumpSpec {
+export function readDumpSpec(
+  inputs: Inputs,
+  db: DatabaseUrl,
+  env: NodeJS.ProcessEnv = process.env,
+): DumpSpec {
   const format = inputs.choice('format', BACKUP_FORMATS, 'custom');
   const jobs = inputs.integer('jobs', 2, { min: 1, max: 64 });
   const name = inputs.string('name') ?? db.database;
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name))
-    throw new ConfigurationError('name', `${JSON.stringify(name)} is not a file name prefix; use letters, digits, '.', '_' and '-'.`);
+    throw new ConfigurationError(
+      'name',
+      `${JSON.stringify(name)} is not a file name prefix; use letters, digits, '.', '_' and '-'.`,
+    );
   return {
     format,
     compression: inputs.integer('compression', DEFAULT_COMPRESSION, { min: 0, max: 9 }),
@@ -67,7 +74,11 @@ export function readDumpSpec(inputs: Inputs, db: DatabaseUrl, env: NodeJS.Proces
   };
 }
 
-function readScratch(inputs: Inputs, level: VerifyLevel | 'none', levelInput: string): DatabaseUrl | undefined {
+function readScratch(
+  inputs: Inputs,
+  level: VerifyLevel | 'none',
+  levelInput: string,
+): DatabaseUrl | undefined {
   const scratch = readDatabaseUrl(inputs, 'scratch-database-url', false);
   if (level === 'restore' && !scratch)
     throw new ConfigurationError(
@@ -83,8 +94,16 @@ export function readBackupOptions(inputs: Inputs, env: NodeJS.ProcessEnv = proce
   const scratch = readScratch(inputs, verify, 'verify');
   const remoteDir = inputs.string('remote-dir');
   if (remoteDir !== undefined) {
-    if (!access.via) throw new ConfigurationError('remote-dir', 'needs ssh-host (and the SSH inputs) to copy the backup to the droplet.');
-    if (!remoteDir.startsWith('/')) throw new ConfigurationError('remote-dir', `${JSON.stringify(remoteDir)} must be an absolute path, e.g. /var/backups/bunty.`);
+    if (!access.via)
+      throw new ConfigurationError(
+        'remote-dir',
+        'needs ssh-host (and the SSH inputs) to copy the backup to the droplet.',
+      );
+    if (!remoteDir.startsWith('/'))
+      throw new ConfigurationError(
+        'remote-dir',
+        `${JSON.stringify(remoteDir)} must be an absolute path, e.g. /var/backups/bunty.`,
+      );
   }
   return {
     access,
@@ -103,7 +122,11 @@ export function readBackupOptions(inputs: Inputs, env: NodeJS.ProcessEnv = proce
 
 function readBackupInput(inputs: Inputs, mode: Mode): string {
   const given = inputs.string('backup');
-  if (!given) throw new ConfigurationError('backup', `is required for mode: ${mode} (a backup file or its .manifest.json).`);
+  if (!given)
+    throw new ConfigurationError(
+      'backup',
+      `is required for mode: ${mode} (a backup file or its .manifest.json).`,
+    );
   return resolve(given);
 }
 

@@ -30,8 +30,18 @@ export interface LoadTarget {
  * The archive's table of contents without the entries for extensions the target already has, as a
  * `pg_restore -L` list; undefined when nothing needs leaving out.
  */
-async function restoreList(tools: ClientTools, path: string, existing: Set<string>, env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<string | undefined> {
-  const toc = await runTool(tools, 'pg_restore', ['--list', path], { env, ...(signal ? { signal } : {}), hint: RESTORE_HINT });
+async function restoreList(
+  tools: ClientTools,
+  path: string,
+  existing: Set<string>,
+  env: NodeJS.ProcessEnv,
+  signal?: AbortSignal,
+): Promise<string | undefined> {
+  const toc = await runTool(tools, 'pg_restore', ['--list', path], {
+    env,
+    ...(signal ? { signal } : {}),
+    hint: RESTORE_HINT,
+  });
   const lines = toc.split('\n');
   const kept = lines.filter((line) => {
     const match = / (?:EXTENSION - |COMMENT - EXTENSION )(\S+)/.exec(line);
@@ -70,12 +80,20 @@ export async function loadBackup(
             `--jobs=${Math.max(2, Math.min(8, availableParallelism()))}`,
           ]
         : ['--no-password', '--exit-on-error', '--single-transaction', '--clean', '--if-exists'];
-    const list = mode === 'target' && into.extensions?.size ? await restoreList(tools, path, into.extensions, env, signal) : undefined;
-    const run = startTool(tools, 'pg_restore', [...args, ...(list ? [`--use-list=${list}`] : []), dbname, path], {
-      env,
-      ...(signal ? { signal } : {}),
-      hint: RESTORE_HINT,
-    });
+    const list =
+      mode === 'target' && into.extensions?.size
+        ? await restoreList(tools, path, into.extensions, env, signal)
+        : undefined;
+    const run = startTool(
+      tools,
+      'pg_restore',
+      [...args, ...(list ? [`--use-list=${list}`] : []), dbname, path],
+      {
+        env,
+        ...(signal ? { signal } : {}),
+        hint: RESTORE_HINT,
+      },
+    );
     try {
       await run.done;
     } finally {
@@ -95,8 +113,14 @@ export async function loadBackup(
     const feeding = pipeline(source, new SqlLineFilter(leaveOut), stdin).catch((error: unknown) => error);
     await run.done;
     const fed = await feeding;
-    if (fed instanceof Error && !/EPIPE|ERR_STREAM_PREMATURE_CLOSE/.test(`${(fed as { code?: string }).code} ${fed.message}`)) {
-      throw new OperationError(`Reading ${path} failed: ${fed.message}.`, 'the file is damaged or incomplete: verify it, and restore from another backup.');
+    if (
+      fed instanceof Error &&
+      !/EPIPE|ERR_STREAM_PREMATURE_CLOSE/.test(`${(fed as { code?: string }).code} ${fed.message}`)
+    ) {
+      throw new OperationError(
+        `Reading ${path} failed: ${fed.message}.`,
+        'the file is damaged or incomplete: verify it, and restore from another backup.',
+      );
     }
   }
   return Math.round(performance.now() - started);

@@ -62,7 +62,10 @@ export function manifestPath(backupPath: string): string {
 
 /** `20261130T020000Z`: sorts as time, safe in every file system. */
 export function stamp(date: Date): string {
-  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+  return date
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}Z$/, 'Z');
 }
 
 export async function writeManifest(backupPath: string, manifest: Manifest): Promise<string> {
@@ -76,7 +79,10 @@ export function parseManifest(text: string, where: string): Manifest {
   try {
     value = JSON.parse(text);
   } catch {
-    throw new OperationError(`${where} is not valid JSON.`, 'give the backup file or the .manifest.json written beside it.');
+    throw new OperationError(
+      `${where} is not valid JSON.`,
+      'give the backup file or the .manifest.json written beside it.',
+    );
   }
   const m = value as Partial<Manifest>;
   if (m.kind !== 'runbook-actions backup' || typeof m.sha256 !== 'string' || typeof m.tables !== 'object') {
@@ -97,7 +103,11 @@ export function lastVerified(manifest: Manifest): Verification | undefined {
   return [...manifest.verifications].reverse().find((v) => v.ok);
 }
 
-export async function recordVerification(backupPath: string, manifest: Manifest, result: Verification): Promise<void> {
+export async function recordVerification(
+  backupPath: string,
+  manifest: Manifest,
+  result: Verification,
+): Promise<void> {
   manifest.verifications.push(result);
   await writeManifest(backupPath, manifest);
 }
@@ -107,7 +117,10 @@ export function detectFormat(path: string): BackupFormat | 'plain' {
   const info = statSync(path);
   if (info.isDirectory()) {
     if (existsSync(`${path}/toc.dat`)) return 'directory';
-    throw new OperationError(`${path} is a directory without toc.dat: not a pg_dump directory-format backup.`, 'give a backup file or its manifest.');
+    throw new OperationError(
+      `${path} is a directory without toc.dat: not a pg_dump directory-format backup.`,
+      'give a backup file or its manifest.',
+    );
   }
   const head = Buffer.alloc(5);
   const fd = openSync(path, 'r');

@@ -24,7 +24,10 @@ function failureText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-export async function runBackupMode(inputs: Inputs, deps: { log: Log; signal?: AbortSignal }): Promise<ModeResult> {
+export async function runBackupMode(
+  inputs: Inputs,
+  deps: { log: Log; signal?: AbortSignal },
+): Promise<ModeResult> {
   const mode = readMode(inputs);
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);

@@ -38,7 +38,8 @@ export function isOwnershipLine(line: string): boolean {
   return OWNERSHIP.test(line);
 }
 
-const EXTENSION_LINE = /^(?:DROP EXTENSION IF EXISTS|CREATE EXTENSION IF NOT EXISTS|COMMENT ON EXTENSION) ("(?:[^"]|"")+"|[a-z0-9_]+)[ ;]/;
+const EXTENSION_LINE =
+  /^(?:DROP EXTENSION IF EXISTS|CREATE EXTENSION IF NOT EXISTS|COMMENT ON EXTENSION) ("(?:[^"]|"")+"|[a-z0-9_]+)[ ;]/;
 
 /**
  * The statements that drop, create or comment on an extension the target already has: left out of

@@ -28,20 +28,30 @@ export async function copyToHost(
     const files = backup.manifest.files;
     if (files) {
       await session.run('prepare the backup directory', sh`mkdir -- ${partial}`);
-      for (const f of files) await session.upload('upload the backup', join(backup.path, f.name), `${partial}/${f.name}`);
-      const { stdout } = await session.run('checksum the copy', sh`cd ${partial} && sha256sum -- ${files.map((f) => f.name)} && sync .`);
+      for (const f of files)
+        await session.upload('upload the backup', join(backup.path, f.name), `${partial}/${f.name}`);
+      const { stdout } = await session.run(
+        'checksum the copy',
+        sh`cd ${partial} && sha256sum -- ${files.map((f) => f.name)} && sync .`,
+      );
       for (const f of files) {
         if (!stdout.includes(`${f.sha256}  ${f.name}`))
-          throw new OperationError(`The copy of ${f.name} on ${session.name} does not match its sha256.`, 'run the backup again; check the droplet\'s disk (df -h, dmesg).');
+          throw new OperationError(
+            `The copy of ${f.name} on ${session.name} does not match its sha256.`,
+            "run the backup again; check the droplet's disk (df -h, dmesg).",
+          );
       }
     } else {
       await session.upload('upload the backup', backup.path, partial);
-      const { stdout } = await session.run('checksum the copy', sh`sha256sum -- ${partial} && sync -- ${partial}`);
+      const { stdout } = await session.run(
+        'checksum the copy',
+        sh`sha256sum -- ${partial} && sync -- ${partial}`,
+      );
       const got = stdout.trim().split(/\s+/)[0];
       if (got !== backup.manifest.sha256) {
         throw new OperationError(
           `The copy on ${session.name} has sha256 ${got?.slice(0, 16)}…, not ${backup.manifest.sha256.slice(0, 16)}… as written here.`,
-          'run the backup again; check the droplet\'s disk (df -h, dmesg).',
+          "run the backup again; check the droplet's disk (df -h, dmesg).",
         );
       }
     }
@@ -52,7 +62,10 @@ export async function copyToHost(
   }
   const manifestFinal = manifestPath(final);
   await session.upload('upload the manifest', backup.manifestPath, `${manifestFinal}.partial`);
-  await session.run('publish the manifest', sh`sync -- ${`${manifestFinal}.partial`} && mv -T -- ${`${manifestFinal}.partial`} ${manifestFinal}`);
+  await session.run(
+    'publish the manifest',
+    sh`sync -- ${`${manifestFinal}.partial`} && mv -T -- ${`${manifestFinal}.partial`} ${manifestFinal}`,
+  );
   const link = `${remoteDir}/${name}-latest${EXTENSIONS[backup.manifest.format]}`;
   const tmp = `${remoteDir}/.${name}-latest.tmp`;
   await session.run(
@@ -62,6 +75,8 @@ export async function copyToHost(
       sh`ln -sfn -- ${basename(manifestFinal)} ${tmp} && mv -T -- ${tmp} ${manifestPath(link)}`,
     ),
   );
-  log.info(`copied to ${session.name}:${final} in ${Math.round(performance.now() - started)} ms; ${basename(link)} → ${file}`);
+  log.info(
+    `copied to ${session.name}:${final} in ${Math.round(performance.now() - started)} ms; ${basename(link)} → ${file}`,
+  );
   return final;
 }

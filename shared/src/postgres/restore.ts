@@ -36,7 +36,10 @@ export interface RestoreReport {
   failure?: OperationError;
 }
 
-export async function restore(options: RestoreOptions, deps: { log: Log; signal?: AbortSignal }): Promise<RestoreReport> {
+export async function restore(
+  options: RestoreOptions,
+  deps: { log: Log; signal?: AbortSignal },
+): Promise<RestoreReport> {
   const { log, signal } = deps;
   const target = options.target.db;
   if (options.confirm !== target.database) {
@@ -52,22 +55,35 @@ export async function restore(options: RestoreOptions, deps: { log: Log; signal?
     connected = await connectDatabase(options.target, log, file.manifest?.tools.major ?? 0);
     const what = `${file.path} (${file.format}${file.manifest ? `, taken ${file.manifest.finishedAt}` : ', no manifest'})`;
     report.plan = [
-      options.safety ? `safety backup of ${describeDatabase(target)} into ${options.safety.dir}` : 'no safety backup (safety-backup: false)',
+      options.safety
+        ? `safety backup of ${describeDatabase(target)} into ${options.safety.dir}`
+        : 'no safety backup (safety-backup: false)',
       `restore ${what} over ${describeDatabase(target)} in one transaction, errors stopping it`,
-      file.manifest ? `check ${Object.keys(file.manifest.tables).length} tables' row counts against the manifest` : 'no manifest: row counts reported, not checked',
+      file.manifest
+        ? `check ${Object.keys(file.manifest.tables).length} tables' row counts against the manifest`
+        : 'no manifest: row counts reported, not checked',
     ];
     if (options.dryRun) {
       for (const line of report.plan) log.info(`[dry-run] would ${line}`);
       return report;
     }
     // A damaged file must be found before anything is touched, not half way through the transaction.
-    const check = await verifyBackup(file.path, file.format, file.manifest, file.manifest ? 'checksum' : 'list', {
-      tools: connected.tools,
-      log,
-      ...(signal ? { signal } : {}),
-    });
+    const check = await verifyBackup(
+      file.path,
+      file.format,
+      file.manifest,
+      file.manifest ? 'checksum' : 'list',
+      {
+        tools: connected.tools,
+        log,
+        ...(signal ? { signal } : {}),
+      },
+    );
     if (!check.ok)
-      throw new OperationError(`Refused to restore ${file.path}: ${check.problems.join('; ')}. Nothing was changed.`, 'restore from another backup.');
+      throw new OperationError(
+        `Refused to restore ${file.path}: ${check.problems.join('; ')}. Nothing was changed.`,
+        'restore from another backup.',
+      );
     if (options.safety) {
       const safety = await writeBackup(connected, options.safety, log, signal);
       report.safetyBackup = safety.path;
@@ -80,7 +96,14 @@ export async function restore(options: RestoreOptions, deps: { log: Log; signal?
     await connected.session.close();
     log.info(`restoring ${what} over ${describeDatabase(target)} …`);
     try {
-      report.restoreMs = await loadBackup(tools, file.path, file.format, { db: target, reach: endpoint.reach, database: target.database, extensions }, 'target', signal);
+      report.restoreMs = await loadBackup(
+        tools,
+        file.path,
+        file.format,
+        { db: target, reach: endpoint.reach, database: target.database, extensions },
+        'target',
+        signal,
+      );
     } catch (error) {
       throw new OperationError(
         `The restore into ${describeDatabase(target)} failed and was rolled back (one transaction): ${errorText(error)}`,
@@ -100,7 +123,8 @@ export async function restore(options: RestoreOptions, deps: { log: Log; signal?
       const all = compareCounts(file.manifest.tables, report.tables);
       const extra = all.filter((m) => m.expected === null);
       report.mismatches = all.filter((m) => m.expected !== null);
-      if (extra.length) log.warn(`tables not in the backup, left as they were: ${extra.map((m) => m.table).join(', ')}`);
+      if (extra.length)
+        log.warn(`tables not in the backup, left as they were: ${extra.map((m) => m.table).join(', ')}`);
       if (report.mismatches.length) {
         throw new OperationError(
           `Restored, but row counts differ from the backup's manifest: ${describeMismatches(report.mismatches)}.`,

@@ -32,10 +32,14 @@ function escapeRegExp(text: string): string {
 
 /** `<name>-20261130T020000Z[-2].dump|.dir|.sql.gz` → its time; anything else is not ours. */
 export function backupTime(name: string, file: string): Date | undefined {
-  const match = new RegExp(`^${escapeRegExp(name)}-(\\d{8})T(\\d{6})Z(?:-\\d+)?(?:\\.dump|\\.dir|\\.sql\\.gz)$`).exec(file);
+  const match = new RegExp(
+    `^${escapeRegExp(name)}-(\\d{8})T(\\d{6})Z(?:-\\d+)?(?:\\.dump|\\.dir|\\.sql\\.gz)$`,
+  ).exec(file);
   if (!match) return undefined;
   const [d, t] = [match[1] as string, match[2] as string];
-  const time = new Date(`${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6)}T${t.slice(0, 2)}:${t.slice(2, 4)}:${t.slice(4)}Z`);
+  const time = new Date(
+    `${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6)}T${t.slice(0, 2)}:${t.slice(2, 4)}:${t.slice(4)}Z`,
+  );
   return Number.isNaN(time.getTime()) ? undefined : time;
 }
 
@@ -48,8 +52,14 @@ function isoWeek(date: Date): string {
   return `${d.getUTCFullYear()}-W${String(week).padStart(2, '0')}`;
 }
 
-export function planRetention(entries: BackupEntry[], policy: RetentionPolicy, protect: string[] = []): RetentionPlan {
-  const newestFirst = [...entries].sort((a, b) => b.time.getTime() - a.time.getTime() || b.file.localeCompare(a.file));
+export function planRetention(
+  entries: BackupEntry[],
+  policy: RetentionPolicy,
+  protect: string[] = [],
+): RetentionPlan {
+  const newestFirst = [...entries].sort(
+    (a, b) => b.time.getTime() - a.time.getTime() || b.file.localeCompare(a.file),
+  );
   const reasons = new Map<string, string[]>();
   const because = (file: string, why: string) => reasons.set(file, [...(reasons.get(file) ?? []), why]);
   if (!retentionEnabled(policy)) {
@@ -74,7 +84,9 @@ export function planRetention(entries: BackupEntry[], policy: RetentionPolicy, p
   if (newestVerified) because(newestVerified.file, 'newest verified');
   for (const file of protect) if (newestFirst.some((e) => e.file === file)) because(file, 'just written');
   return {
-    keep: newestFirst.filter((e) => reasons.has(e.file)).map((e) => ({ file: e.file, why: reasons.get(e.file) ?? [] })),
+    keep: newestFirst
+      .filter((e) => reasons.has(e.file))
+      .map((e) => ({ file: e.file, why: reasons.get(e.file) ?? [] })),
     remove: newestFirst.filter((e) => !reasons.has(e.file)),
   };
 }

@@ -9,7 +9,14 @@ import type { SshSession } from '../ssh/session.js';
 import { sh } from '../ssh/shell.js';
 import { removeQuietly } from './archive-files.js';
 import { lastVerified, manifestPath, parseManifest, type Manifest } from './manifest.js';
-import { backupTime, describePlan, planRetention, retentionEnabled, type BackupEntry, type RetentionPolicy } from './retention.js';
+import {
+  backupTime,
+  describePlan,
+  planRetention,
+  retentionEnabled,
+  type BackupEntry,
+  type RetentionPolicy,
+} from './retention.js';
 
 export interface BackupStore {
   where: string;
@@ -94,5 +101,9 @@ export async function applyRetention(
   const plan = planRetention(await listBackups(store, name), policy, protect);
   for (const line of describePlan(store.where, plan)) log.info(dryRun ? `[dry-run] ${line}` : line);
   if (!dryRun) for (const entry of plan.remove) await store.remove(entry.file);
-  return { where: store.where, kept: plan.keep.map((k) => k.file), removed: dryRun ? [] : plan.remove.map((r) => r.file) };
+  return {
+    where: store.where,
+    kept: plan.keep.map((k) => k.file),
+    removed: dryRun ? [] : plan.remove.map((r) => r.file),
+  };
 }

@@ -42,15 +42,25 @@ export function backupSummary(report: BackupReport, failure?: string): string {
       ),
     );
     if (report.remotePath) parts.push(`Copied to the droplet: \`${report.remotePath}\``);
-    parts.push('<details><summary>Rows per table (same snapshot as the dump)</summary>\n', tablesTable(m.tables), '\n</details>');
+    parts.push(
+      '<details><summary>Rows per table (same snapshot as the dump)</summary>\n',
+      tablesTable(m.tables),
+      '\n</details>',
+    );
   }
   for (const r of report.retention) {
-    if (r.removed.length) parts.push(`Retention in \`${r.where}\` removed: ${r.removed.map((f) => `\`${f}\``).join(', ')}`);
+    if (r.removed.length)
+      parts.push(`Retention in \`${r.where}\` removed: ${r.removed.map((f) => `\`${f}\``).join(', ')}`);
   }
   return parts.join('\n\n');
 }
 
-export function verifySummary(path: string, outcome: VerifyOutcome | undefined, plan: string[], failure?: string): string {
+export function verifySummary(
+  path: string,
+  outcome: VerifyOutcome | undefined,
+  plan: string[],
+  failure?: string,
+): string {
   const parts = ['## Backup verification'];
   if (failure) parts.push(`> [!CAUTION]\n> ${failure}`);
   if (plan.length) parts.push('Dry run — nothing checked.', ...plan.map((p) => `- ${p}`));
@@ -76,10 +86,22 @@ export function restoreSummary(backup: string, report: RestoreReport, failure?: 
     parts.push(
       markdownTable(
         ['Backup', 'Restored', 'Time to restore', 'Safety backup'],
-        [[backup, report.restored ? '✅ yes' : '❌ no', report.restoreMs !== undefined ? `${report.restoreMs} ms` : '—', report.safetyBackup ?? '—']],
+        [
+          [
+            backup,
+            report.restored ? '✅ yes' : '❌ no',
+            report.restoreMs !== undefined ? `${report.restoreMs} ms` : '—',
+            report.safetyBackup ?? '—',
+          ],
+        ],
       ),
     );
-    if (report.tables) parts.push('<details><summary>Rows per table after the restore</summary>\n', tablesTable(report.tables), '\n</details>');
+    if (report.tables)
+      parts.push(
+        '<details><summary>Rows per table after the restore</summary>\n',
+        tablesTable(report.tables),
+        '\n</details>',
+      );
   }
   return parts.join('\n\n');
 }

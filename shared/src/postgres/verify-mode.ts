@@ -28,19 +28,29 @@ export interface VerifyReport {
   plan: string[];
 }
 
-export async function verifyMode(options: VerifyOptions, deps: { log: Log; signal?: AbortSignal }): Promise<VerifyReport> {
+export async function verifyMode(
+  options: VerifyOptions,
+  deps: { log: Log; signal?: AbortSignal },
+): Promise<VerifyReport> {
   const { log } = deps;
   const file = await openBackupFile(options.backup);
   const needMajor = file.manifest?.tools.major ?? 0;
-  const tools = findClientTools(needMajor, `the backup (written by pg_dump ${file.manifest?.tools.pg_dump ?? '?'})`, options.binDir);
+  const tools = findClientTools(
+    needMajor,
+    `the backup (written by pg_dump ${file.manifest?.tools.pg_dump ?? '?'})`,
+    options.binDir,
+  );
   if (options.dryRun) {
-    const plan = [`would verify ${file.path} (${file.format}${file.manifest ? '' : ', no manifest'}) at level ${options.level} with pg_restore ${tools.version}`];
+    const plan = [
+      `would verify ${file.path} (${file.format}${file.manifest ? '' : ', no manifest'}) at level ${options.level} with pg_restore ${tools.version}`,
+    ];
     for (const line of plan) log.info(`[dry-run] ${line}`);
     return { path: file.path, plan };
   }
   let scratch: Endpoint | undefined;
   try {
-    if (options.level === 'restore' && options.scratch) scratch = await openEndpoint(options.scratch, options.via, log);
+    if (options.level === 'restore' && options.scratch)
+      scratch = await openEndpoint(options.scratch, options.via, log);
     const outcome = await verifyBackup(file.path, file.format, file.manifest, options.level, {
       tools,
       log,
@@ -49,9 +59,11 @@ export async function verifyMode(options: VerifyOptions, deps: { log: Log; signa
     });
     for (const note of outcome.notes) log.warn(note);
     if (file.manifest) {
-      const writable = await access(manifestPath(file.path), constants.W_OK).then(() => true, () => false);
-      if (writable)
-        await recordVerification(file.path, file.manifest, asVerification(outcome));
+      const writable = await access(manifestPath(file.path), constants.W_OK).then(
+        () => true,
+        () => false,
+      );
+      if (writable) await recordVerification(file.path, file.manifest, asVerification(outcome));
     }
     return { path: file.path, outcome, plan: [] };
   } finally {

@@ -83,39 +83,58 @@ export async function verifyBackup(
 
   // list / read
   const env = toolEnvironment({ host: '', port: 0, database: '', user: '', params: {} });
-  const hint = 'the backup is damaged or incomplete: take a new one, and restore from another if you need one now.';
+  const hint =
+    'the backup is damaged or incomplete: take a new one, and restore from another if you need one now.';
   if (format === 'plain-gzip' || format === 'plain') {
     const watch = new TailWatch();
     try {
-      await pipeline(openPlainDump(path, format === 'plain-gzip'), watch, new Writable({ write: (_c, _e, done) => done() }));
+      await pipeline(
+        openPlainDump(path, format === 'plain-gzip'),
+        watch,
+        new Writable({ write: (_c, _e, done) => done() }),
+      );
     } catch (error) {
       fail(`read: ${format === 'plain-gzip' ? 'gzip stream' : 'file'} does not read: ${errorText(error)}`);
       return outcome;
     }
     if (!watch.complete) {
-      fail('read: the dump ends without pg_dump\'s "-- PostgreSQL database dump complete" trailer: it was cut off');
+      fail(
+        'read: the dump ends without pg_dump\'s "-- PostgreSQL database dump complete" trailer: it was cut off',
+      );
       return outcome;
     }
     log.info('list/read: decompressed whole, trailer present');
   } else {
     try {
-      const toc = await runTool(ctx.tools, 'pg_restore', ['--list', path], { env, ...(ctx.signal ? { signal: ctx.signal } : {}), hint });
+      const toc = await runTool(ctx.tools, 'pg_restore', ['--list', path], {
+        env,
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+        hint,
+      });
       const missing = Object.keys(manifest?.tables ?? {}).filter((table) => {
         const dot = table.indexOf('.');
         return !toc.includes(` TABLE DATA ${table.slice(0, dot)} ${table.slice(dot + 1)} `);
       });
       if (missing.length) {
-        fail(`list: the table of contents holds no data for ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''}`);
+        fail(
+          `list: the table of contents holds no data for ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''}`,
+        );
         return outcome;
       }
-      log.info(`list: table of contents reads (${toc.split('\n').filter((l) => l && !l.startsWith(';')).length} entries)`);
+      log.info(
+        `list: table of contents reads (${toc.split('\n').filter((l) => l && !l.startsWith(';')).length} entries)`,
+      );
     } catch (error) {
       fail(`list: ${errorText(error)}`);
       return outcome;
     }
     if (reaches(level, 'read')) {
       try {
-        await runTool(ctx.tools, 'pg_restore', ['--file=/dev/null', path], { env, ...(ctx.signal ? { signal: ctx.signal } : {}), hint });
+        await runTool(ctx.tools, 'pg_restore', ['--file=/dev/null', path], {
+          env,
+          ...(ctx.signal ? { signal: ctx.signal } : {}),
+          hint,
+        });
         log.info('read: every data block read and decompressed');
       } catch (error) {
         fail(`read: ${errorText(error)}`);
@@ -141,8 +160,12 @@ export async function verifyBackup(
   }
   outcome.restoreMs = restored.ms;
   outcome.mismatches = restored.mismatches;
-  if (restored.mismatches.length) fail(`restore: row counts differ from the manifest: ${describeMismatches(restored.mismatches)}`);
-  else log.info(`restore: loaded into a scratch database in ${restored.ms} ms; every table's rows match the manifest`);
+  if (restored.mismatches.length)
+    fail(`restore: row counts differ from the manifest: ${describeMismatches(restored.mismatches)}`);
+  else
+    log.info(
+      `restore: loaded into a scratch database in ${restored.ms} ms; every table's rows match the manifest`,
+    );
   return outcome;
 }
 
