@@ -89,6 +89,7 @@ try {
   const runbookFile = join(out, 'runbook.sql.gz');
   const runbook = timed(`pg_dump "${conn}" | gzip > ${runbookFile}`, env);
   const large = await ours();
+  const directory = await ours({ format: 'directory', jobs: '2', path: join(out, 'dir') });
   const ourMs = large.run.durationMs;
   const ourFile = large.run.outputs.path as string;
   const runbookBytes = statSync(runbookFile).size;
@@ -124,6 +125,9 @@ try {
   );
   row('wall time ÷ runbook', s(ourMs), ourMs / runbook, 0.45);
   row('wall time ÷ raw (pg_dump > /dev/null)', s(ourMs), ourMs / raw, 1.15);
+  say(
+    `  (format directory, jobs 2: ${s(directory.run.durationMs)}, ${(Number(directory.run.outputs.bytes) / MB).toFixed(1)} MB — ratio to raw ${(directory.run.durationMs / raw).toFixed(2)}, for information)`,
+  );
   row("size ÷ runbook's size", `${(ourBytes / MB).toFixed(1)} MB`, ourBytes / runbookBytes, 1.15);
   row('peak RSS at ~100 MB (MB ÷ 120)', `${small.peakMb.toFixed(1)} MB`, small.peakMb / 120, 1);
   row(`peak RSS at ~${GB} GB (MB ÷ 120)`, `${large.peakMb.toFixed(1)} MB`, large.peakMb / 120, 1);

@@ -35,7 +35,12 @@ Every --flag is the action input of the same name, with the same default. A valu
 of the process list and the shell history).`;
 
 /** Flags as the action's inputs; `@path` values are read from the file, `~/` is the home directory. */
-function cliInputs(action: string, argv: string[], redactor: Redactor, overrides: Record<string, string> = {}): Inputs {
+function cliInputs(
+  action: string,
+  argv: string[],
+  redactor: Redactor,
+  overrides: Record<string, string> = {},
+): Inputs {
   const flags = parseFlags(argv, { ...actionDefaults(action), ...overrides });
   return new Inputs({
     raw: (name) => {
@@ -86,7 +91,11 @@ async function rollbackCommand(argv: string[], redactor: Redactor): Promise<void
 }
 
 /** backup, verify and restore: action-db-backup's one core, in the mode named by the command. */
-async function databaseCommand(mode: 'backup' | 'verify' | 'restore', argv: string[], redactor: Redactor): Promise<void> {
+async function databaseCommand(
+  mode: 'backup' | 'verify' | 'restore',
+  argv: string[],
+  redactor: Redactor,
+): Promise<void> {
   const log = consoleLog(redactor);
   if (argv.some((arg) => /^--mode(=|$)/.test(arg)))
     throw new ConfigurationError('mode', `is given by the command (runbook ${mode}); leave --mode out.`);

@@ -5,7 +5,7 @@
  * older than the server, retention, and the way through the droplet's sshd.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import {
   chmodSync,
   existsSync,
@@ -262,6 +262,30 @@ describe('faults while writing', () => {
     expect(readdirSync(dir)).toEqual([]);
   }, 60_000);
 
+  it('a cancelled run (SIGINT, as the runner sends) stops pg_dump and leaves nothing behind', async () => {
+    const { name, url } = await db.freshDatabase();
+    await db.sql(
+      name,
+      'CREATE TABLE filler AS SELECT g, md5(g::text) || repeat(md5(random()::text), 20) AS t FROM generate_series(1, 400000) g; ALTER TABLE filler OWNER TO bunty',
+    );
+    const dir = newDir();
+    let child: ChildProcess | undefined;
+    const running = runActionBundle(
+      'action-db-backup',
+      { 'database-url': url, path: dir, compression: '9' },
+      { secrets: secrets(), onSpawn: (c) => (child = c) },
+    );
+    await waitFor(
+      'the partial file',
+      () => existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.partial')),
+    );
+    child?.kill('SIGINT');
+    const run = await running;
+    failedWith(run, /cancelled \(SIGINT\)/);
+    expect(readdirSync(dir)).toEqual([]);
+    expect(() => execFileSync('pgrep', ['-f', `pg_dump.*${name}`])).toThrow(); // no pg_dump left running
+  }, 60_000);
+
   (isRoot ? it : it.skip)(
     'a full disk (a small tmpfs) gives a clear error and no partial file',
     async () => {
@@ -378,6 +402,53 @@ describe('refusals that touch nothing', () => {
     failedWith(run, message);
     expect(existsSync(dir)).toBe(false);
   });
+});
+
+describe('dry run', () => {
+  it('prints what each mode would write, verify, remove or restore, and changes nothing', async () => {
+    const { name, url } = await db.freshDatabase();
+    const existing = await backupOf(url);
+    const dir = join(existing.outputs.path as string, '..');
+    const files = readdirSync(dir).sort();
+    const planned = await backupAction({
+      'database-url': url,
+      path: dir,
+      'keep-last': '0',
+      'keep-daily': '0',
+      'keep-weekly': '1',
+      'dry-run': 'true',
+    });
+    expect(planned.errors).toEqual([]);
+    expect(planned.stdout).toMatch(
+      new RegExp(`\\[dry-run\\] would write ${dir}/${name}-\\d{8}T\\d{6}Z\\.dump`),
+    );
+    expect(planned.stdout).toContain('[dry-run] retention in');
+    expect(planned.outputs.path).toBe('');
+    await mutate(name);
+    const before = await tableContents(url);
+    const restore = await backupAction({
+      mode: 'restore',
+      'database-url': url,
+      backup: existing.outputs.path as string,
+      confirm: name,
+      path: dir,
+      'dry-run': 'true',
+    });
+    expect(restore.errors).toEqual([]);
+    expect(restore.stdout).toMatch(
+      /\[dry-run\] would restore .* over bunty@127\.0\.0\.1:\d+\/app_\d+_\d+ in one transaction/,
+    );
+    expect(restore.outputs.restored).toBe('false');
+    const verify = await backupAction({
+      mode: 'verify',
+      backup: existing.outputs.path as string,
+      level: 'read',
+      'dry-run': 'true',
+    });
+    expect(verify.stdout).toContain('[dry-run] would verify');
+    expect(await tableContents(url)).toEqual(before);
+    expect(readdirSync(dir).sort()).toEqual(files);
+  }, 60_000);
 });
 
 describe('retention', () => {

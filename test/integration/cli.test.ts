@@ -115,13 +115,35 @@ describe('runbook backup, verify and restore', () => {
       const verified = await runbook('verify', '--backup', path, '--level', 'read');
       expect(verified.out).toMatch(/^verified: true$/m);
       await db.sql(name, 'TRUNCATE ledger.entries; DELETE FROM users');
-      const refused = await runbook('restore', '--database-url', `@${urlFile}`, '--backup', path, '--path', dir);
+      const refused = await runbook(
+        'restore',
+        '--database-url',
+        `@${urlFile}`,
+        '--backup',
+        path,
+        '--path',
+        dir,
+      );
       expect(refused.code).toBe(1);
       expect(refused.out).toMatch(/error: Input 'confirm'/);
-      const restored = await runbook('restore', '--database-url', `@${urlFile}`, '--backup', path, '--confirm', name, '--path', dir);
+      const restored = await runbook(
+        'restore',
+        '--database-url',
+        `@${urlFile}`,
+        '--backup',
+        path,
+        '--confirm',
+        name,
+        '--path',
+        dir,
+      );
       expect(restored.out).toMatch(/^restored: true$/m);
       expect(await tableContents(url)).toEqual(before);
-      expect(findLeaks([db.postgres.password], { output: backedUp.out + verified.out + refused.out + restored.out })).toEqual([]);
+      expect(
+        findLeaks([db.postgres.password], {
+          output: backedUp.out + verified.out + refused.out + restored.out,
+        }),
+      ).toEqual([]);
     } finally {
       await db.droplet.stop();
     }

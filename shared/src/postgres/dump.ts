@@ -129,7 +129,14 @@ export async function writeBackup(
           })
         : Promise.resolve();
     // The counts run in the exporting transaction while pg_dump reads the same snapshot.
-    const counting = session.countRows(tables, signal);
+    const dumpStarted = performance.now();
+    let dumpMs = 0;
+    let countMs = 0;
+    void dump.done.then(() => (dumpMs = performance.now() - dumpStarted), () => undefined);
+    const counting = session.countRows(tables, signal).then((rows) => {
+      countMs = performance.now() - dumpStarted;
+      return rows;
+    });
     counting.catch(() => dump.child.kill('SIGTERM')); // no manifest, no backup: stop at once
     const [dumped, written, counted] = await Promise.allSettled([dump.done, writing, counting]);
     // A table the role cannot read fails the count first and pg_dump after it: the count says why.
@@ -137,8 +144,11 @@ export async function writeBackup(
     const rows = (counted as PromiseFulfilledResult<Record<string, number>>).value;
     await session.commit();
     if (signal?.aborted) throw signal.reason;
+    const hashStarted = performance.now();
     const digest = await digestBackup(partial);
+    const hashMs = performance.now() - hashStarted;
     await publish(partial, path);
+    const syncMs = performance.now() - hashStarted - hashMs;
     const finishedAt = new Date();
     const manifest: Manifest = {
       kind: 'runbook-actions backup',
@@ -161,13 +171,14 @@ export async function writeBackup(
     };
     const manifestPath = await writeManifest(path, manifest);
     log.info(
-      `backup written: ${path} (${mb(digest.bytes)}, sha256 ${digest.sha256.slice(0, 16)}…, ${tables.length} tables, ${manifest.durationMs} ms)`,
+      `backup written: ${path} (${mb(digest.bytes)}, sha256 ${digest.sha256.slice(0, 16)}…, ${tables.length} tables, ${manifest.durationMs} ms: pg_dump ${Math.round(dumpMs)}, counts ${Math.round(countMs)} alongside, sha256 ${Math.round(hashMs)}, fsync and rename ${Math.round(syncMs)})`,
     );
     return { path, manifestPath, manifest };
   } catch (error) {
     await removeQuietly(partial);
     await session.client.query('ROLLBACK').catch(() => undefined);
-    if (error === signal?.reason) throw error;
+    // Cancelled: pg_dump was stopped by us, so say that rather than "pg_dump killed by SIGTERM".
+    if (signal?.aborted) throw signal.reason;
     if (NO_SPACE.test(errorText(error)) || (error as { code?: string }).code === 'ENOSPC') {
       const free = await freeBytes(spec.dir);
       throw new OperationError(
