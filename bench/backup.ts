@@ -84,16 +84,55 @@ try {
   const size = await databaseBytes(db.url);
   say(`  ${(size / MB).toFixed(0)} MB in ${((performance.now() - g0) / 1000).toFixed(0)} s`);
 
-  timed(`pg_dump "${conn}" > /dev/null`, env); // warm the page cache for every contender alike
-  const raw = timed(`pg_dump "${conn}" > /dev/null`, env);
+  // The generator's writes must not be flushed under the first contender: checkpoint, then warm the cache.
+  const su = new pg.Client({ connectionString: `${superuser}/postgres` });
+  await su.connect();
+  await su.query('CHECKPOINT');
+  await su.end();
+  execFileSync('sync');
+  timed(`pg_dump "${conn}" > /dev/null`, env);
+  // Two rounds, contenders interleaved; the best of each counts (what the machine can do, not its noise).
   const runbookFile = join(out, 'runbook.sql.gz');
-  const runbook = timed(`pg_dump "${conn}" | gzip > ${runbookFile}`, env);
-  const large = await ours();
+  const rounds: {
+    raw: number;
+    runbook: number;
+    bare: number;
+    ours: number;
+    peak: number;
+    path: string;
+    bytes: number;
+  }[] = [];
+  for (let round = 0; round < 2; round++) {
+    const raw = timed(`pg_dump "${conn}" > /dev/null`, env);
+    const mine = await ours();
+    const bare = timed(`pg_dump -Fc -Z1 -f ${join(out, 'bare.dump')} "${conn}"`, env);
+    const runbook = timed(`pg_dump "${conn}" | gzip > ${runbookFile}`, env);
+    execFileSync('sync');
+    rounds.push({
+      raw,
+      runbook,
+      bare,
+      ours: mine.run.durationMs,
+      peak: mine.peakMb,
+      path: mine.run.outputs.path as string,
+      bytes: Number(mine.run.outputs.bytes),
+    });
+    say(
+      `  round ${round + 1}: raw ${(raw / 1000).toFixed(2)} s, ours ${(mine.run.durationMs / 1000).toFixed(2)} s, bare pg_dump -Fc -Z1 ${(bare / 1000).toFixed(2)} s, runbook ${(runbook / 1000).toFixed(2)} s`,
+    );
+  }
+  const best = (key: 'raw' | 'runbook' | 'bare' | 'ours') => Math.min(...rounds.map((r) => r[key]));
+  const raw = best('raw');
+  const runbook = best('runbook');
+  const bareDump = best('bare');
+  const ourMs = best('ours');
+  const large = { peakMb: Math.max(...rounds.map((r) => r.peak)) };
+  const ourFile = rounds[1]?.path as string;
+  const ourBytes = rounds[1]?.bytes as number;
+  const z6 = timed(`pg_dump -Fc -Z6 -f ${join(out, 'z6.dump')} "${conn}"`, env);
+  const z6Bytes = statSync(join(out, 'z6.dump')).size;
   const directory = await ours({ format: 'directory', jobs: '2', path: join(out, 'dir') });
-  const ourMs = large.run.durationMs;
-  const ourFile = large.run.outputs.path as string;
   const runbookBytes = statSync(runbookFile).size;
-  const ourBytes = Number(large.run.outputs.bytes);
 
   // Restore: a bare pg_restore --single-transaction into a fresh database, against verify level restore.
   const admin = new pg.Client({ connectionString: `${superuser}/postgres` });
@@ -125,6 +164,12 @@ try {
   );
   row('wall time ÷ runbook', s(ourMs), ourMs / runbook, 0.45);
   row('wall time ÷ raw (pg_dump > /dev/null)', s(ourMs), ourMs / raw, 1.15);
+  say(
+    `  (bare pg_dump -Fc -Z1, what the action runs: ${s(bareDump)}, ratio to raw ${(bareDump / raw).toFixed(2)}: deflate on one core is the bound; the action adds ${(((ourMs - bareDump) / bareDump) * 100).toFixed(0)}% to it)`,
+  );
+  say(
+    `  (compression 6 for the default's choice: ${s(z6)}, ${(z6Bytes / MB).toFixed(1)} MB — ${(z6 / bareDump).toFixed(2)}× the time of level 1, whose file is ${(((ourBytes - z6Bytes) / z6Bytes) * 100).toFixed(0)}% larger)`,
+  );
   say(
     `  (format directory, jobs 2: ${s(directory.run.durationMs)}, ${(Number(directory.run.outputs.bytes) / MB).toFixed(1)} MB — ratio to raw ${(directory.run.durationMs / raw).toFixed(2)}, for information)`,
   );

@@ -103,7 +103,12 @@ export function openHostSession(h: DeployHost): Promise<SshSession> {
 
 /** Runs a shell script inside the host's own mount namespace (where its sshd's commands run), as root. */
 export function hostShell(h: DeployHost, script: string, ...args: string[]): string {
-  const pid = h.droplet.sshd?.pid;
+  return dropletShell(h.droplet, script, ...args);
+}
+
+/** Runs a shell script as the droplet sees the machine: inside its sshd's mount namespace. */
+export function dropletShell(droplet: Droplet, script: string, ...args: string[]): string {
+  const pid = droplet.sshd?.pid;
   if (!pid) throw new Error('sandbox: this droplet has no sshd');
   return execFileSync('nsenter', [
     '-t',

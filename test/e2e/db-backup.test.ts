@@ -28,6 +28,7 @@ import { join } from 'node:path';
 import { runActionBundle, type ActionRun } from '../../sandbox/index.js';
 import { startDatabaseHost, type DatabaseHost } from '../../sandbox/database-host.js';
 import { tableContents } from '../../sandbox/sample-data.js';
+import { dropletShell } from '../../sandbox/deploy-host.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -496,16 +497,10 @@ describe('retention', () => {
   beforeAll(async () => {
     host = await startDatabaseHost({ sshd: true });
     // A name only the droplet resolves: the URL's host must be looked up there, not here.
-    const pid = host.droplet.sshd?.pid as number;
-    execFileSync('nsenter', [
-      '-t',
-      String(pid),
-      '-m',
-      '--',
-      'sh',
-      '-c',
+    dropletShell(
+      host.droplet,
       'cp /etc/hosts /tmp/runbook-hosts && echo "127.0.0.1 db.droplet.internal" >> /tmp/runbook-hosts && mount --bind /tmp/runbook-hosts /etc/hosts',
-    ]);
+    );
   }, 60_000);
   afterAll(() => host?.droplet.stop());
 

@@ -90,12 +90,18 @@ export function parseList(raw: string): string[] {
     .filter((item) => item !== '');
 }
 
-export function parseHttpUrl(input: string, raw: string): URL {
-  const text = raw.trim();
-  let url: URL;
+/** A URL, or undefined when the text is not one (the caller words the error: it may be a secret). */
+export function urlOrUndefined(text: string): URL | undefined {
   try {
-    url = new URL(text);
+    return new URL(text.trim());
   } catch {
+    return undefined;
+  }
+}
+
+export function parseHttpUrl(input: string, raw: string): URL {
+  const url = urlOrUndefined(raw);
+  if (!url) {
     throw new ConfigurationError(
       input,
       `${JSON.stringify(raw)} is not a URL; expected http://host[:port]/path or https://….`,

@@ -4,6 +4,7 @@
  * the password for the command-line tools (the password travels in PGPASSWORD, never in argv where
  * `ps` would show it), and a connection config for node-pg.
  */
+import { urlOrUndefined } from '../config/parse.js';
 import { ConfigurationError } from '../errors.js';
 
 export interface DatabaseUrl {
@@ -18,11 +19,8 @@ export interface DatabaseUrl {
 
 /** Parses `postgres(ql)://user:password@host:port/database?params`; `mask` gets the secret parts first. */
 export function parseDatabaseUrl(input: string, raw: string, mask: (secret: string) => void): DatabaseUrl {
-  const text = raw.trim();
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
+  const url = urlOrUndefined(raw);
+  if (!url) {
     throw new ConfigurationError(
       input,
       'is not a URL; expected postgresql://user:password@host:5432/database (the value is not shown).',

@@ -132,7 +132,10 @@ export async function writeBackup(
     const dumpStarted = performance.now();
     let dumpMs = 0;
     let countMs = 0;
-    void dump.done.then(() => (dumpMs = performance.now() - dumpStarted), () => undefined);
+    void dump.done.then(
+      () => (dumpMs = performance.now() - dumpStarted),
+      () => undefined,
+    );
     const counting = session.countRows(tables, signal).then((rows) => {
       countMs = performance.now() - dumpStarted;
       return rows;
