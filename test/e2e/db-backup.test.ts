@@ -537,6 +537,24 @@ describe('retention', () => {
     expect(readdirSync(real).filter((f) => f.endsWith('.partial'))).toEqual([]);
   }, 90_000);
 
+  it('a directory-format backup is copied file by file, checked there, and gets its own latest link', async () => {
+    const url = host.postgres.url.replace('127.0.0.1', 'db.droplet.internal');
+    const remoteDir = `${host.droplet.hostRoot}/var/backups/bunty-dir`;
+    const run = await runActionBundle(
+      'action-db-backup',
+      { 'database-url': url, path: newDir(), format: 'directory', 'remote-dir': remoteDir, ...sshInputs() },
+      { secrets: [host.postgres.password, host.droplet.sshd?.privateKey ?? ''], timeoutMs: 60_000 },
+    );
+    expect(run.errors).toEqual([]);
+    const real = host.droplet.realPath(remoteDir);
+    const dir = (run.outputs['remote-path'] as string).split('/').pop() as string;
+    expect(readlinkSync(join(real, 'bunty-latest.dir'))).toBe(dir);
+    const local = run.outputs.path as string;
+    for (const f of readdirSync(local)) {
+      expect(readFileSync(join(real, dir, f)).equals(readFileSync(join(local, f)))).toBe(true);
+    }
+  }, 60_000);
+
   it('without the tunnel the droplet-only name does not resolve here: the error says to set ssh-host', async () => {
     const url = host.postgres.url.replace('127.0.0.1', 'db.droplet.internal');
     const run = await runActionBundle(
