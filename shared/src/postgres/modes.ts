@@ -14,7 +14,7 @@ import { verifyMode } from './verify-mode.js';
 export type Outputs = Record<string, string | number | boolean | undefined>;
 
 export interface ModeResult {
-  mode: Mode;
+  mode: string;
   outputs: Outputs;
   summary: string;
   failure?: Error;

@@ -4,7 +4,9 @@ export function markdownTable(header: string[], rows: string[][]): string {
   return [line(header), `| ${header.map(() => '---').join(' | ')} |`, ...rows.map(line)].join('\n');
 }
 
-function escapeCell(text: string): string {
+function escapeCell(value: string | null | undefined): string {
+  // A database can hand back NULL where a string was expected: an empty cell, not a crash.
+  const text = value ?? '';
   return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 }
 

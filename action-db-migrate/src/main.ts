@@ -1,0 +1,21 @@
+/** action-db-migrate: migrations applied once, all or nothing, after a verified backup — and database upkeep. */
+import '../../shared/src/action/dirname-shim.js';
+import {
+  actionInputs,
+  actionLog,
+  runAction,
+  setOutputs,
+  writeSummary,
+} from '../../shared/src/action/index.js';
+import { githubRunContext } from '../../shared/src/action/run-context.js';
+import { cancelOnSignals } from '../../shared/src/cancel.js';
+import { runMigrateMode } from '../../shared/src/postgres/migrations/entry.js';
+
+await runAction(async () => {
+  const { holder } = githubRunContext();
+  const appliedBy = `${holder.description}${holder.actor ? ` by ${holder.actor}` : ''}`;
+  const result = await runMigrateMode(actionInputs, { log: actionLog, signal: cancelOnSignals() }, appliedBy);
+  setOutputs(result.outputs);
+  await writeSummary(result.summary);
+  if (result.failure) throw result.failure;
+});

@@ -1,0 +1,186 @@
+/**
+ * The one entry of action-db-migrate and of the CLI's migrate/maintain: reads the mode's inputs,
+ * runs it, returns outputs, a summary and the failure — the caller only writes them.
+ */
+import { resolve } from 'node:path';
+import type { Inputs } from '../../config/inputs.js';
+import { ConfigurationError } from '../../errors.js';
+import type { Log } from '../../log.js';
+import { markdownTable } from '../../report/markdown.js';
+import { readAccess } from '../inputs.js';
+import { maintain } from '../maintenance/maintain.js';
+import { TASKS, type Task } from '../maintenance/tasks.js';
+import type { ModeResult } from '../modes.js';
+import { migrate, type MigrateReport } from './migrate.js';
+import { parseTableRef } from './tracking.js';
+
+const MODES = ['migrate', 'status', 'rollback', 'maintenance'] as const;
+
+function readTasks(inputs: Inputs): Task[] {
+  const tasks = inputs.list('tasks');
+  if (!tasks.length)
+    throw new ConfigurationError('tasks', `is required for mode: maintenance; any of ${TASKS.join(', ')}.`);
+  for (const t of tasks)
+    if (!(TASKS as readonly string[]).includes(t))
+      throw new ConfigurationError(
+        'tasks',
+        `${JSON.stringify(t)} is not a task; expected any of ${TASKS.join(', ')}.`,
+      );
+  return tasks as Task[];
+}
+
+function migrateSummary(report: MigrateReport, database: string, failure?: string): string {
+  const parts = [`## Migrations — ${report.mode} of ${database}`];
+  if (failure) parts.push(`> [!CAUTION]\n> ${failure}`);
+  if (report.gate) parts.push(`- ${report.gate}`);
+  const plan = report.plan;
+  if (plan) {
+    const rows: string[][] = [
+      ...plan.applied.map((a) => [
+        a.file?.file ?? `${a.row.version}_${a.row.name}.sql`,
+        plan.changed.some((c) => c.row === a.row)
+          ? '⚠️ changed since applied'
+          : a.file
+            ? 'applied'
+            : '⚠️ missing file',
+        a.row.applied_at instanceof Date ? a.row.applied_at.toISOString() : String(a.row.applied_at),
+        a.row.applied_by,
+        `${a.row.duration_ms} ms`,
+      ]),
+      ...plan.pending.map((f) => [
+        f.file,
+        report.applied.some((x) => x.file === f.file)
+          ? `✅ applied now${f.noTransaction ? ' (no transaction)' : ''}`
+          : plan.outOfOrder.includes(f)
+            ? 'pending (out of order)'
+            : `pending${f.noTransaction ? ' (no transaction)' : ''}`,
+        '',
+        '',
+        '',
+      ]),
+    ];
+    parts.push(markdownTable(['Migration', 'State', 'Applied at', 'Applied by', 'Took'], rows));
+  }
+  if (report.rolledBack.length)
+    parts.push(
+      markdownTable(
+        ['Rolled back', 'Took'],
+        report.rolledBack.map((r) => [r.file, `${r.durationMs} ms`]),
+      ),
+    );
+  if (report.wouldRun.length)
+    parts.push(
+      'Dry run — would run, in order:',
+      ...report.wouldRun.map((w) => `- ${w.file} (sha256 \`${w.sha256.slice(0, 16)}\`)`),
+    );
+  parts.push(`Current version: **${report.currentVersion ?? 'none'}**`);
+  return parts.join('\n\n');
+}
+
+export async function runMigrateMode(
+  inputs: Inputs,
+  deps: { log: Log; signal?: AbortSignal },
+  appliedBy: string,
+): Promise<ModeResult> {
+  const mode = inputs.choice('mode', MODES, 'migrate');
+  const access = readAccess(inputs);
+  const dryRun = inputs.boolean('dry-run', false);
+  const started = performance.now();
+  if (mode === 'maintenance') {
+    const report = await maintain(
+      {
+        access,
+        tasks: readTasks(inputs),
+        longQueryAfterMs: inputs.duration('long-query-after', 300_000, { min: 0 }),
+        terminate: inputs.boolean('terminate', false),
+        dryRun,
+      },
+      deps,
+    );
+    const summary = [
+      `## Database maintenance — ${access.db.database}`,
+      ...(report.failure ? [`> [!CAUTION]\n> ${report.failure.message}`] : []),
+      ...report.results.map((r) =>
+        [`### ${r.task}: ${r.headline}`, ...(r.rows.length ? [markdownTable(r.header, r.rows)] : [])].join(
+          '\n\n',
+        ),
+      ),
+    ].join('\n\n');
+    return {
+      mode,
+      outputs: {
+        report: JSON.stringify(
+          Object.fromEntries(
+            report.results.map((r) => [
+              r.task,
+              { headline: r.headline, durationMs: r.durationMs, ...r.figures },
+            ]),
+          ),
+        ),
+        'duration-ms': Math.round(performance.now() - started),
+      },
+      summary,
+      ...(report.failure ? { failure: report.failure } : {}),
+    };
+  }
+  const baseline = inputs.string('baseline');
+  if (baseline !== undefined && !/^\d+$/.test(baseline))
+    throw new ConfigurationError('baseline', `${JSON.stringify(baseline)} is not a migration number (NNN).`);
+  const report = await migrate(
+    {
+      access,
+      mode,
+      dir: resolve(inputs.string('migrations-dir') ?? 'backend/db/migrations'),
+      table: parseTableRef('tracking-table', inputs.string('tracking-table') ?? 'runbook_migrations'),
+      lockWaitMs: inputs.duration('lock-wait', 120_000, { min: 0, max: 3_600_000 }),
+      timeouts: {
+        lockTimeoutMs: inputs.duration('lock-timeout', 5000, { min: 1, max: 3_600_000 }),
+        statementTimeoutMs: inputs.duration('statement-timeout', 0, { min: 0 }),
+      },
+      allowOutOfOrder: inputs.boolean('allow-out-of-order', false),
+      ...(baseline !== undefined ? { baseline } : {}),
+      gate: {
+        required: inputs.boolean('require-backup', true),
+        ...(inputs.string('backup-manifest')
+          ? { manifest: resolve(inputs.string('backup-manifest') as string) }
+          : {}),
+        maxAgeMs: inputs.duration('backup-max-age', 3_600_000, { min: 1000 }),
+      },
+      steps: inputs.integer('steps', 1, { min: 1, max: 1000 }),
+      dryRun,
+      appliedBy,
+    },
+    deps,
+  );
+  const failure = report.failure;
+  return {
+    mode: 'backup',
+    outputs: {
+      applied: JSON.stringify(report.applied.map((a) => a.file)),
+      pending: JSON.stringify(
+        (report.plan?.pending ?? [])
+          .filter((f) => !report.applied.some((a) => a.file === f.file))
+          .map((f) => f.file),
+      ),
+      'current-version': report.currentVersion,
+      report: JSON.stringify({
+        mode: report.mode,
+        applied: report.applied,
+        rolledBack: report.rolledBack,
+        wouldRun: report.wouldRun,
+        changed:
+          report.plan?.changed.map((c) => ({
+            file: c.file.file,
+            applied: c.row.sha256,
+            now: c.file.sha256,
+          })) ?? [],
+        missing: report.plan?.missing.map((m) => m.version) ?? [],
+        outOfOrder: report.plan?.outOfOrder.map((f) => f.file) ?? [],
+        gate: report.gate,
+      }),
+      'duration-ms': Math.round(performance.now() - started),
+    },
+    summary: migrateSummary(report, access.db.database, failure?.message),
+    ...(failure ? { failure } : {}),
+  };
+}

@@ -1,0 +1,215 @@
+/**
+ * `mode: migrate | status | rollback` of action-db-migrate: read the folder (errors before any
+ * connection), check the backup gate, connect, take the migration lock, compare folder and tracking
+ * table, refuse what is unsafe, then apply (or roll back) one migration at a time.
+ */
+import { ConfigurationError, OperationError } from '../../errors.js';
+import type { Log } from '../../log.js';
+import type { DatabaseAccess } from '../connect.js';
+import { describeDatabase } from '../database-url.js';
+import { openEndpoint } from '../endpoint.js';
+import { DatabaseSession } from '../session.js';
+import { compareVersions, readMigrations, type MigrationFile } from './files.js';
+import { checkBackupGate, type BackupGate } from './gate.js';
+import { planMigrations, type MigrationPlan } from './plan.js';
+import {
+  acquireMigrationLock,
+  applyMigration,
+  releaseMigrationLock,
+  rollBackMigration,
+  type AppliedMigration,
+  type Timeouts,
+} from './run.js';
+import { ensureTracking, readApplied, recordApplied, type TableRef } from './tracking.js';
+
+export type MigrateMode = 'migrate' | 'status' | 'rollback';
+
+export interface MigrateOptions {
+  access: DatabaseAccess;
+  mode: MigrateMode;
+  dir: string;
+  table: TableRef;
+  lockWaitMs: number;
+  timeouts: Timeouts;
+  allowOutOfOrder: boolean;
+  baseline?: string;
+  gate: BackupGate;
+  steps: number;
+  dryRun: boolean;
+  appliedBy: string;
+}
+
+export interface MigrateReport {
+  mode: MigrateMode;
+  applied: AppliedMigration[];
+  rolledBack: { version: string; file: string; durationMs: number }[];
+  plan?: MigrationPlan;
+  /** What would run, in order (dry-run). */
+  wouldRun: { version: string; file: string; sha256: string; noTransaction: boolean }[];
+  gate?: string;
+  currentVersion?: string;
+  failure?: OperationError;
+}
+
+function refuseUnsafe(plan: MigrationPlan, allowOutOfOrder: boolean): void {
+  if (plan.changed.length) {
+    throw new OperationError(
+      `Refused: applied migration${plan.changed.length > 1 ? 's were' : ' was'} changed since: ${plan.changed
+        .map(
+          (c) =>
+            `${c.file.file} (applied sha256 ${c.row.sha256.slice(0, 12)}…, file now ${c.file.sha256.slice(0, 12)}…)`,
+        )
+        .join('; ')}. Nothing was applied.`,
+      'an applied migration must never be edited: restore the file as it was applied (git log) and put the change in a new migration.',
+    );
+  }
+  if (plan.outOfOrder.length && !allowOutOfOrder) {
+    throw new OperationError(
+      `Refused: pending migration${plan.outOfOrder.length > 1 ? 's' : ''} ${plan.outOfOrder.map((f) => f.file).join(', ')} numbered below the applied ${plan.currentVersion}. Nothing was applied.`,
+      'renumber it above the current version, or set allow-out-of-order: true if it is independent of the ones after it (a hotfix branch merged late).',
+    );
+  }
+}
+
+export async function migrate(
+  options: MigrateOptions,
+  deps: { log: Log; signal?: AbortSignal },
+): Promise<MigrateReport> {
+  const { log } = deps;
+  const files = await readMigrations(options.dir);
+  const report: MigrateReport = { mode: options.mode, applied: [], rolledBack: [], wouldRun: [] };
+  const database = options.access.db.database;
+  if (options.mode === 'migrate' && !options.dryRun) {
+    try {
+      report.gate = await checkBackupGate(options.gate, database);
+    } catch (error) {
+      if (!(error instanceof OperationError)) throw error;
+      report.failure = error;
+      return report;
+    }
+    log.info(report.gate);
+  }
+  const endpoint = await openEndpoint(options.access.db, options.access.via, log);
+  let session: DatabaseSession | undefined;
+  let locked = false;
+  try {
+    session = await DatabaseSession.open(options.access.db, endpoint.reach);
+    const readOnly = options.mode === 'status' || options.dryRun;
+    if (!readOnly) {
+      await acquireMigrationLock(session, options.table, options.lockWaitMs, log);
+      locked = true;
+      await ensureTracking(session, options.table);
+    }
+    let rows = await readApplied(session, options.table);
+    if (options.baseline !== undefined && options.mode === 'migrate') {
+      if (rows.length) {
+        throw new ConfigurationError(
+          'baseline',
+          `can only adopt a database whose tracking table is empty; ${rows.length} migration(s) are recorded already. Remove the input.`,
+        );
+      }
+      const adopted = files.filter((f) => compareVersions(f.version, options.baseline as string) <= 0);
+      if (!adopted.some((f) => compareVersions(f.version, options.baseline as string) === 0))
+        throw new ConfigurationError('baseline', `${options.baseline} is not a migration in ${options.dir}.`);
+      if (options.dryRun)
+        log.info(
+          `[dry-run] would record ${adopted.map((f) => f.file).join(', ')} as applied (baseline), without running them`,
+        );
+      else {
+        for (const f of adopted)
+          await recordApplied(session, options.table, {
+            version: f.version,
+            name: f.name,
+            sha256: f.sha256,
+            applied_by: `baseline by ${options.appliedBy}`,
+            duration_ms: 0,
+          });
+        log.info(
+          `baseline: ${adopted.length} migration(s) up to ${options.baseline} recorded as applied, not run`,
+        );
+        rows = await readApplied(session, options.table);
+      }
+    }
+    const plan = planMigrations(files, rows);
+    report.plan = plan;
+    report.currentVersion = plan.currentVersion;
+    for (const row of plan.missing)
+      log.warn(
+        `version ${row.version} (${row.name}) is applied in ${database} but has no file in ${options.dir}`,
+      );
+    if (options.mode === 'status') return report;
+
+    if (options.mode === 'rollback') {
+      const last = [...plan.applied]
+        .sort((a, b) => compareVersions(b.row.version, a.row.version))
+        .slice(0, options.steps);
+      const without = last.filter((a) => !a.file?.rollback);
+      if (without.length) {
+        throw new OperationError(
+          `Refused to roll back: ${without.map((a) => a.file?.file ?? `version ${a.row.version} (no file)`).join(', ')} ha${without.length > 1 ? 've' : 's'} no _rollback.sql. Nothing was rolled back.`,
+          'write the rollback file (NNN_name_rollback.sql) or restore the pre-migration backup (action-db-backup mode: restore).',
+        );
+      }
+      refuseUnsafe({ ...plan, outOfOrder: [] }, true);
+      for (const a of last) {
+        const file = a.file as MigrationFile;
+        if (options.dryRun) {
+          log.info(`[dry-run] would run ${file.rollback?.file} and remove version ${file.version}`);
+          report.wouldRun.push({
+            version: file.version,
+            file: file.rollback?.file ?? '',
+            sha256: '',
+            noTransaction: false,
+          });
+          continue;
+        }
+        const ms = await rollBackMigration(session, options.table, file, options.timeouts);
+        report.rolledBack.push({ version: file.version, file: file.rollback?.file ?? '', durationMs: ms });
+        log.info(`rolled back ${file.file} with ${file.rollback?.file} in ${ms} ms`);
+      }
+      report.currentVersion = planMigrations(files, await readApplied(session, options.table)).currentVersion;
+      return report;
+    }
+
+    refuseUnsafe(plan, options.allowOutOfOrder);
+    if (options.dryRun) {
+      report.wouldRun = plan.pending.map((f) => ({
+        version: f.version,
+        file: f.file,
+        sha256: f.sha256,
+        noTransaction: f.noTransaction,
+      }));
+      for (const f of report.wouldRun)
+        log.info(
+          `[dry-run] would apply ${f.file} (sha256 ${f.sha256.slice(0, 12)}…${f.noTransaction ? ', outside a transaction' : ''})`,
+        );
+      if (!report.wouldRun.length)
+        log.info(
+          `[dry-run] nothing to apply; ${describeDatabase(options.access.db)} is at ${plan.currentVersion ?? 'no version'}`,
+        );
+      return report;
+    }
+    for (const file of plan.pending) {
+      if (deps.signal?.aborted) throw deps.signal.reason;
+      const applied = await applyMigration(session, options.table, file, options.timeouts, options.appliedBy);
+      report.applied.push(applied);
+      report.currentVersion = file.version;
+      log.info(
+        `applied ${file.file} in ${applied.durationMs} ms${file.noTransaction ? ' (outside a transaction, statement by statement)' : ''}`,
+      );
+    }
+    if (!plan.pending.length)
+      log.info(
+        `nothing to apply; ${describeDatabase(options.access.db)} is at ${plan.currentVersion ?? 'no version'}`,
+      );
+    return report;
+  } catch (error) {
+    if (!(error instanceof OperationError)) throw error;
+    report.failure = error;
+    return report;
+  } finally {
+    if (session && locked) await releaseMigrationLock(session, options.table);
+    await session?.close();
+    await endpoint.close();
+  }
+}

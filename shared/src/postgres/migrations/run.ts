@@ -1,0 +1,214 @@
+/**
+ * Applying and rolling back migrations on one session that holds a PostgreSQL advisory lock for the
+ * whole run, so two runs (a deploy and an engineer's CLI) never interleave and each migration applies
+ * exactly once. Each migration runs in its own transaction with lock_timeout and statement_timeout,
+ * its tracking row written in the same transaction; a failure rolls both back.
+ */
+import { OperationError, errorText } from '../../errors.js';
+import type { Log } from '../../log.js';
+import type { DatabaseSession } from '../session.js';
+import { lineAt, type MigrationFile } from './files.js';
+import { splitStatements, type Statement } from './statements.js';
+import { recordApplied, removeApplied, sqlName, type TableRef } from './tracking.js';
+
+export interface Timeouts {
+  lockTimeoutMs: number;
+  /** 0: none. */
+  statementTimeoutMs: number;
+}
+
+/** One advisory lock per tracking table: runs against other tables do not block each other. */
+function lockKey(table: TableRef): string {
+  return `runbook-migrations:${sqlName(table)}`;
+}
+
+export async function acquireMigrationLock(
+  session: DatabaseSession,
+  table: TableRef,
+  waitMs: number,
+  log: Log,
+): Promise<void> {
+  const client = session.client;
+  const got = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [
+    lockKey(table),
+  ]);
+  if (got.rows[0]?.ok) return;
+  const holder = await client.query<{ pid: number; app: string; since: Date | null }>(
+    `SELECT a.pid, coalesce(a.application_name, '') AS app, a.backend_start AS since
+       FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+      WHERE l.locktype = 'advisory' AND l.objid = (hashtext($1)::bigint & 4294967295)::oid AND l.granted LIMIT 1`,
+    [lockKey(table)],
+  );
+  const who = holder.rows[0]
+    ? `pid ${holder.rows[0].pid}${holder.rows[0].app ? ` (${holder.rows[0].app})` : ''}`
+    : 'another session';
+  log.info(`another migration run holds the lock (${who}); waiting up to ${Math.round(waitMs / 1000)} s`);
+  try {
+    await client.query(`SET lock_timeout = ${Math.max(1, Math.round(waitMs))}`);
+    await client.query('SELECT pg_advisory_lock(hashtext($1))', [lockKey(table)]);
+  } catch (error) {
+    if ((error as { code?: string }).code === '55P03') {
+      throw new OperationError(
+        `Another migration run (${who}) held the migration lock for longer than lock-wait (${Math.round(waitMs / 1000)} s). Nothing was applied.`,
+        'wait for it to finish (a deploy pipeline, or an engineer running `runbook migrate`), then run again; raise lock-wait if it is expected.',
+      );
+    }
+    throw error;
+  } finally {
+    await client.query('RESET lock_timeout').catch(() => undefined);
+  }
+}
+
+export async function releaseMigrationLock(session: DatabaseSession, table: TableRef): Promise<void> {
+  await session.client
+    .query('SELECT pg_advisory_unlock(hashtext($1))', [lockKey(table)])
+    .catch(() => undefined);
+}
+
+/** `startLine`: where `sql` starts in the file, when it is one statement of it (else the line is known only from a position). */
+function failure(
+  file: string,
+  sql: string,
+  error: unknown,
+  startLine: number | undefined,
+  timeouts?: Timeouts,
+): string {
+  const e = error as { position?: string; code?: string; detail?: string };
+  const line = e.position ? lineAt(sql, Number(e.position)) + (startLine ?? 1) - 1 : startLine;
+  const why =
+    e.code === '55P03' && timeouts
+      ? ` — lock-timeout (${timeouts.lockTimeoutMs} ms): it waited for a lock another session holds (a long query or transaction on that table)`
+      : e.code === '57014' && timeouts?.statementTimeoutMs
+        ? ` — statement-timeout (${timeouts.statementTimeoutMs} ms)`
+        : '';
+  return `${file}${line ? ` line ${line}` : ''}: ${errorText(error)}${e.detail ? ` (${e.detail})` : ''}${e.code ? ` [${e.code}]` : ''}${why}`;
+}
+
+async function setTimeouts(session: DatabaseSession, timeouts: Timeouts, local: boolean): Promise<void> {
+  const scope = local ? 'SET LOCAL' : 'SET';
+  await session.client.query(`${scope} lock_timeout = ${Math.round(timeouts.lockTimeoutMs)}`);
+  await session.client.query(`${scope} statement_timeout = ${Math.round(timeouts.statementTimeoutMs)}`);
+}
+
+/**
+ * Statement by statement, so that an error PostgreSQL reports without a position (a lock timeout)
+ * still names its line; a file with SQL-standard function bodies (BEGIN ATOMIC … END, semicolons
+ * inside without dollar quotes) is sent whole.
+ */
+function statementsOf(sql: string): Statement[] {
+  return /\bBEGIN\s+ATOMIC\b/i.test(sql) ? [{ sql, line: 1 }] : splitStatements(sql);
+}
+
+export interface AppliedMigration {
+  version: string;
+  name: string;
+  file: string;
+  sha256: string;
+  durationMs: number;
+  noTransaction: boolean;
+}
+
+/** Applies one migration; throws an OperationError naming the file, the line and PostgreSQL's message. */
+export async function applyMigration(
+  session: DatabaseSession,
+  table: TableRef,
+  migration: MigrationFile,
+  timeouts: Timeouts,
+  appliedBy: string,
+): Promise<AppliedMigration> {
+  const client = session.client;
+  const started = performance.now();
+  const done = (): AppliedMigration => ({
+    version: migration.version,
+    name: migration.name,
+    file: migration.file,
+    sha256: migration.sha256,
+    durationMs: Math.round(performance.now() - started),
+    noTransaction: migration.noTransaction,
+  });
+  if (!migration.noTransaction) {
+    await client.query('BEGIN');
+    try {
+      await setTimeouts(session, timeouts, true);
+      for (const statement of statementsOf(migration.sql)) {
+        try {
+          await client.query(statement.sql);
+        } catch (error) {
+          throw new OperationError(
+            `Migration ${failure(migration.file, statement.sql, error, statement.sql === migration.sql ? undefined : statement.line, timeouts)}. Nothing of it was applied: its transaction rolled back, the tracking table is unchanged.`,
+            'fix the migration (or wait out the session holding the lock) and run again; migrations before it stay applied.',
+          );
+        }
+      }
+      const result = done();
+      await recordApplied(session, table, {
+        version: migration.version,
+        name: migration.name,
+        sha256: migration.sha256,
+        applied_by: appliedBy,
+        duration_ms: result.durationMs,
+      });
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+  }
+  // Outside a transaction: statement by statement; what ran before a failure stays.
+  await setTimeouts(session, timeouts, false);
+  try {
+    const statements = splitStatements(migration.sql);
+    for (const [n, statement] of statements.entries()) {
+      try {
+        await client.query(statement.sql);
+      } catch (error) {
+        throw new OperationError(
+          `Migration ${failure(migration.file, statement.sql, error, statement.line, timeouts)}. It runs outside a transaction (-- runbook:no-transaction): ${n} of ${statements.length} statements before it took effect and stay; it is not recorded as applied.`,
+          'inspect what the earlier statements did, make the file safe to run again (IF NOT EXISTS), and run again.',
+        );
+      }
+    }
+    const result = done();
+    await recordApplied(session, table, {
+      version: migration.version,
+      name: migration.name,
+      sha256: migration.sha256,
+      applied_by: appliedBy,
+      duration_ms: result.durationMs,
+    });
+    return result;
+  } finally {
+    await client.query('RESET lock_timeout; RESET statement_timeout').catch(() => undefined);
+  }
+}
+
+/** Runs a migration's rollback file and removes its tracking row, in one transaction. */
+export async function rollBackMigration(
+  session: DatabaseSession,
+  table: TableRef,
+  migration: MigrationFile,
+  timeouts: Timeouts,
+): Promise<number> {
+  const rollback = migration.rollback as NonNullable<MigrationFile['rollback']>;
+  const client = session.client;
+  const started = performance.now();
+  await client.query('BEGIN');
+  try {
+    await setTimeouts(session, timeouts, true);
+    try {
+      await client.query(rollback.sql);
+    } catch (error) {
+      throw new OperationError(
+        `Rollback ${failure(rollback.file, rollback.sql, error, undefined, timeouts)}. Nothing of it was applied: the migration stays applied.`,
+        'fix the rollback file and run again.',
+      );
+    }
+    await removeApplied(session, table, migration.version);
+    await client.query('COMMIT');
+    return Math.round(performance.now() - started);
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}

@@ -1,0 +1,378 @@
+/**
+ * action-db-migrate through its committed bundle against a real PostgreSQL: order, idempotence,
+ * all-or-nothing, two concurrent runs, checksums, out-of-order, rollback, no-transaction files,
+ * lock-timeout, baseline, the backup gate, long-query termination, hostile names.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { runActionBundle, type ActionRun } from '../../sandbox/index.js';
+import { startDatabaseHost, type DatabaseHost } from '../../sandbox/database-host.js';
+
+let db: DatabaseHost;
+let work: string;
+beforeAll(async () => {
+  db = await startDatabaseHost();
+  work = mkdtempSync(join(tmpdir(), 'runbook-migrate-test-'));
+}, 60_000);
+afterAll(async () => {
+  await db?.droplet.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+let dirs = 0;
+function folder(files: Record<string, string>): string {
+  const dir = join(work, `m${++dirs}`);
+  mkdirSync(dir, { recursive: true });
+  for (const [name, sql] of Object.entries(files)) writeFileSync(join(dir, name), sql);
+  return dir;
+}
+
+const INIT = {
+  '001_accounts.sql':
+    "CREATE TABLE accounts (id serial PRIMARY KEY, email text NOT NULL);\nINSERT INTO accounts (email) VALUES ('a@example.com');\n",
+  '001_accounts_rollback.sql': 'DROP TABLE accounts;\n',
+  '002_plans.sql': 'CREATE TABLE plans (id int PRIMARY KEY, name text);\n',
+  '002_plans_rollback.sql': 'DROP TABLE plans;\n',
+};
+
+function migrateAction(url: string, inputs: Record<string, string>, timeoutMs = 60_000): Promise<ActionRun> {
+  return runActionBundle(
+    'action-db-migrate',
+    { 'database-url': url, 'require-backup': 'false', ...inputs },
+    { secrets: [db.postgres.password], timeoutMs },
+  );
+}
+const failedWith = (run: ActionRun, text: RegExp) => {
+  expect(run.exitCode).toBe(1);
+  expect(run.errors.join('\n')).toMatch(text);
+};
+const ok = (run: ActionRun) => {
+  expect(run.errors).toEqual([]);
+  expect(run.exitCode).toBe(0);
+};
+const tracked = async (name: string) =>
+  (
+    await db.sql<{ version: string }>(
+      name,
+      'SELECT version::text AS version FROM runbook_migrations ORDER BY version',
+    )
+  ).map((r) => r.version);
+const exists = async (name: string, table: string) =>
+  (await db.sql<{ ok: boolean }>(name, `SELECT to_regclass('${table}') IS NOT NULL AS ok`))[0]?.ok;
+
+describe('migrate', () => {
+  it('applies in order, records each with checksum and author, and a re-run applies nothing', async () => {
+    const { name, url } = await db.freshDatabase();
+    const dir = folder(INIT);
+    const first = await migrateAction(url, { 'migrations-dir': dir });
+    ok(first);
+    expect(JSON.parse(first.outputs.applied ?? '')).toEqual(['001_accounts.sql', '002_plans.sql']);
+    expect(first.outputs['current-version']).toBe('002');
+    const rows = await db.sql<{ sha256: string; applied_by: string }>(
+      name,
+      'SELECT sha256, applied_by FROM runbook_migrations ORDER BY version',
+    );
+    expect(rows[0]?.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(rows[0]?.applied_by).toMatch(/a run outside GitHub Actions|run \d+/);
+    const again = await migrateAction(url, { 'migrations-dir': dir });
+    ok(again);
+    expect(again.outputs.applied).toBe('[]');
+    expect(again.stdout).toMatch(/nothing to apply/);
+    const status = await migrateAction(url, { 'migrations-dir': dir, mode: 'status' });
+    ok(status);
+    expect(status.summary).toMatch(/001_accounts\.sql \| applied/);
+  });
+
+  it('a migration failing halfway leaves nothing of it; the ones before stay', async () => {
+    const { name, url } = await db.freshDatabase();
+    const dir = folder({
+      ...INIT,
+      '003_broken.sql':
+        'CREATE TABLE half (id int);\nINSERT INTO half VALUES (1);\nSELECT * FROM no_such_table;\n',
+    });
+    const run = await migrateAction(url, { 'migrations-dir': dir });
+    failedWith(
+      run,
+      /Migration 003_broken\.sql line 3: relation "no_such_table" does not exist.*Nothing of it was applied/s,
+    );
+    expect(await exists(name, 'half')).toBe(false);
+    expect(await tracked(name)).toEqual(['1', '2']);
+    expect(JSON.parse(run.outputs.applied ?? '')).toEqual(['001_accounts.sql', '002_plans.sql']);
+  });
+
+  it('two concurrent runs apply each migration exactly once', async () => {
+    const { name, url } = await db.freshDatabase();
+    const dir = folder({
+      '001_log.sql': 'CREATE TABLE applied_log (n int);\nSELECT pg_sleep(0.5);\n',
+      '002_a.sql': 'INSERT INTO applied_log VALUES (2);\n',
+      '003_b.sql': 'INSERT INTO applied_log VALUES (3);\n',
+    });
+    const [a, b] = await Promise.all([
+      migrateAction(url, { 'migrations-dir': dir }),
+      migrateAction(url, { 'migrations-dir': dir }),
+    ]);
+    ok(a);
+    ok(b);
+    const all = [...JSON.parse(a.outputs.applied ?? ''), ...JSON.parse(b.outputs.applied ?? '')].sort();
+    expect(all).toEqual(['001_log.sql', '002_a.sql', '003_b.sql']);
+    expect(
+      (await db.sql<{ n: number }>(name, 'SELECT n FROM applied_log ORDER BY n')).map((r) => r.n),
+    ).toEqual([2, 3]);
+    expect(a.stdout + b.stdout).toMatch(/another migration run holds the lock/);
+  });
+
+  it('refuses an applied migration whose file changed, showing both checksums', async () => {
+    const { url } = await db.freshDatabase();
+    const dir = folder(INIT);
+    ok(await migrateAction(url, { 'migrations-dir': dir }));
+    writeFileSync(
+      join(dir, '002_plans.sql'),
+      'CREATE TABLE plans (id int PRIMARY KEY, name text, price int);\n',
+    );
+    writeFileSync(join(dir, '003_more.sql'), 'CREATE TABLE more (id int);\n');
+    const run = await migrateAction(url, { 'migrations-dir': dir });
+    failedWith(
+      run,
+      /002_plans\.sql \(applied sha256 [0-9a-f]{12}…, file now [0-9a-f]{12}…\)\. Nothing was applied/,
+    );
+    expect(run.outputs.applied).toBe('[]');
+  });
+
+  it('refuses out-of-order, then applies it when allowed', async () => {
+    const { name, url } = await db.freshDatabase();
+    const dir = folder({
+      '001_a.sql': 'CREATE TABLE a (id int);\n',
+      '003_c.sql': 'CREATE TABLE c (id int);\n',
+    });
+    ok(await migrateAction(url, { 'migrations-dir': dir }));
+    writeFileSync(join(dir, '002_b.sql'), 'CREATE TABLE b (id int);\n');
+    failedWith(
+      await migrateAction(url, { 'migrations-dir': dir }),
+      /002_b\.sql numbered below the applied 003/,
+    );
+    expect(await exists(name, 'b')).toBe(false);
+    ok(await migrateAction(url, { 'migrations-dir': dir, 'allow-out-of-order': 'true' }));
+    expect(await tracked(name)).toEqual(['1', '2', '3']);
+  });
+
+  it('runs a -- runbook:no-transaction file statement by statement (CREATE INDEX CONCURRENTLY)', async () => {
+    const { name, url } = await db.freshDatabase();
+    const dir = folder({
+      ...INIT,
+      '003_index.sql':
+        '-- runbook:no-transaction\nCREATE INDEX CONCURRENTLY accounts_email ON accounts (email);\nCREATE INDEX CONCURRENTLY plans_name ON plans (name);\n',
+    });
+    const run = await migrateAction(url, { 'migrations-dir': dir });
+    ok(run);
+    expect(run.stdout).toMatch(/applied 003_index\.sql .*outside a transaction/);
+    expect(run.summary).toMatch(/applied now \(no transaction\)/);
+    expect(await exists(name, 'accounts_email')).toBe(true);
+  });
+
+  it('lock-timeout fires when another session holds a conflicting lock, and nothing is applied', async () => {
+    const { name, url } = await db.freshDatabase();
+    const dir = folder(INIT);
+    ok(await migrateAction(url, { 'migrations-dir': dir }));
+    writeFileSync(
+      join(dir, '003_alter.sql'),
+      'CREATE TABLE side (id int);\nALTER TABLE accounts ADD COLUMN plan int;\n',
+    );
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT count(*) FROM accounts'); // ACCESS SHARE, held until the transaction ends
+      const run = await migrateAction(url, { 'migrations-dir': dir, 'lock-timeout': '500ms' });
+      failedWith(
+        run,
+        /003_alter\.sql line 2: canceling statement due to lock timeout.*lock-timeout \(500 ms\).*Nothing of it was applied/s,
+      );
+      expect(await exists(name, 'side')).toBe(false);
+      expect(await tracked(name)).toEqual(['1', '2']);
+    } finally {
+      await holder.end();
+    }
+  });
+
+  it('adopts a hand-migrated database with baseline, once', async () => {
+    const { name, url } = await db.freshDatabase();
+    await db.sql(
+      name,
+      'CREATE TABLE accounts (id serial PRIMARY KEY, email text NOT NULL); CREATE TABLE plans (id int PRIMARY KEY, name text); ALTER TABLE accounts OWNER TO bunty; ALTER TABLE plans OWNER TO bunty',
+    );
+    const dir = folder({ ...INIT, '003_more.sql': 'CREATE TABLE more (id int);\n' });
+    const run = await migrateAction(url, { 'migrations-dir': dir, baseline: '002' });
+    ok(run);
+    expect(JSON.parse(run.outputs.applied ?? '')).toEqual(['003_more.sql']);
+    expect(await tracked(name)).toEqual(['1', '2', '3']);
+    failedWith(
+      await migrateAction(url, { 'migrations-dir': dir, baseline: '002' }),
+      /Input 'baseline': can only adopt a database whose tracking table is empty/,
+    );
+  });
+});
+
+describe('rollback', () => {
+  it('rolls back the last two in reverse, and refuses touching nothing when a rollback file is missing', async () => {
+    const { name, url } = await db.freshDatabase();
+    const dir = folder({ ...INIT, '003_more.sql': 'CREATE TABLE more (id int);\n' });
+    ok(await migrateAction(url, { 'migrations-dir': dir }));
+    failedWith(
+      await migrateAction(url, { 'migrations-dir': dir, mode: 'rollback', steps: '2' }),
+      /003_more\.sql has no _rollback\.sql\. Nothing was rolled back/,
+    );
+    expect(await tracked(name)).toEqual(['1', '2', '3']);
+    writeFileSync(join(dir, '003_more_rollback.sql'), 'DROP TABLE more;\n');
+    const run = await migrateAction(url, { 'migrations-dir': dir, mode: 'rollback', steps: '2' });
+    ok(run);
+    expect(run.outputs['current-version']).toBe('001');
+    expect(await tracked(name)).toEqual(['1']);
+    expect(await exists(name, 'more')).toBe(false);
+    expect(await exists(name, 'plans')).toBe(false);
+  });
+});
+
+describe('the backup gate', () => {
+  it('refuses without a manifest, with a stale or failed one, and with one of another database; passes with a fresh verified one', async () => {
+    const { name, url } = await db.freshDatabase();
+    const dir = folder(INIT);
+    const gated = (manifest: string) =>
+      runActionBundle(
+        'action-db-migrate',
+        { 'database-url': url, 'migrations-dir': dir, 'backup-manifest': manifest },
+        { secrets: [db.postgres.password] },
+      );
+    failedWith(await gated(''), /Refused to migrate .*: no backup-manifest was given/);
+    const backup = await runActionBundle(
+      'action-db-backup',
+      { 'database-url': url, path: join(work, `b${++dirs}`) },
+      { secrets: [db.postgres.password] },
+    );
+    ok(backup);
+    const manifestFile = backup.outputs.manifest as string;
+    const manifest = JSON.parse(readFileSync(manifestFile, 'utf8'));
+    const variant = (change: Record<string, unknown>) => {
+      const file = join(work, `variant${++dirs}.dump.manifest.json`);
+      writeFileSync(file, JSON.stringify({ ...manifest, ...change }));
+      return file;
+    };
+    failedWith(
+      await gated(variant({ finishedAt: new Date(Date.now() - 2 * 3_600_000).toISOString() })),
+      /taken 120 min ago, more than backup-max-age \(60 min\)/,
+    );
+    failedWith(
+      await gated(variant({ verifications: [{ level: 'list', ok: false, at: new Date().toISOString() }] })),
+      /FAILED its verification \(list\)/,
+    );
+    failedWith(await gated(variant({ database: 'other' })), /the backup is of the database "other"/);
+    expect(await tracked(name).catch(() => [])).toEqual([]);
+    const run = await gated(manifestFile);
+    ok(run);
+    expect(run.stdout).toMatch(/backup gate passed/);
+  });
+});
+
+describe('maintenance', () => {
+  it('long-queries terminates a pg_sleep past the threshold, leaving a shorter one and our own session alone', async () => {
+    const { url } = await db.freshDatabase();
+    const long = new pg.Client({ connectionString: url, application_name: 'long' });
+    const short = new pg.Client({ connectionString: url, application_name: 'short' });
+    long.on('error', () => undefined); // it is the one terminated
+    short.on('error', () => undefined);
+    await Promise.all([long.connect(), short.connect()]);
+    const longQuery = long.query("SELECT pg_sleep(30), 'secret-literal'").catch((e: Error) => e);
+    await new Promise((r) => setTimeout(r, 1500));
+    const shortQuery = short.query('SELECT pg_sleep(3)');
+    await new Promise((r) => setTimeout(r, 200));
+    const run = await migrateAction(url, {
+      mode: 'maintenance',
+      tasks: 'long-queries,connections,locks,size,slow-queries,bloat',
+      'long-query-after': '1s',
+      terminate: 'true',
+    });
+    ok(run);
+    const report = JSON.parse(run.outputs.report ?? '{}');
+    expect(report['long-queries'].terminated).toHaveLength(1);
+    expect(await longQuery).toBeInstanceOf(Error);
+    await expect(shortQuery).resolves.toBeDefined();
+    expect(run.stdout).toMatch(/terminated pid \d+ \(user bunty, [\d.]+ s\): SELECT pg_sleep\(\?\), \?/);
+    expect(run.stdout).not.toContain('secret-literal');
+    expect(run.summary).toMatch(/### slow-queries: pg_stat_statements is not installed/);
+    expect(report.size.bytes).toBeGreaterThan(0);
+    await Promise.all([long.end().catch(() => undefined), short.end()]);
+  });
+
+  it('analyze, vacuum-analyze and reindex run on every table, odd names quoted', async () => {
+    const { url } = await db.freshDatabase();
+    const run = await migrateAction(url, { mode: 'maintenance', tasks: 'analyze\nvacuum-analyze\nreindex' });
+    ok(run);
+    expect(run.stdout).toMatch(/reindexed public\.Odd "Name" Table concurrently/);
+  });
+});
+
+describe('refusals', () => {
+  it('a wrong password never appears in any output', async () => {
+    const wrong = 'n0t-the-Passw0rd';
+    const run = await runActionBundle(
+      'action-db-migrate',
+      {
+        'database-url': `postgresql://bunty:${wrong}@127.0.0.1:${db.postgres.port}/bunty`,
+        'migrations-dir': folder(INIT),
+        'require-backup': 'false',
+      },
+      { secrets: [wrong, db.postgres.password] },
+    );
+    failedWith(run, /password authentication failed/);
+  });
+
+  it.each([
+    [
+      'a file name that is not NNN_name.sql',
+      { '001_a.sql': 'SELECT 1;', "002_x'; DROP TABLE accounts; --.sql": 'SELECT 1;' },
+      {},
+      /Input 'migrations-dir': holds "002_x'; DROP TABLE accounts; --\.sql"/,
+    ],
+    [
+      'a typo in a name',
+      { '001_a.sql': 'SELECT 1;', '002-add-users.sql': 'SELECT 1;' },
+      {},
+      /holds "002-add-users\.sql"/,
+    ],
+    [
+      'a hostile tracking table',
+      { '001_a.sql': 'SELECT 1;' },
+      { 'tracking-table': 'm; DROP TABLE users' },
+      /Input 'tracking-table': "m; DROP TABLE users" is not a table name/,
+    ],
+    [
+      'two files with one number',
+      { '001_a.sql': 'SELECT 1;', '01_b.sql': 'SELECT 1;' },
+      {},
+      /two migrations numbered 01: 001_a\.sql and 01_b\.sql|two migrations numbered/,
+    ],
+    [
+      'a COMMIT inside a migration',
+      { '001_a.sql': 'CREATE TABLE a (id int);\nCOMMIT;\n' },
+      {},
+      /001_a\.sql, whose line 2 \(COMMIT\) ends or starts a transaction/,
+    ],
+    [
+      'an unknown task',
+      {},
+      { mode: 'maintenance', tasks: 'vacuum-full' },
+      /Input 'tasks': "vacuum-full" is not a task/,
+    ],
+  ])('%s is refused by name, nothing run', async (_what, files, inputs, message) => {
+    const { name, url } = await db.freshDatabase();
+    const run = await migrateAction(url, {
+      'migrations-dir': folder(files as Record<string, string>),
+      ...(inputs as Record<string, string>),
+    });
+    failedWith(run, message);
+    expect(await exists(name, 'runbook_migrations')).toBe(false);
+    expect(await exists(name, 'users')).toBe(true);
+  });
+});
