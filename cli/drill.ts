@@ -18,7 +18,7 @@ import { startOutageProbe } from '../bench/lib/outage.js';
 import { startDatabaseHost } from '../sandbox/database-host.js';
 import { tableContents } from '../sandbox/sample-data.js';
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 interface Step {
@@ -334,6 +334,71 @@ try {
     recovery.exitCode === 0 && recovery.outputs.restored === 'true' && same,
     `recovered from the last verified backup after a safety backup, rows checked against the manifest and compared row by row: time to recover ${recovery.durationMs} ms (restore itself ${recovery.outputs['restore-ms']} ms)${recovery.errors[0] ? ` — ${firstLine(recovery.errors[0])}` : ''}`,
   );
+  // Migrations (issue 8): one that fails halfway leaves nothing of itself and the app healthy; a long
+  // query holding a lock is found and terminated, and nothing else is touched.
+  const app = await dbHost.droplet.startApp({ name: 'bunty-backend', releaseId: 'drill-db' });
+  const migrations = join(dbHost.droplet.root, 'migrations');
+  mkdirSync(migrations);
+  writeFileSync(
+    join(migrations, '001_referrals.sql'),
+    'CREATE TABLE referrals (id serial PRIMARY KEY, code text NOT NULL);\n',
+  );
+  writeFileSync(
+    join(migrations, '002_rewards.sql'),
+    'CREATE TABLE rewards (id serial PRIMARY KEY, amount numeric NOT NULL);\nALTER TABLE users ADD COLUMN reward_id int REFERENCES rewards(id);\nUPDATE users SET reward_id = 1; -- no reward 1: the foreign key fails\n',
+  );
+  const migrated = await runActionBundle(
+    'action-db-migrate',
+    { 'database-url': url, 'migrations-dir': migrations, 'backup-manifest': nightly.outputs.manifest ?? '' },
+    { secrets },
+  );
+  const applied = await dbHost.sql<{ v: string }>(name, 'SELECT version::text AS v FROM runbook_migrations');
+  const rewards = await dbHost.sql<{ ok: boolean }>(name, "SELECT to_regclass('rewards') IS NOT NULL AS ok");
+  const healthy = await runActionBundle(
+    'action-health',
+    { url: app.healthUrl, 'database-url': url, interval: '200ms' },
+    { secrets },
+  );
+  check(
+    migrated.exitCode === 1 &&
+      applied.map((r) => r.v).join() === '1' &&
+      rewards[0]?.ok === false &&
+      healthy.exitCode === 0,
+    `migration 002 failing halfway (gated on the nightly backup): 001 applied, nothing of 002 left (its table rolled back), the app and database still healthy, in ${migrated.durationMs} ms — ${firstLine(migrated.errors[0]).slice(0, 110)}…`,
+  );
+  const pg = await import('pg');
+  const stuck = new pg.default.Client({ connectionString: url, application_name: 'stuck-report' });
+  const bystander = new pg.default.Client({ connectionString: url, application_name: 'bystander' });
+  stuck.on('error', () => undefined);
+  await Promise.all([stuck.connect(), bystander.connect()]);
+  await stuck.query('BEGIN');
+  await stuck.query('SELECT * FROM users FOR UPDATE');
+  const stuckQuery = stuck.query('SELECT pg_sleep(120)').catch((error: Error) => error);
+  await new Promise((resolve) => setTimeout(resolve, 2500));
+  const cleared = await runActionBundle(
+    'action-db-migrate',
+    {
+      'database-url': url,
+      mode: 'maintenance',
+      tasks: 'locks,long-queries',
+      'long-query-after': '2s',
+      terminate: 'true',
+    },
+    { secrets },
+  );
+  const terminated = JSON.parse(cleared.outputs.report ?? '{}')['long-queries']?.terminated ?? [];
+  const bystanderAlive = await bystander.query('SELECT 1').then(
+    () => true,
+    () => false,
+  );
+  check(
+    cleared.exitCode === 0 &&
+      terminated.length === 1 &&
+      (await stuckQuery) instanceof Error &&
+      bystanderAlive,
+    `a transaction holding row locks for minutes: found and terminated by long-queries (pid ${terminated[0]}), the lock freed, the other session untouched, in ${cleared.durationMs} ms`,
+  );
+  await Promise.all([stuck.end().catch(() => undefined), bystander.end()]);
 } finally {
   await Promise.all([dbHost.droplet.stop(), scratchHost.droplet.stop()]);
   say('database droplets stopped by pid');

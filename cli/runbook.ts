@@ -17,6 +17,7 @@ import { readDeployOptions, readRollbackOptions, type RunContext } from '../shar
 import { rollback } from '../shared/src/releases/rollback.js';
 import { cancelOnSignals } from '../shared/src/cancel.js';
 import { runBackupMode } from '../shared/src/postgres/modes.js';
+import { runMigrateMode } from '../shared/src/postgres/migrations/entry.js';
 import { consoleLog } from './console-log.js';
 import { actionDefaults, parseFlags } from './flags.js';
 
@@ -29,6 +30,8 @@ commands:
   backup    back up PostgreSQL, verified (the inputs of action-db-backup; --path defaults to ./db-backups)
   verify    check a backup: --backup FILE --level checksum|list|read|restore
   restore   the Data Recovery: --backup FILE --confirm <database name> (safety backup first)
+  migrate   apply migrations (the inputs of action-db-migrate; --mode status|rollback too)
+  maintain  database upkeep and checks: --tasks analyze,connections,long-queries,…
 
 Every --flag is the action input of the same name, with the same default. A value written as
 @path is read from that file (use it for secrets: --ssh-key @~/.ssh/deploy_key keeps the key out
@@ -108,6 +111,30 @@ async function databaseCommand(
   if (result.failure) throw result.failure;
 }
 
+/** migrate (and its status/rollback modes) and maintain: action-db-migrate's one core. */
+async function migrateCommand(
+  command: 'migrate' | 'maintain',
+  argv: string[],
+  redactor: Redactor,
+): Promise<void> {
+  const log = consoleLog(redactor);
+  if (command === 'maintain' && argv.some((arg) => /^--mode(=|$)/.test(arg)))
+    throw new ConfigurationError('mode', 'is given by the command (runbook maintain); leave --mode out.');
+  const inputs = cliInputs(
+    'action-db-migrate',
+    argv,
+    redactor,
+    command === 'maintain' ? { mode: 'maintenance' } : {},
+  );
+  const { holder } = cliContext();
+  const appliedBy = `${holder.description}${holder.actor ? ` by ${holder.actor}` : ''}`;
+  const result = await runMigrateMode(inputs, { log, signal: cancelOnSignals() }, appliedBy);
+  for (const [name, value] of Object.entries(result.outputs)) {
+    if (value !== undefined && value !== '' && name !== 'report') log.info(`${name}: ${value}`);
+  }
+  if (result.failure) throw result.failure;
+}
+
 async function health(argv: string[], redactor: Redactor): Promise<void> {
   const log = consoleLog(redactor);
   const options = readHealthOptions(cliInputs('action-health', argv, redactor));
@@ -127,6 +154,7 @@ async function main(): Promise<number> {
     else if (command === 'rollback') await rollbackCommand(rest, redactor);
     else if (command === 'backup' || command === 'verify' || command === 'restore')
       await databaseCommand(command, rest, redactor);
+    else if (command === 'migrate' || command === 'maintain') await migrateCommand(command, rest, redactor);
     else {
       console.error(USAGE);
       return command === undefined || command === '--help' ? 0 : 1;

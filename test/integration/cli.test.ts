@@ -149,3 +149,46 @@ describe('runbook backup, verify and restore', () => {
     }
   }, 60_000);
 });
+
+describe('runbook migrate and maintain', () => {
+  it('applies, shows status and rolls back from a terminal; maintain reports connections', async () => {
+    const { startDatabaseHost } = await import('../../sandbox/database-host.js');
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const db = await startDatabaseHost();
+    try {
+      const { name, url } = await db.freshDatabase();
+      const urlFile = join(db.droplet.root, 'database-url');
+      writeFileSync(urlFile, url, { mode: 0o600 });
+      const dir = join(db.droplet.root, 'migrations');
+      mkdirSync(dir);
+      writeFileSync(join(dir, '001_a.sql'), 'CREATE TABLE a (id int);\n');
+      writeFileSync(join(dir, '001_a_rollback.sql'), 'DROP TABLE a;\n');
+      const common = ['--database-url', `@${urlFile}`, '--migrations-dir', dir];
+      const refused = await runbook('migrate', ...common);
+      expect(refused.code).toBe(1);
+      expect(refused.out).toMatch(/no backup-manifest was given/);
+      const applied = await runbook('migrate', ...common, '--require-backup', 'false');
+      expect(applied.out).toMatch(/^applied: \["001_a\.sql"\]$/m);
+      const rows = await db.sql<{ applied_by: string }>(name, 'SELECT applied_by FROM runbook_migrations');
+      expect(rows[0]?.applied_by).toMatch(/^runbook CLI on /);
+      const rolled = await runbook('migrate', ...common, '--mode', 'rollback');
+      expect(rolled.code).toBe(0);
+      const maintained = await runbook(
+        'maintain',
+        '--database-url',
+        `@${urlFile}`,
+        '--tasks',
+        'connections,size',
+      );
+      expect(maintained.out).toMatch(/connections: \d+ of max_connections \d+ in use/);
+      expect(
+        findLeaks([db.postgres.password], {
+          output: refused.out + applied.out + rolled.out + maintained.out,
+        }),
+      ).toEqual([]);
+    } finally {
+      await db.droplet.stop();
+    }
+  }, 60_000);
+});

@@ -6,7 +6,7 @@ import type { Inputs } from '../config/inputs.js';
 import { OperationError } from '../errors.js';
 import type { Log } from '../log.js';
 import { backup } from './backup.js';
-import { readBackupOptions, readMode, readRestoreOptions, readVerifyOptions, type Mode } from './inputs.js';
+import { readBackupOptions, readMode, readRestoreOptions, readVerifyOptions } from './inputs.js';
 import { restore } from './restore.js';
 import { backupSummary, restoreSummary, verifySummary } from './summary.js';
 import { verifyMode } from './verify-mode.js';
