@@ -215,6 +215,27 @@ describe('migrate', () => {
   });
 });
 
+describe('dry run', () => {
+  it('lists what would run, in order, with checksums, and changes nothing (not even the tracking table)', async () => {
+    const { name, url } = await db.freshDatabase();
+    const run = await migrateAction(url, {
+      'migrations-dir': folder(INIT),
+      'dry-run': 'true',
+      'require-backup': 'true',
+    });
+    ok(run);
+    expect(run.stdout).toMatch(
+      /\[dry-run\] would apply 001_accounts\.sql \(sha256 [0-9a-f]{12}…\)\n[^\n]*\[dry-run\] would apply 002_plans\.sql/,
+    );
+    expect(JSON.parse(run.outputs.report ?? '{}').wouldRun.map((w: { file: string }) => w.file)).toEqual([
+      '001_accounts.sql',
+      '002_plans.sql',
+    ]);
+    expect(await exists(name, 'runbook_migrations')).toBe(false);
+    expect(await exists(name, 'accounts')).toBe(false);
+  });
+});
+
 describe('rollback', () => {
   it('rolls back the last two in reverse, and refuses touching nothing when a rollback file is missing', async () => {
     const { name, url } = await db.freshDatabase();
