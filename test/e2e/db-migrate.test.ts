@@ -158,12 +158,12 @@ describe('migrate', () => {
     expect(await tracked(name)).toEqual(['1', '2', '3']);
   });
 
-  it('runs a -- runbook:no-transaction file statement by statement (CREATE INDEX CONCURRENTLY)', async () => {
+  it('runs a -- runbook:no-transaction file statement by statement (CREATE INDEX CONCURRENTLY), a BOM before the marker too', async () => {
     const { name, url } = await db.freshDatabase();
     const dir = folder({
       ...INIT,
       '003_index.sql':
-        '-- runbook:no-transaction\nCREATE INDEX CONCURRENTLY accounts_email ON accounts (email);\nCREATE INDEX CONCURRENTLY plans_name ON plans (name);\n',
+        '\uFEFF-- runbook:no-transaction\nCREATE INDEX CONCURRENTLY accounts_email ON accounts (email);\nCREATE INDEX CONCURRENTLY plans_name ON plans (name);\n',
     });
     const run = await migrateAction(url, { 'migrations-dir': dir });
     ok(run);

@@ -104,13 +104,15 @@ export function conninfo(db: DatabaseUrl, reach: Reach = {}, database = db.datab
     .join(' ');
 }
 
-/** Environment for the client tools: the password where libpq reads it, nothing from the caller's PG*. */
+/**
+ * Environment for the client tools: the password where libpq reads it; none of the caller's PG*
+ * variables (a stray PGHOST or PGSERVICE must not change what we connect to). Without a password in
+ * the URL, libpq still finds one in ~/.pgpass, as psql would.
+ */
 export function toolEnvironment(db: DatabaseUrl): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('PG')) env[key] = value;
   if (db.password !== undefined) env.PGPASSWORD = db.password;
-  // An ~/.pgpass entry or a service file must not silently change what we connect to.
-  env.PGPASSFILE = '/dev/null';
   env.PGCONNECT_TIMEOUT = env.PGCONNECT_TIMEOUT ?? '15';
   return env;
 }

@@ -131,6 +131,8 @@ function readBackupInput(inputs: Inputs, mode: Mode): string {
 }
 
 export function readVerifyOptions(inputs: Inputs): VerifyOptions {
+  // Not used to verify, but masked all the same if a workflow passes it.
+  readDatabaseUrl(inputs, 'database-url', false);
   const level = inputs.choice('level', VERIFY_LEVELS, 'read');
   const scratch = readScratch(inputs, level, 'level');
   const via = readSshRoute(inputs);

@@ -59,7 +59,9 @@ export async function readMigrations(dir: string, input = 'migrations-dir'): Pro
       );
     }
     const [, version, name, isRollback] = match as unknown as [string, string, string, string | undefined];
-    const sql = await readFile(join(dir, file), 'utf8');
+    const raw = await readFile(join(dir, file), 'utf8');
+    // An editor's byte-order mark is not SQL (the checksum still covers the file as it is).
+    const sql = raw.replace(/^\uFEFF/, '');
     const key = versionNumber(version).toString();
     if (isRollback) {
       if (rollbacks.has(key))
@@ -88,7 +90,7 @@ export async function readMigrations(dir: string, input = 'migrations-dir'): Pro
       name,
       file,
       sql,
-      sha256: sha256(sql),
+      sha256: sha256(raw),
       noTransaction,
     });
   }
