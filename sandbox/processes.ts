@@ -8,6 +8,8 @@ import { existsSync, readFileSync } from 'node:fs';
 export interface TrackedProcess {
   pid: number;
   name: string;
+  /** When it started (clock ticks since boot, /proc/<pid>/stat field 22): tells it from a later process given the same pid. */
+  startTime?: string;
   /** How to ask it to stop before signals (pg_ctl stop, pm2 kill); runs before SIGTERM. */
   stop?: () => Promise<void>;
 }
@@ -28,20 +30,39 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-async function waitForExit(pid: number, ms: number): Promise<boolean> {
+function startTimeOf(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Still the process we started. pids are reused (pid_max is 32768 here): a tracked sshd that a fault
+ * test killed long ago may share its pid with someone else's process by the time the droplet stops,
+ * and signalling it would kill an innocent (it once cancelled a concurrent test's action with SIGTERM).
+ */
+function isOurs(proc: TrackedProcess): boolean {
+  return isAlive(proc.pid) && (proc.startTime === undefined || startTimeOf(proc.pid) === proc.startTime);
+}
+
+async function waitForExit(proc: TrackedProcess, ms: number): Promise<boolean> {
   const until = Date.now() + ms;
   while (Date.now() < until) {
-    if (!isAlive(pid)) return true;
+    if (!isOurs(proc)) return true;
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
-  return !isAlive(pid);
+  return !isOurs(proc);
 }
 
 export class ProcessTracker {
   private readonly tracked: TrackedProcess[] = [];
 
   add(process: TrackedProcess): void {
-    this.tracked.push(process);
+    const startTime = process.startTime ?? startTimeOf(process.pid);
+    this.tracked.push({ ...process, ...(startTime !== undefined ? { startTime } : {}) });
   }
 
   /** Pids registered so far (for tests that check nothing survives). */
@@ -61,14 +82,15 @@ export class ProcessTracker {
   async stopAll(): Promise<void> {
     const survivors: string[] = [];
     for (const proc of this.tracked.splice(0).reverse()) {
-      if (proc.stop && isAlive(proc.pid)) await proc.stop().catch(() => undefined);
-      if (isAlive(proc.pid)) {
+      if (!isOurs(proc)) continue; // gone already, or its pid now belongs to another process
+      if (proc.stop) await proc.stop().catch(() => undefined);
+      if (isOurs(proc)) {
         try {
           process.kill(proc.pid, 'SIGTERM');
         } catch {
           // already gone
         }
-        if (!(await waitForExit(proc.pid, 3000))) {
+        if (!(await waitForExit(proc, 3000)) && isOurs(proc)) {
           try {
             process.kill(proc.pid, 'SIGKILL');
           } catch {
@@ -76,7 +98,7 @@ export class ProcessTracker {
           }
         }
       }
-      if (!(await waitForExit(proc.pid, 2000))) survivors.push(`${proc.name} (pid ${proc.pid})`);
+      if (!(await waitForExit(proc, 2000))) survivors.push(`${proc.name} (pid ${proc.pid})`);
     }
     if (survivors.length > 0)
       throw new Error(`sandbox: processes survived the stop: ${survivors.join(', ')}`);

@@ -33,3 +33,12 @@ export function errorText(error: unknown): string {
   if (error instanceof Error) return error.message || error.name;
   return String(error);
 }
+
+/**
+ * For procedures that report what they did before failing: an OperationError becomes the report's
+ * failure; anything else (a bug, a ConfigurationError) is thrown on.
+ */
+export function operationFailure(error: unknown): OperationError {
+  if (error instanceof OperationError) return error;
+  throw error;
+}

@@ -23,7 +23,7 @@ import { copyToHost } from './remote-copy.js';
 import type { RetentionPolicy } from './retention.js';
 import { applyRetention, localStore, remoteStore, type RetentionResult } from './stores.js';
 import { asVerification, verifyBackup, type VerifyOutcome } from './verify.js';
-import { OperationError } from '../errors.js';
+import { OperationError, operationFailure } from '../errors.js';
 import { basename } from 'node:path';
 import { describeTarget } from '../ssh/target.js';
 
@@ -130,8 +130,7 @@ export async function backup(
     }
     return report;
   } catch (error) {
-    if (!(error instanceof OperationError)) throw error;
-    report.failure = error;
+    report.failure = operationFailure(error);
     return report;
   } finally {
     report.durationMs = Math.round(performance.now() - started);

@@ -4,7 +4,7 @@
  * transaction with errors stopping it (a failure leaves the target as it was); then counts every
  * table against the backup's manifest.
  */
-import { ConfigurationError, OperationError, errorText } from '../errors.js';
+import { ConfigurationError, OperationError, operationFailure, errorText } from '../errors.js';
 import type { Log } from '../log.js';
 import { throwIfCancelled } from '../cancel.js';
 import { openBackupFile } from './backup-file.js';
@@ -135,8 +135,7 @@ export async function restore(
     }
     return report;
   } catch (error) {
-    if (!(error instanceof OperationError)) throw error;
-    report.failure = error;
+    report.failure = operationFailure(error);
     return report;
   } finally {
     await disconnect(connected);

@@ -1,5 +1,5 @@
 /** `mode: maintenance`: the chosen tasks in order on one session; a task that fails is reported and the rest still run. */
-import { OperationError, errorText } from '../../errors.js';
+import { OperationError, errorText, operationFailure } from '../../errors.js';
 import type { Log } from '../../log.js';
 import type { DatabaseAccess } from '../connect.js';
 import { openEndpoint } from '../endpoint.js';
@@ -44,8 +44,7 @@ export async function maintain(options: MaintainOptions, deps: { log: Log }): Pr
       }
     }
   } catch (error) {
-    if (!(error instanceof OperationError)) throw error;
-    report.failure = error;
+    report.failure = operationFailure(error);
   } finally {
     await session?.close();
     await endpoint.close();

@@ -3,7 +3,7 @@
  * connection), check the backup gate, connect, take the migration lock, compare folder and tracking
  * table, refuse what is unsafe, then apply (or roll back) one migration at a time.
  */
-import { ConfigurationError, OperationError } from '../../errors.js';
+import { ConfigurationError, OperationError, operationFailure } from '../../errors.js';
 import type { Log } from '../../log.js';
 import type { DatabaseAccess } from '../connect.js';
 import { describeDatabase } from '../database-url.js';
@@ -204,8 +204,7 @@ export async function migrate(
       );
     return report;
   } catch (error) {
-    if (!(error instanceof OperationError)) throw error;
-    report.failure = error;
+    report.failure = operationFailure(error);
     return report;
   } finally {
     if (session && locked) await releaseMigrationLock(session, options.table);

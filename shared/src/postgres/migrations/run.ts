@@ -126,6 +126,14 @@ export async function applyMigration(
     durationMs: Math.round(performance.now() - started),
     noTransaction: migration.noTransaction,
   });
+  const record = (result: AppliedMigration) =>
+    recordApplied(session, table, {
+      version: migration.version,
+      name: migration.name,
+      sha256: migration.sha256,
+      applied_by: appliedBy,
+      duration_ms: result.durationMs,
+    });
   if (!migration.noTransaction) {
     await client.query('BEGIN');
     try {
@@ -141,13 +149,7 @@ export async function applyMigration(
         }
       }
       const result = done();
-      await recordApplied(session, table, {
-        version: migration.version,
-        name: migration.name,
-        sha256: migration.sha256,
-        applied_by: appliedBy,
-        duration_ms: result.durationMs,
-      });
+      await record(result);
       await client.query('COMMIT');
       return result;
     } catch (error) {
@@ -170,13 +172,7 @@ export async function applyMigration(
       }
     }
     const result = done();
-    await recordApplied(session, table, {
-      version: migration.version,
-      name: migration.name,
-      sha256: migration.sha256,
-      applied_by: appliedBy,
-      duration_ms: result.durationMs,
-    });
+    await record(result);
     return result;
   } finally {
     await client.query('RESET lock_timeout; RESET statement_timeout').catch(() => undefined);
