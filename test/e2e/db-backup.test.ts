@@ -535,6 +535,29 @@ describe('retention', () => {
     expect(readlinkSync(join(real, 'bunty-latest.dump.manifest.json'))).toBe(`${file}.manifest.json`);
     expect(readFileSync(join(real, file)).equals(readFileSync(last.outputs.path as string))).toBe(true);
     expect(readdirSync(real).filter((f) => f.endsWith('.partial'))).toEqual([]);
+    // Retention on the droplet: a third backup keeping only the last one removes the two before it there.
+    const pruned = await runActionBundle(
+      'action-db-backup',
+      {
+        'database-url': url,
+        path: newDir(),
+        'remote-dir': remoteDir,
+        'keep-last': '1',
+        'keep-daily': '0',
+        'keep-weekly': '0',
+        ...sshInputs(),
+      },
+      { secrets: [host.postgres.password, host.droplet.sshd?.privateKey ?? ''], timeoutMs: 60_000 },
+    );
+    expect(pruned.errors).toEqual([]);
+    const newest = (pruned.outputs['remote-path'] as string).split('/').pop() as string;
+    expect(pruned.stdout).toMatch(
+      new RegExp(`retention in \\S+:${remoteDir.replace(/\//g, '\\/')}: keep 1, remove 2`),
+    );
+    expect(readdirSync(real).sort()).toEqual(
+      ['bunty-latest.dump', 'bunty-latest.dump.manifest.json', newest, `${newest}.manifest.json`].sort(),
+    );
+    expect(readlinkSync(join(real, 'bunty-latest.dump'))).toBe(newest);
   }, 90_000);
 
   it('a directory-format backup is copied file by file, checked there, and gets its own latest link', async () => {

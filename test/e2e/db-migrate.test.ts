@@ -236,6 +236,24 @@ describe('dry run', () => {
   });
 });
 
+describe('tracking table', () => {
+  it("lives in its own schema when asked; one the role cannot read fails with PostgreSQL's words, not as a bug", async () => {
+    const { name, url } = await db.freshDatabase();
+    ok(await migrateAction(url, { 'migrations-dir': folder(INIT), 'tracking-table': 'ops.schema_log' }));
+    expect((await db.sql<{ n: string }>(name, 'SELECT count(*) AS n FROM ops.schema_log'))[0]?.n).toBe('2');
+    await db.sql(
+      name,
+      'CREATE TABLE locked_log (version numeric PRIMARY KEY, name text, sha256 text, applied_at timestamptz, applied_by text, duration_ms int)',
+    ); // owned by the superuser
+    const run = await migrateAction(url, { 'migrations-dir': folder(INIT), 'tracking-table': 'locked_log' });
+    failedWith(
+      run,
+      /The migrate run failed: PostgreSQL said permission denied for table locked_log \[42501\]/,
+    );
+    expect(run.errors.join('\n')).not.toMatch(/Unexpected error/);
+  });
+});
+
 describe('rollback', () => {
   it('rolls back the last two in reverse, and refuses touching nothing when a rollback file is missing', async () => {
     const { name, url } = await db.freshDatabase();

@@ -18,6 +18,7 @@ import {
 import { openEndpoint, type Endpoint } from './endpoint.js';
 import type { DatabaseUrl } from './database-url.js';
 import { describeDatabase } from './database-url.js';
+import { databaseFailure } from './session.js';
 import { recordVerification, type VerifyLevel } from './manifest.js';
 import { copyToHost } from './remote-copy.js';
 import type { RetentionPolicy } from './retention.js';
@@ -130,7 +131,7 @@ export async function backup(
     }
     return report;
   } catch (error) {
-    report.failure = operationFailure(error);
+    report.failure = operationFailure(databaseFailure(error, 'The backup'));
     return report;
   } finally {
     report.durationMs = Math.round(performance.now() - started);

@@ -13,7 +13,7 @@ import { describeDatabase } from './database-url.js';
 import { writeBackup, type Connected, type DumpSpec } from './dump.js';
 import { compareCounts, describeMismatches, loadBackup } from './load.js';
 import type { Mismatch } from './manifest.js';
-import { DatabaseSession } from './session.js';
+import { DatabaseSession, databaseFailure } from './session.js';
 import { verifyBackup } from './verify.js';
 
 export interface RestoreOptions {
@@ -135,7 +135,7 @@ export async function restore(
     }
     return report;
   } catch (error) {
-    report.failure = operationFailure(error);
+    report.failure = operationFailure(databaseFailure(error, 'The restore'));
     return report;
   } finally {
     await disconnect(connected);

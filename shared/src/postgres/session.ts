@@ -39,6 +39,22 @@ export function connectFailure(db: DatabaseUrl, error: unknown): OperationError 
   );
 }
 
+/**
+ * An error PostgreSQL itself reported (it carries a SQLSTATE and a severity) during a procedure: the
+ * user's database said no — privileges, a missing schema — which is not a bug in this suite.
+ */
+export function databaseFailure(error: unknown, what: string): unknown {
+  const e = error as { code?: unknown; severity?: unknown; message?: unknown };
+  if (!(error instanceof Error) || typeof e.code !== 'string' || typeof e.severity !== 'string') return error;
+  return new OperationError(
+    `${what} failed: PostgreSQL said ${error.message} [${e.code}].`,
+    e.code === '42501'
+      ? 'the role in the URL lacks a privilege it needs here: grant it, or use the owner role.'
+      : "read PostgreSQL's message; fix the cause in the database or the inputs and run again.",
+    { cause: error },
+  );
+}
+
 export class DatabaseSession {
   private constructor(
     readonly client: pg.Client,

@@ -3,7 +3,7 @@ import { OperationError, errorText, operationFailure } from '../../errors.js';
 import type { Log } from '../../log.js';
 import type { DatabaseAccess } from '../connect.js';
 import { openEndpoint } from '../endpoint.js';
-import { DatabaseSession } from '../session.js';
+import { DatabaseSession, databaseFailure } from '../session.js';
 import { runTask, type MaintenanceOptions, type Task, type TaskResult } from './tasks.js';
 
 export interface MaintainOptions extends MaintenanceOptions {
@@ -44,7 +44,7 @@ export async function maintain(options: MaintainOptions, deps: { log: Log }): Pr
       }
     }
   } catch (error) {
-    report.failure = operationFailure(error);
+    report.failure = operationFailure(databaseFailure(error, 'Maintenance'));
   } finally {
     await session?.close();
     await endpoint.close();

@@ -8,7 +8,7 @@ import type { Log } from '../../log.js';
 import type { DatabaseAccess } from '../connect.js';
 import { describeDatabase } from '../database-url.js';
 import { openEndpoint } from '../endpoint.js';
-import { DatabaseSession } from '../session.js';
+import { DatabaseSession, databaseFailure } from '../session.js';
 import { compareVersions, readMigrations, type MigrationFile } from './files.js';
 import { checkBackupGate, type BackupGate } from './gate.js';
 import { planMigrations, type MigrationPlan } from './plan.js';
@@ -204,7 +204,7 @@ export async function migrate(
       );
     return report;
   } catch (error) {
-    report.failure = operationFailure(error);
+    report.failure = operationFailure(databaseFailure(error, `The ${options.mode} run`));
     return report;
   } finally {
     if (session && locked) await releaseMigrationLock(session, options.table);

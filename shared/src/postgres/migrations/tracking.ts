@@ -42,6 +42,8 @@ export async function trackingExists(session: DatabaseSession, table: TableRef):
 }
 
 export async function ensureTracking(session: DatabaseSession, table: TableRef): Promise<void> {
+  // A tracking table in its own schema (`ops.runbook_migrations`) brings the schema with it.
+  if (table.schema) await session.client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(table.schema)}`);
   await session.client.query(`CREATE TABLE IF NOT EXISTS ${sqlName(table)} (
     version     numeric PRIMARY KEY,
     name        text NOT NULL,
