@@ -114,10 +114,15 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     const prepared = await forEachBatch(runs, Math.max(options.maxParallel, 8), async (run) => {
       const lease = run.lease;
       if (lease) lease.release = run.release;
-      await Promise.all([
-        lease && noteLease(run.session as SshSession, (run.store as ReleaseStore).paths, lease),
-        log.group(`${run.name}: prepare ${run.release}`, () => strategy.prepare(run, ready)),
-      ]);
+      // Before the upload, not beside it: an install that fills the disk must be reported as that (and
+      // cleaned up), not as this small write failing on the same full disk a moment later. The note is
+      // for whoever finds this lease dead; a deploy does not fail for want of it.
+      if (lease)
+        await noteLease(run.session as SshSession, (run.store as ReleaseStore).paths, lease).catch(
+          (error: unknown) =>
+            log.warn(`${run.name}: could not note the release in the deploy lock (${errorText(error)})`),
+        );
+      await log.group(`${run.name}: prepare ${run.release}`, () => strategy.prepare(run, ready));
     });
     const prepareFailure =
       (prepared.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined) ??
