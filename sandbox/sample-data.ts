@@ -49,11 +49,11 @@ INSERT INTO events (at, kind, body)
 INSERT INTO "Odd ""Name"" Table" VALUES (1, 'one'), (2, NULL);
 `;
 
-/** Creates the sample schema and rows in the database at `url` (the extension needs the superuser). */
+/** Creates the sample schema and rows in the database at `url`; `superuserUrl` (the same database, as the superuser) adds the extension. */
 export async function loadSampleData(url: string, superuserUrl?: string): Promise<void> {
   if (superuserUrl) {
     const admin = new pg.Client({
-      connectionString: superuserUrl.replace('/postgres?', `/${new URL(url).pathname.slice(1)}?`),
+      connectionString: superuserUrl,
     });
     await admin.connect();
     try {

@@ -138,11 +138,6 @@ export function clientConfig(db: DatabaseUrl, reach: Reach = {}, database = db.d
   };
 }
 
-/** The same server, another database on it (the scratch database of a verification restore). */
-export function withDatabase(db: DatabaseUrl, database: string): DatabaseUrl {
-  return { ...db, database };
-}
-
 /** Identifier quoting for SQL we write: "name" with " doubled. */
 export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;

@@ -4,9 +4,8 @@
  * plain output goes through gzip into the file with backpressure: no stage holds the dump), every
  * stage's exit status checked, the file written as `.partial`, fsynced and only then renamed.
  */
-import { mkdir, stat } from 'node:fs/promises';
 import { createWriteStream, existsSync } from 'node:fs';
-import { statfs } from 'node:fs/promises';
+import { mkdir, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
@@ -200,11 +199,4 @@ export async function databaseSize(session: DatabaseSession): Promise<number> {
     'SELECT pg_database_size(current_database()) AS size',
   );
   return Number((result.rows[0] as { size: string }).size);
-}
-
-export async function pathExists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
 }
