@@ -146,7 +146,14 @@ export async function startSshd(
     pid: firstPid,
     configFile,
     kill: () => {
-      // Connections first (children of the listener), then the listener: nothing answers on the port.
+      // Stop the listener first, so that it cannot accept (and fork for) a client that reconnects in the
+      // moment its connections are being killed — such a late child outlived the kill and once served a
+      // "lost" host's restore. Then the connections (its children), then the listener itself.
+      try {
+        process.kill(server.pid, 'SIGSTOP');
+      } catch {
+        // already gone
+      }
       spawnSync('pkill', ['-KILL', '-P', String(server.pid)]);
       try {
         process.kill(server.pid, 'SIGKILL');
