@@ -18,6 +18,7 @@ import { rollback } from '../shared/src/releases/rollback.js';
 import { cancelOnSignals } from '../shared/src/cancel.js';
 import { runBackupMode } from '../shared/src/postgres/modes.js';
 import { runMigrateMode } from '../shared/src/postgres/migrations/entry.js';
+import { runSecretMode } from '../shared/src/secrets/modes.js';
 import { consoleLog } from './console-log.js';
 import { actionDefaults, parseFlags } from './flags.js';
 
@@ -32,6 +33,8 @@ commands:
   restore   the Data Recovery: --backup FILE --confirm <database name> (safety backup first)
   migrate   apply migrations (the inputs of action-db-migrate; --mode status|rollback too)
   maintain  database upkeep and checks: --tasks analyze,connections,long-queries,…
+  rotate-secret  rotate a secret on every host and in GitHub (the inputs of action-rotate-secret;
+            --mode retire-previous|audit too; --github-token @file --github-repository owner/repo)
 
 Every --flag is the action input of the same name, with the same default. A value written as
 @path is read from that file (use it for secrets: --ssh-key @~/.ssh/deploy_key keeps the key out
@@ -135,6 +138,16 @@ async function migrateCommand(
   if (result.failure) throw result.failure;
 }
 
+/** rotate-secret (and its retire-previous / audit modes): action-rotate-secret's one core. */
+async function rotateSecretCommand(argv: string[], redactor: Redactor): Promise<void> {
+  const log = consoleLog(redactor);
+  const inputs = cliInputs('action-rotate-secret', argv, redactor);
+  const result = await runSecretMode(inputs, cliContext(), { log, signal: cancelOnSignals() });
+  // The job summary's tables read well in a terminal too (fingerprints only, never a value).
+  log.info(result.summary);
+  if (result.failure) throw result.failure;
+}
+
 async function health(argv: string[], redactor: Redactor): Promise<void> {
   const log = consoleLog(redactor);
   const options = readHealthOptions(cliInputs('action-health', argv, redactor));
@@ -155,6 +168,7 @@ async function main(): Promise<number> {
     else if (command === 'backup' || command === 'verify' || command === 'restore')
       await databaseCommand(command, rest, redactor);
     else if (command === 'migrate' || command === 'maintain') await migrateCommand(command, rest, redactor);
+    else if (command === 'rotate-secret') await rotateSecretCommand(rest, redactor);
     else {
       console.error(USAGE);
       return command === undefined || command === '--help' ? 0 : 1;

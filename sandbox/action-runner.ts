@@ -7,7 +7,7 @@
  * Tests, the drill and the benchmarks all run bundles through it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +34,8 @@ export interface ActionRun {
   stderr: string;
   outputs: Record<string, string>;
   summary: string;
+  /** Every file the action left in its runner directories (RUNNER_TEMP, GITHUB_STATE, GITHUB_ENV…), by path. */
+  runnerFiles: Record<string, string>;
   annotations: Annotation[];
   errors: string[];
   durationMs: number;
@@ -112,6 +114,7 @@ export async function runActionBundle(
   const durationMs = Math.round(performance.now() - started);
   const outputs = parseKeyValueFile(readFileSync(files.GITHUB_OUTPUT, 'utf8'));
   const summary = readFileSync(files.GITHUB_STEP_SUMMARY, 'utf8');
+  const runnerFiles = readTree(work);
   rmSync(work, { recursive: true, force: true });
   const annotations = parseAnnotations(stdout);
   const result: ActionRun = {
@@ -120,6 +123,7 @@ export async function runActionBundle(
     stderr,
     outputs,
     summary,
+    runnerFiles,
     annotations,
     errors: annotations.filter((a) => a.level === 'error').map((a) => a.message),
     durationMs,
@@ -129,9 +133,21 @@ export async function runActionBundle(
     stderr,
     outputs: JSON.stringify(outputs),
     summary,
+    ...runnerFiles,
   });
   if (leaks.length > 0) throw new Error(`secret leaked unmasked in: ${leaks.join(', ')}`);
   return result;
+}
+
+/** The text of every regular file under dir (small ones: what an action leaves on the runner). */
+function readTree(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue;
+    const path = join(entry.parentPath, entry.name);
+    out[path] = readFileSync(path, 'utf8');
+  }
+  return out;
 }
 
 /** GITHUB_OUTPUT / GITHUB_ENV format: `name=value` or `name<<DELIM\nvalue\nDELIM`. */

@@ -15,6 +15,9 @@
  *   POST /__sandbox/behaviour {"mode"?, "sequence"?: [modes], "cycle"?: bool, "slowMs"?}
  *     changes behaviour at run time; a sequence is consumed one /health request at a time.
  * Its .env (beside it; in a release, the link to shared/.env) sets PORT and friends, as dotenv would.
+ * Secrets, as the Bunty API holds them: GET /keys answers the fingerprint (first 8 hex of sha256) of
+ *   each variable named in SAMPLE_SECRET_KEYS (default JWT_SECRET,JWT_SECRET_PREVIOUS) as the process
+ *   holds it; with SAMPLE_SECRET_MIN_LENGTH=N it refuses to start when JWT_SECRET is shorter.
  * It shuts down gracefully on SIGINT/SIGTERM (drain keep-alive clients, stop accepting, finish
  * in-flight requests, close what is idle) and tells pm2 it is ready (wait_ready) once it listens.
  */
@@ -23,7 +26,8 @@ const http = require('node:http');
 const https = require('node:https');
 const path = require('node:path');
 
-// Like dotenv: the release's .env (linked from shared/) fills what the environment does not set.
+// Like dotenv: the release's .env (linked from shared/) fills what the environment does not set —
+// a variable pm2 already passes wins, which is why a rotation must restart with --update-env.
 function loadDotEnv() {
   let text;
   try {
@@ -31,9 +35,18 @@ function loadDotEnv() {
   } catch {
     return;
   }
-  for (const line of text.split('\n')) {
-    const match = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)\s*$/.exec(line);
-    if (match && process.env[match[1]] === undefined) process.env[match[1]] = match[2];
+  for (const line of text.split(/\r?\n/)) {
+    const match = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*)$/.exec(line);
+    if (!match) continue;
+    let value = match[2];
+    const quote = value[0];
+    if ((quote === '"' || quote === "'") && value.lastIndexOf(quote) > 0) {
+      value = value.slice(1, value.lastIndexOf(quote));
+      if (quote === '"') value = value.replace(/\\(.)/g, (_, c) => ({ n: '\n', r: '\r', t: '\t' })[c] ?? c);
+    } else {
+      value = value.replace(/\s+#.*$/, '').trim();
+    }
+    if (process.env[match[1]] === undefined) process.env[match[1]] = value;
   }
 }
 loadDotEnv();
@@ -47,6 +60,21 @@ function releaseConfig() {
 }
 
 const fileConfig = releaseConfig();
+const crypto = require('node:crypto');
+const secretKeys = (process.env.SAMPLE_SECRET_KEYS || 'JWT_SECRET,JWT_SECRET_PREVIOUS').split(',');
+const minSecret = Number(process.env.SAMPLE_SECRET_MIN_LENGTH || 0);
+if (minSecret && (process.env.JWT_SECRET || '').length < minSecret) {
+  console.error(`sample app: JWT_SECRET must be at least ${minSecret} characters; refusing to start`);
+  process.exit(1);
+}
+function keyFingerprints() {
+  const out = {};
+  for (const key of secretKeys) {
+    const value = process.env[key];
+    out[key] = value ? crypto.createHash('sha256').update(value, 'utf8').digest('hex').slice(0, 8) : null;
+  }
+  return out;
+}
 const releaseId = fileConfig.releaseId || process.env.RELEASE_ID || 'unknown';
 // SAMPLE_FAIL_RELEASE names one release that is broken on this host only (a host-specific failure).
 const failsHere =
@@ -132,6 +160,7 @@ let shuttingDown = false;
 function handler(req, res) {
   if (req.method === 'GET' && req.url === '/health') return health(res);
   if (req.method === 'POST' && req.url === '/__sandbox/behaviour') return control(req, res);
+  if (req.method === 'GET' && req.url === '/keys') return send(res, 200, keyFingerprints());
   if (req.method === 'GET' && req.url === '/redirect') {
     res.writeHead(302, { location: '/health' });
     return res.end();

@@ -95,6 +95,58 @@ describe('runbook deploy and rollback', () => {
   });
 });
 
+describe('runbook rotate-secret', () => {
+  it('rotates a provided key from a file on a host and audits it, printing fingerprints, never the values', async () => {
+    const { startDeployHost, hostInputs, sampleArtifact, sha } = await import('../../sandbox/deploy-host.js');
+    const { readFileSync, writeFileSync } = await import('node:fs');
+    const { createHash } = await import('node:crypto');
+    const { join } = await import('node:path');
+    const h = await startDeployHost();
+    try {
+      const old = 'old-jwt-secret-value-0123456789abcdef';
+      const value = 'new-jwt-secret-from-a-file-9876543210';
+      const envFile = h.droplet.realPath(`${h.appDir}/shared/.env`);
+      writeFileSync(envFile, `${readFileSync(envFile, 'utf8')}JWT_SECRET=${old}\n`);
+      const keyFile = join(h.droplet.root, 'deploy_key');
+      const valueFile = join(h.droplet.root, 'new-value');
+      writeFileSync(keyFile, h.droplet.sshd?.privateKey ?? '', { mode: 0o600 });
+      writeFileSync(valueFile, value, { mode: 0o600 });
+      const flags = (inputs: Record<string, string>) =>
+        Object.entries(inputs).flatMap(([name, v]) => [`--${name}`, v]);
+      const common = { ...hostInputs([h]), 'ssh-key': `@${keyFile}` };
+      const deployed = await runbook(
+        'deploy',
+        ...flags({
+          ...common,
+          'install-command': '',
+          artifact: sampleArtifact(h, { sha: sha(1) }),
+          sha: sha(1),
+        }),
+      );
+      expect(deployed.code).toBe(0);
+      const rotation: Record<string, string> = { ...common };
+      delete rotation['app-script']; // rotate-secret restarts the app; it never starts one
+      const rotated = await runbook(
+        'rotate-secret',
+        ...flags({ ...rotation, name: 'JWT_SECRET', value: `@${valueFile}` }),
+      );
+      const fp = (v: string) => createHash('sha256').update(v).digest('hex').slice(0, 8);
+      expect(rotated.out).toContain(`${fp(old)} → ${fp(value)}`);
+      expect(rotated.out).toContain('not updated: no github-token given');
+      expect(rotated.code).toBe(0);
+      expect(readFileSync(envFile, 'utf8')).toContain(`JWT_SECRET=${value}\nJWT_SECRET_PREVIOUS=${old}\n`);
+      const audited = await runbook('rotate-secret', ...flags({ ...rotation, mode: 'audit', name: '' }));
+      expect(audited.code).toBe(0);
+      expect(audited.out).toMatch(new RegExp(`JWT_SECRET \\| ${fp(value)} \\| .* \\| 0 \\| ok`));
+      expect(
+        findLeaks([old, value, h.droplet.sshd?.privateKey ?? ''], { output: rotated.out + audited.out }),
+      ).toEqual([]);
+    } finally {
+      await h.droplet.stop();
+    }
+  }, 60_000);
+});
+
 describe('runbook backup, verify and restore', () => {
   it('backs up, verifies and restores from a terminal over the same core, the URL read from a file and never printed', async () => {
     const { startDatabaseHost } = await import('../../sandbox/database-host.js');

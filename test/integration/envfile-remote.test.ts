@@ -4,9 +4,11 @@ import {
   chmodSync,
   chownSync,
   existsSync,
+  lstatSync,
   readdirSync,
   readFileSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
@@ -63,5 +65,16 @@ describe('remote env file', () => {
     expect(result.backup).toBeUndefined();
     expect(statSync(host.droplet.realPath(path)).mode & 0o777).toBe(0o600);
     expect(existsSync(host.droplet.realPath(`${path}.runbook-tmp`))).toBe(false);
+  });
+
+  it('replaces the target of a linked env file (a release links shared/.env), never the link', async () => {
+    const target = `${host.appDir}/shared/linked.env`;
+    const link = `${host.appDir}/shared/release.env`;
+    writeFileSync(host.droplet.realPath(target), 'A=1\n');
+    symlinkSync(target, host.droplet.realPath(link));
+    const result = await writeRemoteEnv(session, link, 'A=2\n', { keepBackups: 1, stamp: 'y' });
+    expect(result.backup).toBe(`${target}.bak-y`);
+    expect(lstatSync(host.droplet.realPath(link)).isSymbolicLink()).toBe(true);
+    expect(readFileSync(host.droplet.realPath(target), 'utf8')).toBe('A=2\n');
   });
 });

@@ -5,9 +5,9 @@
  */
 import { ConfigurationError } from '../errors.js';
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** `500ms`, `30s`, `2m`, `1h`, `1m30s`; a bare number means seconds. Returns milliseconds. */
+/** `500ms`, `30s`, `2m`, `1h`, `90d`, `1m30s`; a bare number means seconds. Returns milliseconds. */
 export function parseDuration(
   input: string,
   raw: string,
@@ -20,7 +20,7 @@ export function parseDuration(
   if (/^\d+(\.\d+)?$/.test(text)) {
     ms = Number(text) * 1000;
   } else {
-    const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
+    const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)];
     if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text) {
       throw new ConfigurationError(input, `${JSON.stringify(raw)} is not a duration; ${expected}.`);
     }
@@ -46,7 +46,8 @@ export function formatDuration(ms: number): string {
   if (ms < 1000) return `${ms}ms`;
   if (ms < 60_000) return `${+(ms / 1000).toFixed(2)}s`;
   if (ms < 3_600_000) return `${+(ms / 60_000).toFixed(2)}m`;
-  return `${+(ms / 3_600_000).toFixed(2)}h`;
+  if (ms < 2 * 86_400_000) return `${+(ms / 3_600_000).toFixed(2)}h`;
+  return `${+(ms / 86_400_000).toFixed(2)}d`;
 }
 
 export function parseInteger(input: string, raw: string, range: { min?: number; max?: number } = {}): number {

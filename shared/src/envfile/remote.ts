@@ -5,13 +5,16 @@
  * reads a half-written file and a failed write leaves the old one in place.
  */
 import type { SshSession } from '../ssh/session.js';
-// The trap's command is itself shell text: its one value goes through the builder's quote().
-import { quote, sh } from '../ssh/shell.js';
+import { sh } from '../ssh/shell.js';
 
-/** The file's text, or undefined when it does not exist. */
-export async function readRemoteEnv(session: SshSession, path: string): Promise<string | undefined> {
+/** A file's text, or undefined when it does not exist. */
+export async function readRemoteFile(
+  session: SshSession,
+  step: string,
+  path: string,
+): Promise<string | undefined> {
   const { stdout, code } = await session.run(
-    'read the env file',
+    step,
     sh`if [ -e ${path} ]; then cat -- ${path}; else exit 3; fi`,
     {
       okCodes: [3],
@@ -20,35 +23,58 @@ export async function readRemoteEnv(session: SshSession, path: string): Promise<
   return code === 3 ? undefined : stdout;
 }
 
+export function readRemoteEnv(session: SshSession, path: string): Promise<string | undefined> {
+  return readRemoteFile(session, 'read the env file', path);
+}
+
 export interface WriteResult {
   /** The backup of the previous file, when there was one. */
   backup?: string;
 }
 
-export async function writeRemoteEnv(
+/**
+ * Replaces a file through stdin: temp file under umask 077 beside it, the old file's owner and mode,
+ * optionally a backup `<file>.bak-<stamp>` (the last `keep` kept), then rename. A path that is a
+ * symlink (a release's `.env` linked to `shared/.env`) has its target replaced, never the link.
+ */
+export async function replaceRemoteFile(
+  session: SshSession,
+  step: string,
+  path: string,
+  text: string,
+  backup?: { stamp: string; keep: number },
+): Promise<WriteResult> {
+  const { stdout } = await session.run(
+    step,
+    sh`set -e
+umask 077
+p=${path}
+if [ -L "$p" ]; then p=$(readlink -f -- "$p"); fi
+tmp="$p.runbook-tmp"
+trap 'rm -f -- "$tmp"' EXIT
+cat > "$tmp"
+if [ -e "$p" ]; then
+  chown --reference="$p" "$tmp" 2>/dev/null || true
+  chmod --reference="$p" "$tmp"
+  ${backup ? sh`cp -p -- "$p" "$p.bak-"${backup.stamp} && echo "backup=$p.bak-"${backup.stamp}` : sh`:`}
+fi
+sync "$tmp" 2>/dev/null || true
+mv -f -- "$tmp" "$p"
+${backup ? sh`ls -1t -- "$p".bak-* 2>/dev/null | tail -n +${backup.keep + 1} | while IFS= read -r old; do rm -f -- "$old"; done` : sh`:`}`,
+    { stdin: text },
+  );
+  const made = /^backup=(.*)$/m.exec(stdout)?.[1];
+  return made ? { backup: made } : {};
+}
+
+export function writeRemoteEnv(
   session: SshSession,
   path: string,
   text: string,
   options: { keepBackups: number; stamp: string },
 ): Promise<WriteResult> {
-  const tmp = `${path}.runbook-tmp`;
-  const backup = `${path}.bak-${options.stamp}`;
-  const { stdout } = await session.run(
-    'write the env file',
-    sh`set -e
-umask 077
-trap ${`rm -f -- ${quote(tmp)}`} EXIT
-cat > ${tmp}
-if [ -e ${path} ]; then
-  chown --reference=${path} ${tmp} 2>/dev/null || true
-  chmod --reference=${path} ${tmp}
-  cp -p -- ${path} ${backup}
-  echo backup
-fi
-sync ${tmp} 2>/dev/null || true
-mv -f -- ${tmp} ${path}
-ls -1t -- ${path}.bak-* 2>/dev/null | tail -n +${options.keepBackups + 1} | while IFS= read -r old; do rm -f -- "$old"; done`,
-    { stdin: text },
-  );
-  return stdout.includes('backup') ? { backup } : {};
+  return replaceRemoteFile(session, 'write the env file', path, text, {
+    stamp: options.stamp,
+    keep: options.keepBackups,
+  });
 }

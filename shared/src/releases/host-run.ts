@@ -134,7 +134,7 @@ export async function forEachBatch<T>(
   return results;
 }
 
-function firstRejection(results: PromiseSettledResult<void>[]): unknown {
+export function firstRejection(results: PromiseSettledResult<void>[]): unknown {
   const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
   return failed?.reason;
 }
@@ -159,6 +159,14 @@ export async function openHosts(
   });
   const connectFailure = firstRejection(connected);
   if (connectFailure) throw connectFailure;
+  refuseTwins(runs, operation);
+  const locked = await forEachBatch(runs, parallel, (run) => lockAndRead(run, target, operation, deps));
+  const lockFailure = firstRejection(locked);
+  if (lockFailure) throw lockFailure;
+}
+
+/** One machine reached under two names would run the procedure twice and lock itself out. */
+export function refuseTwins(runs: HostRun[], operation: string): void {
   const byKey = new Map<string, HostRun>();
   for (const run of runs) {
     const key = run.session?.hostKey ?? '';
@@ -171,9 +179,6 @@ export async function openHosts(
     }
     byKey.set(key, run);
   }
-  const locked = await forEachBatch(runs, parallel, (run) => lockAndRead(run, target, operation, deps));
-  const lockFailure = firstRejection(locked);
-  if (lockFailure) throw lockFailure;
 }
 
 async function lockAndRead(

@@ -148,3 +148,35 @@ export async function checkStable(
 export function restartCount(processes: Pm2Process[], name: string): number {
   return processes.filter((p) => p.name === name).reduce((sum, p) => sum + p.restarts, 0);
 }
+
+/**
+ * Restarts (fork mode) or reloads (cluster mode, zero-downtime) a running app with `--update-env`,
+ * `values` exported into the pm2 command's environment first, so the process holds them whatever
+ * pm2 held before (dotenv never overrides a variable pm2 already passes). The values travel through
+ * stdin, base64, one `NAME=…` per line — never on a command line, which every user of the host can
+ * read in `ps`. pm2 merges the environment it is given into the one it keeps and never drops a
+ * variable: a value being withdrawn is given as ''.
+ */
+export async function restartWithValues(
+  session: SshSession,
+  app: string,
+  mode: 'cluster' | 'fork',
+  values: Record<string, string>,
+): Promise<'reloaded' | 'restarted'> {
+  const verb = mode === 'cluster' ? 'reload' : 'restart';
+  const stdin = Object.entries(values)
+    .map(([name, value]) => `${name}=${Buffer.from(value, 'utf8').toString('base64')}\n`)
+    .join('');
+  await session.run(
+    `pm2 ${verb} --update-env`,
+    sh`while IFS= read -r line; do
+  [ -n "$line" ] || continue
+  k=\${line%%=*}
+  v=$(printf '%s' "\${line#*=}" | base64 -d) || exit 1
+  export "$k=$v"
+done
+exec pm2 ${verb} ${app} --update-env`,
+    { stdin, timeoutMs: 120_000 },
+  );
+  return mode === 'cluster' ? 'reloaded' : 'restarted';
+}

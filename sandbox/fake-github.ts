@@ -1,0 +1,326 @@
+/**
+ * A local stand-in for the GitHub REST endpoints action-rotate-secret uses — the public key and the
+ * secret PUT of the repository, environment and organization scopes — faithful where it matters:
+ * every request (path, path parameters, body) and every answer of ours is checked against GitHub's
+ * published OpenAPI description (@octokit/openapi); a request that does not match is answered 400
+ * and recorded as a violation. Each scope has its own libsodium key pair: the sealed box of every
+ * PUT is opened with libsodium itself, so the stored value is the value the action meant.
+ * It can be told to answer 401, 403, 404, 422 or a (secondary) rate limit for the next requests.
+ */
+import { randomInt } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { Ajv, type ValidateFunction } from 'ajv';
+import sodium from 'libsodium-wrappers';
+import { repoRoot } from './action-runner.js';
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+interface Operation {
+  parameters?: Json[];
+  requestBody?: { content?: { 'application/json'?: { schema?: Json } } };
+  responses: Record<string, { content?: { 'application/json'?: { schema?: Json } } }>;
+}
+type Spec = {
+  paths: Record<string, Record<string, Operation>>;
+  components: Record<string, Record<string, Json>>;
+};
+
+export type Fault = 401 | 403 | 404 | 422 | 'rate-limit' | 'secondary-rate-limit' | 500;
+
+export interface FakeRequest {
+  method: string;
+  path: string;
+  status: number;
+  /** The body as received (a sealed value is ciphertext). */
+  body: string;
+}
+
+let cachedSpec: Spec | undefined;
+function spec(): Spec {
+  cachedSpec ??= JSON.parse(
+    readFileSync(join(repoRoot, 'node_modules/@octokit/openapi/generated/api.github.com.json'), 'utf8'),
+  ) as Spec;
+  return cachedSpec;
+}
+
+/** Inlines `#/components/...` references (the few schemas of these operations are not recursive). */
+function deref(node: Json, depth = 0): Json {
+  if (depth > 40) throw new Error('fake-github: reference too deep');
+  if (Array.isArray(node)) return node.map((n) => deref(n, depth + 1));
+  if (node && typeof node === 'object') {
+    const ref = node.$ref;
+    if (typeof ref === 'string') {
+      const [, , group, name] = ref.split('/');
+      return deref(spec().components[group as string]?.[name as string] ?? null, depth + 1);
+    }
+    return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, deref(v, depth + 1)]));
+  }
+  return node;
+}
+
+const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
+const compiled = new WeakMap<object, ValidateFunction>();
+function validator(schema: Json): ValidateFunction {
+  const key = schema as object;
+  let v = compiled.get(key);
+  if (!v) {
+    v = ajv.compile(deref(schema) as object);
+    compiled.set(key, v);
+  }
+  return v;
+}
+
+/** The spec's path template matching a concrete path, with its parameters. */
+function matchOperation(
+  method: string,
+  path: string,
+): { template: string; op: Operation; params: Record<string, string> } | undefined {
+  for (const [template, ops] of Object.entries(spec().paths)) {
+    const names: string[] = [];
+    const pattern = new RegExp(
+      `^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\\?\{([^}]+)\\?\}/g, (_, n: string) => (names.push(n), '([^/]+)'))}$`,
+    );
+    const m = pattern.exec(path);
+    const op = ops[method.toLowerCase()];
+    if (m && op)
+      return {
+        template,
+        op,
+        params: Object.fromEntries(names.map((n, i) => [n, decodeURIComponent(m[i + 1] as string)])),
+      };
+  }
+  return undefined;
+}
+
+interface ScopeKeys {
+  keyId: string;
+  publicKey: Uint8Array;
+  privateKey: Uint8Array;
+}
+
+export class FakeGithub {
+  readonly requests: FakeRequest[] = [];
+  readonly violations: string[] = [];
+  /** `<scope path>/<name>` → the decrypted value. */
+  readonly secrets = new Map<string, string>();
+  private readonly keys = new Map<string, ScopeKeys>();
+  private readonly faults: { fault: Fault; method?: string }[] = [];
+  /** Repositories, environments and organizations that exist: others answer 404. */
+  readonly known = new Set<string>();
+  token = 'ghp_fake_token_with_secrets_write';
+
+  private constructor(
+    private readonly server: http.Server,
+    readonly prefix: string,
+  ) {}
+
+  static async start(options: { prefix?: string } = {}): Promise<FakeGithub> {
+    await sodium.ready;
+    spec();
+    const server = http.createServer();
+    const fake = new FakeGithub(server, options.prefix ?? '');
+    server.on('request', (req, res) => fake.handle(req, res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return fake;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}${this.prefix}`;
+  }
+
+  /** The next matching request(s) get this answer instead. */
+  failNext(fault: Fault, options: { method?: string; times?: number } = {}): void {
+    for (let i = 0; i < (options.times ?? 1); i++)
+      this.faults.push({ fault, ...(options.method ? { method: options.method } : {}) });
+  }
+
+  clearFaults(): void {
+    this.faults.length = 0;
+  }
+
+  secret(scopePath: string, name: string): string | undefined {
+    return this.secrets.get(`${scopePath}/${name}`);
+  }
+
+  stop(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  private keysFor(scope: string): ScopeKeys {
+    let k = this.keys.get(scope);
+    if (!k) {
+      const pair = sodium.crypto_box_keypair();
+      k = {
+        keyId: String(randomInt(10 ** 9, 10 ** 10)),
+        publicKey: pair.publicKey,
+        privateKey: pair.privateKey,
+      };
+      this.keys.set(scope, k);
+    }
+    return k;
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => (body += chunk));
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://fake');
+      const method = req.method ?? 'GET';
+      const answer = (
+        status: number,
+        data?: Json,
+        headers: Record<string, string> = {},
+        schema?: { op: Operation },
+      ) => {
+        if (schema && data !== undefined) this.checkResponse(method, url.pathname, schema.op, status, data);
+        this.requests.push({ method, path: url.pathname, status, body });
+        res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
+        res.end(data === undefined ? undefined : JSON.stringify(data));
+      };
+      if (!url.pathname.startsWith(this.prefix)) return answer(404, { message: 'Not Found' });
+      const path = url.pathname.slice(this.prefix.length);
+      const match = matchOperation(method, path);
+      if (!match) {
+        this.violations.push(`${method} ${path}: no such operation in GitHub's OpenAPI description`);
+        return answer(404, { message: 'Not Found' });
+      }
+      const problems = this.checkRequest(match.op, match.params, body, req.headers);
+      if (problems.length) {
+        this.violations.push(`${method} ${match.template}: ${problems.join('; ')}`);
+        return answer(400, {
+          message: `fake-github: request does not match the OpenAPI description: ${problems.join('; ')}`,
+        });
+      }
+      const fault = this.takeFault(method);
+      if (fault) return this.answerFault(fault, answer);
+      if (
+        req.headers.authorization !== `token ${this.token}` &&
+        req.headers.authorization !== `Bearer ${this.token}`
+      )
+        return answer(401, { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest' });
+      const scope = path.replace(/\/secrets(\/.*)?$/, '');
+      if (!this.known.has(scope)) return answer(404, { message: 'Not Found' });
+      if (path.endsWith('/secrets/public-key')) {
+        const k = this.keysFor(scope);
+        return answer(200, { key_id: k.keyId, key: Buffer.from(k.publicKey).toString('base64') }, {}, match);
+      }
+      const sent = JSON.parse(body) as { encrypted_value: string; key_id: string };
+      const k = this.keysFor(scope);
+      if (sent.key_id !== k.keyId) return answer(422, { message: 'Bad request: key_id does not match' });
+      let value: string;
+      try {
+        value = Buffer.from(
+          sodium.crypto_box_seal_open(Buffer.from(sent.encrypted_value, 'base64'), k.publicKey, k.privateKey),
+        ).toString('utf8');
+      } catch {
+        this.violations.push(
+          `${method} ${match.template}: the sealed box does not open with the scope's key`,
+        );
+        return answer(422, { message: 'Bad request: could not decrypt' });
+      }
+      const keyName = `${scope}/${match.params.secret_name}`;
+      const existed = this.secrets.has(keyName);
+      this.secrets.set(keyName, value);
+      return existed ? answer(204) : answer(201, {}, {}, match);
+    });
+  }
+
+  private takeFault(method: string): Fault | undefined {
+    const i = this.faults.findIndex((f) => !f.method || f.method === method);
+    return i === -1 ? undefined : this.faults.splice(i, 1)[0]?.fault;
+  }
+
+  private answerFault(
+    fault: Fault,
+    answer: (status: number, data?: Json, headers?: Record<string, string>) => void,
+  ): void {
+    switch (fault) {
+      case 401:
+        return answer(401, { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest' });
+      case 403:
+        return answer(403, {
+          message: 'Resource not accessible by integration',
+          documentation_url: 'https://docs.github.com/rest/actions/secrets',
+        });
+      case 404:
+        return answer(404, { message: 'Not Found' });
+      case 422:
+        return answer(422, { message: 'Validation Failed', errors: [] });
+      case 500:
+        return answer(500, { message: 'Server Error' });
+      case 'rate-limit':
+        return answer(
+          403,
+          { message: 'API rate limit exceeded for user.' },
+          {
+            'x-ratelimit-limit': '5000',
+            'x-ratelimit-remaining': '0',
+            'x-ratelimit-reset': String(Math.ceil(Date.now() / 1000) + 1),
+          },
+        );
+      case 'secondary-rate-limit':
+        return answer(
+          403,
+          {
+            message:
+              'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.',
+          },
+          { 'retry-after': '1' },
+        );
+    }
+  }
+
+  private checkRequest(
+    op: Operation,
+    params: Record<string, string>,
+    body: string,
+    headers: http.IncomingHttpHeaders,
+  ): string[] {
+    const problems: string[] = [];
+    for (const raw of op.parameters ?? []) {
+      const p = deref(raw) as { name: string; in: string; required?: boolean; schema?: Json };
+      if (p.in !== 'path') continue;
+      if (p.required && params[p.name] === undefined) problems.push(`path parameter ${p.name} missing`);
+      else if (p.schema && !validator(p.schema)(params[p.name]))
+        problems.push(`path parameter ${p.name} invalid`);
+    }
+    const schema = op.requestBody?.content?.['application/json']?.schema;
+    if (schema) {
+      if (!String(headers['content-type'] ?? '').startsWith('application/json'))
+        problems.push('content-type is not application/json');
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(body);
+      } catch {
+        problems.push('body is not JSON');
+      }
+      const validate = validator(schema);
+      if (parsed !== undefined && !validate(parsed))
+        problems.push(`body: ${ajv.errorsText(validate.errors)}`);
+    } else if (body.trim() !== '') {
+      problems.push('a body where the operation takes none');
+    }
+    return problems;
+  }
+
+  private checkResponse(method: string, path: string, op: Operation, status: number, data: Json): void {
+    const schema = op.responses[String(status)]?.content?.['application/json']?.schema;
+    if (!schema) return;
+    const validate = validator(schema);
+    if (!validate(data))
+      this.violations.push(
+        `answer to ${method} ${path} (${status}) breaks the description: ${ajv.errorsText(validate.errors)}`,
+      );
+  }
+}
+
+/** Scope paths as the fake stores them. */
+export const scopePath = {
+  repository: (owner: string, repo: string) => `/repos/${owner}/${repo}/actions`,
+  environment: (owner: string, repo: string, env: string) => `/repos/${owner}/${repo}/environments/${env}`,
+  organization: (org: string) => `/orgs/${org}/actions`,
+};

@@ -1,0 +1,387 @@
+/**
+ * Rotation, AWS Secrets Manager's four steps over SSH hosts and GitHub: create the value; set it
+ * on every host, the old one kept as the grace value (`<NAME>_PREVIOUS`); test it (pm2 restarted
+ * with --update-env, health, verify-command, verify-url); finish (the GitHub secret, the record).
+ * Any failure puts every changed host back as it was found, restarted and proven healthy — a
+ * failure at GitHub too, so GitHub and the servers never disagree. `retire-previous` ends the
+ * grace window the same way, step for step.
+ */
+import { throwIfCancelled } from '../cancel.js';
+import { EnvFile } from '../envfile/envfile.js';
+import { OperationError, errorText } from '../errors.js';
+import type { DeployDeps } from '../releases/host-run.js';
+import { GithubSecret, type GithubSecretTarget, type PublicKey } from './github-secret.js';
+import { decideRotation, type RotationDecision } from './plan.js';
+import { updateRecord, type PendingRotation } from './record.js';
+import {
+  changeHost,
+  closeSecretHosts,
+  openSecretHosts,
+  revertHost,
+  type HostRotation,
+  type SecretHost,
+  type SecretTarget,
+} from './secret-hosts.js';
+import { describeGenerate, fingerprint, fingerprintOf, generateValue, type GenerateSpec } from './value.js';
+
+export interface RotateOptions extends SecretTarget {
+  /** A value issued elsewhere (Plaid, Stripe); else one is generated. */
+  value?: string;
+  generate: GenerateSpec;
+  /** Without it GitHub is not updated, and the report says so. */
+  github?: GithubSecretTarget;
+}
+
+export interface RotationReport {
+  mode: 'rotate' | 'retire-previous';
+  name: string;
+  previousName: string;
+  fingerprint?: string;
+  previousFingerprint?: string;
+  hosts: HostRotation[];
+  github: { updated: boolean; note: string };
+  /** Hosts were changed and then put back. */
+  reverted: boolean;
+  plan: string[];
+  notes: string[];
+  durationMs: number;
+  failure?: OperationError;
+}
+
+function newReport(options: SecretTarget, mode: RotationReport['mode']): RotationReport {
+  return {
+    mode,
+    name: options.name,
+    previousName: options.previousName,
+    hosts: [],
+    github: {
+      updated: false,
+      note: mode === 'rotate' ? 'not updated: no github-token given' : 'not involved',
+    },
+    reverted: false,
+    plan: [],
+    notes: [],
+    durationMs: 0,
+  };
+}
+
+const timeStamp = (now: Date) =>
+  now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
+
+export async function rotateSecret(options: RotateOptions, deps: DeployDeps): Promise<RotationReport> {
+  const { log } = deps;
+  const now = deps.now ?? (() => new Date());
+  const started = now().getTime();
+  const report = newReport(options, 'rotate');
+  let hosts: SecretHost[] | undefined;
+  try {
+    let github: { client: GithubSecret; key: PublicKey } | undefined;
+    if (options.github) {
+      // First, so that a token that cannot reach the secret fails before any host changes.
+      const client = await GithubSecret.open(options.github, log);
+      github = { client, key: await client.publicKey() };
+      log.info(`${client.where}: public key ${github.key.keyId} read; the token reaches it`);
+    } else {
+      log.warn('no github-token: the GitHub secret will not be updated (the hosts will be)');
+    }
+    hosts = await openSecretHosts(options, 'rotate-secret', deps);
+    const decision = decideRotation(
+      options.name,
+      hosts.map((h) => ({
+        host: h.run.name,
+        ...(h.current !== undefined ? { current: h.current } : {}),
+        ...(h.previous !== undefined ? { previous: h.previous } : {}),
+        ...(h.record.pending[options.name] ? { pending: h.record.pending[options.name] } : {}),
+      })),
+      options.value,
+      () => generateValue(options.generate),
+    );
+    log.mask(decision.newValue);
+    report.fingerprint = fingerprint(decision.newValue);
+    report.previousFingerprint = fingerprintOf(decision.oldValue);
+    if (decision.resumes) {
+      report.notes.push(
+        `finishes the rotation to ${decision.resumes.fingerprint} interrupted on ${decision.resumes.started_at}${decision.resumes.run ? ` (${decision.resumes.run})` : ''}${decision.adopted ? ', with the value it had written' : ''}`,
+      );
+    }
+    report.plan = rotationPlan(hosts, decision, options, github?.client);
+    await log.group('Plan', async () => report.plan.forEach((line) => log.info(line)));
+    report.hosts = hosts.map((h) => h.report);
+    if (options.dryRun) {
+      hosts.forEach((h) => (h.report.outcome = 'planned'));
+      report.github.note = github ? `would update ${github.client.where}` : report.github.note;
+      return report;
+    }
+
+    const pending: PendingRotation = decision.resumes ?? {
+      fingerprint: report.fingerprint,
+      ...(decision.oldValue !== undefined ? { previous_fingerprint: fingerprint(decision.oldValue) } : {}),
+      started_at: now().toISOString(),
+      ...(options.holder.actor ? { by: options.holder.actor } : {}),
+      ...(options.holder.runUrl ? { run: options.holder.runUrl } : {}),
+    };
+    if (!decision.unchanged) await journal(hosts, options.name, pending);
+
+    const stamp = timeStamp(now());
+    const values: Record<string, string> = {
+      [options.name]: decision.newValue,
+      ...(decision.oldValue !== undefined ? { [options.previousName]: decision.oldValue } : {}),
+    };
+    const failure = await changeEveryHost(hosts, options, deps, report, stamp, (h) => {
+      const env = EnvFile.parse(h.original).set(options.name, decision.newValue);
+      if (decision.oldValue !== undefined) env.set(options.previousName, decision.oldValue);
+      return { text: env.toString(), values, expected: report.fingerprint as string };
+    });
+    if (failure) {
+      report.failure = await revertAll(hosts, options, deps, report, failure, 'GitHub was not touched.');
+      if (!decision.adopted) await clearPending(hosts, options.name, pending, log);
+      return report;
+    }
+
+    if (github) {
+      try {
+        const result = await github.client.put(decision.newValue, github.key);
+        report.github = { updated: true, note: `${result} ${github.client.where}` };
+        log.info(`${github.client.where}: ${result}`);
+      } catch (error) {
+        const cause =
+          error instanceof OperationError ? error : new OperationError(errorText(error), 'run again.');
+        report.github.note = `not updated: ${cause.message}`;
+        report.failure = await revertAll(
+          hosts,
+          options,
+          deps,
+          report,
+          cause,
+          'The hosts were put back so that GitHub and the servers agree on the old value.',
+        );
+        if (!decision.adopted) await clearPending(hosts, options.name, pending, log);
+        return report;
+      }
+    }
+
+    const at = now().toISOString();
+    await finishRecords(hosts, log, (record) => {
+      record.pending = without(record.pending, options.name);
+      record.secrets[options.name] = {
+        fingerprint: report.fingerprint as string,
+        ...(decision.oldValue !== undefined ? { previous_fingerprint: fingerprint(decision.oldValue) } : {}),
+        rotated_at: decision.unchanged ? (record.secrets[options.name]?.rotated_at ?? at) : at,
+        ...(options.holder.actor ? { by: options.holder.actor } : {}),
+        ...(options.holder.runUrl ? { run: options.holder.runUrl } : {}),
+      };
+    });
+    return report;
+  } catch (error) {
+    if (error instanceof OperationError) {
+      report.failure = error;
+      return report;
+    }
+    throw error;
+  } finally {
+    if (hosts) await closeSecretHosts(hosts, options, deps);
+    report.durationMs = now().getTime() - started;
+  }
+}
+
+export async function retirePrevious(options: SecretTarget, deps: DeployDeps): Promise<RotationReport> {
+  const { log } = deps;
+  const now = deps.now ?? (() => new Date());
+  const started = now().getTime();
+  const report = newReport(options, 'retire-previous');
+  let hosts: SecretHost[] | undefined;
+  try {
+    hosts = await openSecretHosts(options, 'retire-previous', deps);
+    const unfinished = hosts.find((h) => h.record.pending[options.name]);
+    if (unfinished) {
+      const p = unfinished.record.pending[options.name] as PendingRotation;
+      throw new OperationError(
+        `A rotation of ${options.name} to ${p.fingerprint} (started ${p.started_at}) is unfinished on ${unfinished.run.name}; its grace value is still needed. Nothing was changed.`,
+        'run the rotation again (mode: rotate) to finish it, then retire the previous value.',
+      );
+    }
+    report.hosts = hosts.map((h) => h.report);
+    const values = new Set(hosts.map((h) => fingerprintOf(h.current)));
+    report.fingerprint = values.size === 1 ? fingerprintOf(hosts[0]?.current) : undefined;
+    const holding = hosts.filter((h) => h.previous !== undefined);
+    report.previousFingerprint = holding.length ? fingerprintOf(holding[0]?.previous) : undefined;
+    report.plan = hosts.map((h) =>
+      h.previous === undefined
+        ? `${h.run.name}: ${h.envPath} has no ${options.previousName}; nothing to do`
+        : `${h.run.name}: remove ${options.previousName} (${fingerprintOf(h.previous)}) from ${h.envPath} (backup kept), pm2 ${h.mode === 'cluster' ? 'reload' : 'restart'} ${options.pm2.name} --update-env with it emptied, verify`,
+    );
+    await log.group('Plan', async () => report.plan.forEach((line) => log.info(line)));
+    if (options.dryRun) {
+      hosts.forEach((h) => (h.report.outcome = 'planned'));
+      return report;
+    }
+    if (holding.length === 0) {
+      report.notes.push(`no host holds ${options.previousName}: the grace window is already closed`);
+      return report;
+    }
+    const failure = await changeEveryHost(holding, options, deps, report, timeStamp(now()), (h) => ({
+      text: EnvFile.parse(h.original).remove(options.previousName).toString(),
+      // pm2 keeps every variable it was ever given: the grace value is withdrawn by emptying it.
+      values: { [options.previousName]: '' },
+      expected: fingerprintOf(h.current),
+    }));
+    if (failure) {
+      report.failure = await revertAll(holding, options, deps, report, failure, '');
+      return report;
+    }
+    const at = now().toISOString();
+    await finishRecords(holding, log, (record) => {
+      const entry = record.secrets[options.name];
+      if (entry) entry.previous_retired_at = at;
+    });
+    return report;
+  } catch (error) {
+    if (error instanceof OperationError) {
+      report.failure = error;
+      return report;
+    }
+    throw error;
+  } finally {
+    if (hosts) await closeSecretHosts(hosts, options, deps);
+    report.durationMs = now().getTime() - started;
+  }
+}
+
+function rotationPlan(
+  hosts: SecretHost[],
+  decision: RotationDecision,
+  options: RotateOptions,
+  github: GithubSecret | undefined,
+): string[] {
+  const from = fingerprintOf(decision.oldValue);
+  const to =
+    options.dryRun && options.value === undefined && !decision.adopted
+      ? `a new value (${describeGenerate(options.generate)}, made when the rotation runs)`
+      : fingerprint(decision.newValue);
+  const lines = hosts.map((h) => {
+    if (decision.unchanged)
+      return `${h.run.name}: already holds ${to} in ${h.envPath}; restart and verify only`;
+    const grace = decision.oldValue !== undefined ? `, ${options.previousName} ← ${from} (grace window)` : '';
+    return `${h.run.name}: ${h.envPath}: ${options.name} ${fingerprintOf(h.current)} → ${to}${grace}; backup kept (last ${options.keepBackups}); pm2 ${h.mode === 'cluster' ? 'reload' : 'restart'} ${options.pm2.name} --update-env; verify health${options.verifyCommand ? ', verify-command' : ''}${options.verifyUrls.length ? ', verify-url shows the new fingerprint' : ''}`;
+  });
+  lines.push(
+    github
+      ? `GitHub: ${github.where} ← ${to} (sealed to the scope's public key), after every host is verified`
+      : 'GitHub: not updated (no github-token)',
+  );
+  return lines;
+}
+
+/**
+ * Host after host (a bad value stops at the first host): the change, then its proof. Returns the
+ * first failure, or undefined; a cancelled run stops between hosts and counts as a failure.
+ */
+async function changeEveryHost(
+  hosts: SecretHost[],
+  options: SecretTarget,
+  deps: DeployDeps,
+  report: RotationReport,
+  stamp: string,
+  edit: (h: SecretHost) => { text: string; values: Record<string, string>; expected: string },
+): Promise<OperationError | undefined> {
+  for (const host of hosts) {
+    try {
+      throwIfCancelled(deps.signal);
+      const { text, values, expected } = edit(host);
+      await deps.log.group(`${host.run.name}: ${options.name}`, () =>
+        changeHost(host, text, values, expected, options, deps, stamp),
+      );
+    } catch (error) {
+      host.report.error = errorText(error);
+      if (!host.run.session?.connected) host.report.reachable = false;
+      return error instanceof OperationError
+        ? new OperationError(`${host.run.name}: ${error.message}`, error.hint)
+        : new OperationError(
+            `${host.run.name}: ${errorText(error)}`,
+            'read the log above for the step that failed.',
+          );
+    }
+  }
+  return undefined;
+}
+
+/** Every touched host back as found; the failure that caused it, said with what the revert achieved. */
+async function revertAll(
+  hosts: SecretHost[],
+  options: SecretTarget,
+  deps: DeployDeps,
+  report: RotationReport,
+  cause: OperationError,
+  githubNote: string,
+): Promise<OperationError> {
+  const touched = hosts.filter((h) => h.touched);
+  const problems: string[] = [];
+  for (const host of touched) {
+    const values = { [options.name]: host.current ?? '', [options.previousName]: host.previous ?? '' };
+    await deps.log
+      .group(`${host.run.name}: put back as found`, () => revertHost(host, values, options, deps))
+      .catch((error: unknown) => problems.push(`${host.run.name}: ${errorText(error)}`));
+  }
+  report.reverted = touched.length > 0;
+  const what = report.mode === 'rotate' ? `Rotation of ${options.name}` : `Retiring ${options.previousName}`;
+  if (problems.length > 0) {
+    return new OperationError(
+      `${what} failed: ${cause.message} Putting the hosts back ALSO FAILED — ${problems.join('; ')}. ${githubNote}`.trim(),
+      `this host may run with the wrong value: restore ${options.envFile} from its newest .bak-* file, then \`pm2 restart ${options.pm2.name} --update-env\` and check /health. (First: ${cause.hint})`,
+    );
+  }
+  return new OperationError(
+    `${what} failed: ${cause.message} ${touched.length ? `Every changed host (${touched.map((h) => h.run.name).join(', ')}) was put back as found, restarted and verified healthy.` : 'No host had been changed.'} ${githubNote}`.trim(),
+    cause.hint,
+  );
+}
+
+/** The rotation under way, on every host, before the first host changes. */
+async function journal(hosts: SecretHost[], name: string, pending: PendingRotation): Promise<void> {
+  await Promise.all(
+    hosts.map((h) =>
+      updateRecord(h.run.session as NonNullable<typeof h.run.session>, h.recordPath, (r) => {
+        r.pending[name] = pending;
+      }),
+    ),
+  );
+}
+
+async function clearPending(
+  hosts: SecretHost[],
+  name: string,
+  pending: PendingRotation,
+  log: DeployDeps['log'],
+) {
+  await finishRecords(hosts, log, (record) => {
+    if (record.pending[name]?.fingerprint === pending.fingerprint)
+      record.pending = without(record.pending, name);
+  });
+}
+
+async function finishRecords(
+  hosts: SecretHost[],
+  log: DeployDeps['log'],
+  change: Parameters<typeof updateRecord>[2],
+): Promise<void> {
+  await Promise.all(
+    hosts.map(async (h) => {
+      const session = h.run.session;
+      try {
+        if (!session?.connected) throw new Error('not connected');
+        await updateRecord(session, h.recordPath, change);
+      } catch (error) {
+        log.warn(
+          `${h.run.name}: could not update ${h.recordPath} (${errorText(error)}); the next run reads an older record`,
+        );
+      }
+    }),
+  );
+}
+
+function without<T>(entries: Record<string, T>, key: string): Record<string, T> {
+  return Object.fromEntries(Object.entries(entries).filter(([k]) => k !== key));
+}

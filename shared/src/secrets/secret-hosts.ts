@@ -1,0 +1,298 @@
+/**
+ * The hosts of a rotation: each one's env file as found (kept in memory, the way back), the value
+ * and grace value in it, its rotation record and pm2 mode; and the two moves every step is made of —
+ * change (write the file, restart pm2 with the values, prove it) and revert (the file as found,
+ * restart, prove it again). The deploy lease is held throughout, so a deploy, a rollback or another
+ * rotation cannot restart the app under us.
+ */
+import { EnvFile } from '../envfile/envfile.js';
+import { readRemoteEnv, replaceRemoteFile, writeRemoteEnv } from '../envfile/remote.js';
+import { OperationError, errorText } from '../errors.js';
+import { httpGet } from '../health/http-get.js';
+import { uncancellable } from '../cancel.js';
+import { sleep as realSleep } from '../retry/backoff.js';
+import { openSession } from '../ssh/connect.js';
+import type { SshSession } from '../ssh/session.js';
+import { userCommand } from '../ssh/shell.js';
+import { healthUrlFor } from '../releases/host-url.js';
+import {
+  closeHost,
+  firstRejection,
+  forEachBatch,
+  hostRuns,
+  liveStore,
+  refuseTwins,
+  type DeployDeps,
+  type HostRun,
+  type ReleaseTarget,
+} from '../releases/host-run.js';
+import { Heartbeat, acquireLease, heartbeatInterval } from '../releases/lease.js';
+import { appPaths } from '../releases/layout.js';
+import { pm2List, restartWithValues } from '../releases/pm2.js';
+import { ReleaseStore } from '../releases/store.js';
+import { verifyRunning } from '../releases/switch-verify.js';
+import { readRecord, recordPath, type RotationRecord } from './record.js';
+
+/** What every mode of the action needs to reach and judge the hosts. */
+export interface SecretTarget extends ReleaseTarget {
+  /** The variable, e.g. JWT_SECRET. */
+  name: string;
+  /** Where the old value stays during the grace window, e.g. JWT_SECRET_PREVIOUS. */
+  previousName: string;
+  /** Absolute path of the env file on every host. */
+  envFile: string;
+  /** Where the app runs from, for verify-command. */
+  workDir: string;
+  keepBackups: number;
+  verifyCommand?: string;
+  /** `{host}` templates or one URL per host; the answer must contain the value's fingerprint. */
+  verifyUrls: string[];
+  dryRun: boolean;
+}
+
+export type HostOutcome = 'planned' | 'untouched' | 'unchanged' | 'updated' | 'reverted' | 'not-reverted';
+
+export interface HostRotation {
+  host: string;
+  envFile: string;
+  outcome: HostOutcome;
+  /** The backup of the file as found, on the host. */
+  backup?: string;
+  pm2?: string;
+  /** What runs now was proven (healthy, and holding the expected value where a check can see it). */
+  verified: boolean;
+  reachable: boolean;
+  error?: string;
+}
+
+export interface SecretHost {
+  run: HostRun;
+  report: HostRotation;
+  envPath: string;
+  recordPath: string;
+  /** The file's text as found: what a revert writes back. */
+  original: string;
+  current?: string;
+  previous?: string;
+  record: RotationRecord;
+  mode: 'cluster' | 'fork';
+  /** A change was attempted here (the file may have been written): a failure must revert it. */
+  touched: boolean;
+}
+
+/**
+ * Connects to every host, takes each one's deploy lease (not for a dry run: it changes nothing, not
+ * even a lock file), reads the env file, the record and pm2's process list. Values found are masked
+ * the moment they are read. Nothing has changed on any host if this throws, and it closes what it
+ * opened; once it returns, the caller closes the hosts (closeSecretHosts).
+ */
+export async function openSecretHosts(
+  options: SecretTarget,
+  operation: string,
+  deps: DeployDeps,
+): Promise<SecretHost[]> {
+  const { log } = deps;
+  const runs = hostRuns(options.hosts, Date.now());
+  const hosts: SecretHost[] = runs.map((run) => ({
+    run,
+    report: {
+      host: run.name,
+      envFile: options.envFile,
+      outcome: 'untouched',
+      verified: false,
+      reachable: true,
+    },
+    envPath: options.envFile,
+    recordPath: recordPath(options.envFile),
+    original: '',
+    record: { version: 1, secrets: {}, pending: {} },
+    mode: 'fork',
+    touched: false,
+  }));
+  const connected = await forEachBatch(runs, 8, async (run) => {
+    run.session = await openSession(run.target, options.ssh, log);
+    run.store = new ReleaseStore(run.session, options.appDir);
+  });
+  const connectFailure = firstRejection(connected);
+  if (connectFailure) {
+    await closeSecretHosts(hosts, options, deps);
+    throw connectFailure;
+  }
+  try {
+    refuseTwins(runs, operation);
+    const paths = appPaths(options.appDir);
+    if (!options.dryRun) {
+      const locked = await forEachBatch(runs, 8, async (run) => {
+        const session = run.session as SshSession;
+        const { lease } = await acquireLease(
+          session,
+          paths,
+          options.holder,
+          operation,
+          options.lock,
+          log,
+          deps,
+        );
+        run.lease = lease;
+        run.heartbeat = new Heartbeat(
+          () => run.session,
+          paths,
+          lease,
+          heartbeatInterval(options.lock.graceMs),
+          log,
+        );
+      });
+      const lockFailure = firstRejection(locked);
+      if (lockFailure) throw lockFailure;
+    }
+    const read = await forEachBatch(hosts, 8, (host) => readHost(host, options, deps));
+    const readFailure = firstRejection(read);
+    if (readFailure) throw readFailure;
+    return hosts;
+  } catch (error) {
+    await closeSecretHosts(hosts, options, deps);
+    throw error;
+  }
+}
+
+async function readHost(host: SecretHost, options: SecretTarget, deps: DeployDeps): Promise<void> {
+  const session = host.run.session as SshSession;
+  const [text, record, processes] = await Promise.all([
+    readRemoteEnv(session, host.envPath),
+    readRecord(session, host.recordPath),
+    pm2List(session),
+  ]);
+  if (text === undefined) {
+    throw new OperationError(
+      `${host.run.name}: the env file ${host.envPath} does not exist. Nothing was changed.`,
+      'check env-file (and app-dir / layout): a value written where the app does not read it rotates nothing.',
+    );
+  }
+  const mine = processes.filter((p) => p.name === options.pm2.name);
+  if (mine.length === 0) {
+    throw new OperationError(
+      `${host.run.name}: pm2 runs no app named ${options.pm2.name} (it runs ${processes.map((p) => p.name).join(', ') || 'nothing'}). Nothing was changed.`,
+      'check app-name; a rotation must restart the app to prove it holds the new value.',
+    );
+  }
+  const env = EnvFile.parse(text);
+  host.original = text;
+  host.current = env.get(options.name);
+  host.previous = env.get(options.previousName);
+  for (const value of [host.current, host.previous]) if (value) deps.log.mask(value);
+  host.record = record;
+  host.mode = mine[0]?.execMode ?? 'fork';
+}
+
+export async function closeSecretHosts(
+  hosts: SecretHost[],
+  options: SecretTarget,
+  deps: DeployDeps,
+): Promise<void> {
+  await Promise.all(hosts.map((host) => closeHost(host.run, options, deps.log)));
+}
+
+/**
+ * One host's step: write `text` (when it differs), restart or reload pm2 with `values`, then prove it:
+ * health gate and stabilization, verify-command, verify-url showing `expected` (a fingerprint).
+ */
+export async function changeHost(
+  host: SecretHost,
+  text: string,
+  values: Record<string, string>,
+  expected: string,
+  options: SecretTarget,
+  deps: DeployDeps,
+  stamp: string,
+): Promise<void> {
+  const { session } = await liveStore(host.run, options, deps.log);
+  host.touched = true;
+  if (text !== host.original) {
+    const written = await writeRemoteEnv(session, host.envPath, text, {
+      keepBackups: options.keepBackups,
+      stamp,
+    });
+    if (written.backup) host.report.backup = written.backup;
+  }
+  host.report.pm2 = await restartWithValues(session, options.pm2.name, host.mode, values);
+  await verifyHost(host, expected, options, deps);
+  host.report.outcome = text === host.original ? 'unchanged' : 'updated';
+  host.report.verified = true;
+}
+
+/** Back to the file as found, restarted with the values as found, proven healthy. Never cancelled. */
+export async function revertHost(
+  host: SecretHost,
+  values: Record<string, string>,
+  options: SecretTarget,
+  deps: DeployDeps,
+): Promise<void> {
+  deps = uncancellable(deps);
+  host.report.verified = false;
+  try {
+    const { session } = await liveStore(host.run, options, deps.log);
+    const now = await readRemoteEnv(session, host.envPath);
+    if (now !== host.original)
+      await replaceRemoteFile(session, 'put the env file back', host.envPath, host.original);
+    host.report.pm2 = await restartWithValues(session, options.pm2.name, host.mode, values);
+    await verifyRunning(host.run, session, undefined, options, deps);
+    host.report.outcome = 'reverted';
+    host.report.verified = true;
+  } catch (error) {
+    host.report.outcome = 'not-reverted';
+    if (!host.run.session?.connected) host.report.reachable = false;
+    host.report.error = [host.report.error, `revert: ${errorText(error)}`].filter(Boolean).join('; ');
+    throw error;
+  }
+}
+
+async function verifyHost(
+  host: SecretHost,
+  expected: string,
+  options: SecretTarget,
+  deps: DeployDeps,
+): Promise<void> {
+  const session = host.run.session as SshSession;
+  await verifyRunning(host.run, session, undefined, options, deps);
+  if (options.verifyCommand) {
+    await session.run('verify-command', userCommand(options.workDir, options.verifyCommand), {
+      timeoutMs: options.health.deadlineMs,
+    });
+  }
+  if (options.verifyUrls.length > 0) {
+    const url = healthUrlFor(options.verifyUrls, host.run.index, host.run.target);
+    await showsFingerprint(host.run.name, url, expected, options, deps);
+  }
+}
+
+/** The verify URL answers 2xx with the fingerprint in its body, within the health deadline. */
+async function showsFingerprint(
+  name: string,
+  url: URL,
+  expected: string,
+  options: SecretTarget,
+  deps: DeployDeps,
+): Promise<void> {
+  const sleep = deps.sleep ?? realSleep;
+  const until = Date.now() + options.health.deadlineMs;
+  let last: string;
+  for (;;) {
+    try {
+      const answer = await httpGet({
+        url,
+        headers: options.health.headers,
+        timeoutMs: options.health.timeoutMs,
+      });
+      if (answer.statusCode >= 200 && answer.statusCode < 300 && answer.body.includes(expected)) return;
+      last = `status ${answer.statusCode}, ${answer.body.includes(expected) ? 'fingerprint present' : `no ${expected} in the body`}`;
+    } catch (error) {
+      last = errorText(error);
+    }
+    if (Date.now() >= until) break;
+    await sleep(Math.min(500, options.health.interval.initialMs));
+  }
+  throw new OperationError(
+    `${name}: verify-url ${url.href} does not show the value's fingerprint ${expected} (${last}): the running app does not hold it.`,
+    'check that the app reads the variable at start and that verify-url reports it.',
+  );
+}
