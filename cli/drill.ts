@@ -10,14 +10,17 @@ import {
   hostInputs,
   killSshdAtSwitch,
   mountSmallDisk,
+  runningAppInputs,
   sampleArtifact,
   sha,
   startDeployHost,
+  type DeployHost,
 } from '../sandbox/deploy-host.js';
+import { FakeGithub, scopePath } from '../sandbox/fake-github.js';
 import { startOutageProbe } from '../bench/lib/outage.js';
 import { startDatabaseHost } from '../sandbox/database-host.js';
 import { tableContents } from '../sandbox/sample-data.js';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -272,6 +275,79 @@ if (process.getuid?.() === 0) {
   }
 } else {
   say("skip disk-full steps: a tmpfs of the host's own needs root");
+}
+
+// Secret rotation (issue 9): the JWT secret rotated on two hosts and in GitHub with a grace window,
+// then a pasted key the app refuses on the second host — both hosts put back — then the grace closed.
+say('starting two app hosts and a local GitHub secrets API (checked against its OpenAPI description) …');
+const rotationHosts = await Promise.all([startDeployHost(), startDeployHost()]);
+const github = await FakeGithub.start();
+github.known.add(scopePath.repository('bunty', 'api'));
+try {
+  const [a, b] = rotationHosts as [DeployHost, DeployHost];
+  const oldKey = randomBytes(64).toString('base64');
+  rotationHosts.forEach((h, i) =>
+    writeFileSync(
+      h.droplet.realPath(`${h.appDir}/shared/.env`),
+      `# Bunty API\nPORT=${h.port}\nHOST=127.0.0.1\nJWT_SECRET="${oldKey}"\n${i === 1 ? 'SAMPLE_SECRET_MIN_LENGTH=60\n' : ''}`,
+    ),
+  );
+  const secrets = [oldKey, github.token, ...rotationHosts.map((h) => h.droplet.sshd?.privateKey ?? '')];
+  const deployInputs = hostInputs(rotationHosts);
+  await runActionBundle(
+    'action-deploy',
+    { ...deployInputs, 'install-command': '', artifact: sampleArtifact(a, { sha: sha(1) }), sha: sha(1) },
+    { secrets },
+  );
+  const rotateBase = runningAppInputs(rotationHosts);
+  const rotateInputs = {
+    ...rotateBase,
+    name: 'JWT_SECRET',
+    'verify-url': rotationHosts.map((h) => `http://127.0.0.1:${h.port}/keys`).join('\n'),
+    'github-token': github.token,
+    'github-repository': 'bunty/api',
+  };
+  const rotateEnv = { env: { GITHUB_API_URL: github.url }, secrets };
+  const keysOf = async (h: DeployHost) =>
+    (await (await fetch(`http://127.0.0.1:${h.port}/keys`)).json()) as Record<string, string | null>;
+  const fp = (v: string) => createHash('sha256').update(v).digest('hex').slice(0, 8);
+  const rotated = await runActionBundle('action-rotate-secret', rotateInputs, rotateEnv);
+  const newKey = github.secret(scopePath.repository('bunty', 'api'), 'JWT_SECRET') ?? '';
+  const held = await Promise.all(rotationHosts.map(keysOf));
+  check(
+    rotated.exitCode === 0 &&
+      newKey !== '' &&
+      held.every((k) => k.JWT_SECRET === fp(newKey) && k.JWT_SECRET_PREVIOUS === fp(oldKey)),
+    `JWT rotation on 2 hosts + GitHub: ${fp(oldKey)} → ${fp(newKey)}, both apps hold the new key and the old one for the grace window (pm2 --update-env, proven at /keys), GitHub secret sealed and written, in ${rotated.durationMs} ms${rotated.errors[0] ? ` — ${firstLine(rotated.errors[0])}` : ''}`,
+  );
+  const pasted = randomBytes(20).toString('hex').slice(0, 40);
+  const refused = await runActionBundle(
+    'action-rotate-secret',
+    { ...rotateInputs, value: pasted, 'start-timeout': '3s' },
+    { ...rotateEnv, secrets: [...secrets, newKey, pasted] },
+  );
+  const after = await Promise.all(rotationHosts.map(keysOf));
+  check(
+    refused.exitCode === 1 &&
+      refused.outputs.reverted === 'true' &&
+      after.every((k) => k.JWT_SECRET === fp(newKey)) &&
+      github.secret(scopePath.repository('bunty', 'api'), 'JWT_SECRET') === newKey,
+    `a pasted key the app on ${b.host} refuses at start: both hosts put back, restarted and verified, GitHub untouched, in ${refused.durationMs} ms — ${firstLine(refused.errors[0]).slice(0, 100)}…`,
+  );
+  const retired = await runActionBundle(
+    'action-rotate-secret',
+    { ...rotateBase, name: 'JWT_SECRET', mode: 'retire-previous' },
+    { secrets: [...secrets, newKey] },
+  );
+  const closed = await Promise.all(rotationHosts.map(keysOf));
+  check(
+    retired.exitCode === 0 && closed.every((k) => k.JWT_SECRET_PREVIOUS === null),
+    `grace window closed (retire-previous): ${fp(oldKey)} removed from both hosts and from the running apps in ${retired.durationMs} ms`,
+  );
+} finally {
+  await github.stop();
+  await Promise.all(rotationHosts.map((h) => h.droplet.stop()));
+  say('rotation hosts stopped by pid');
 }
 
 // Backups that are proven to restore (issue 7): the nightly backup copied to the droplet, the weekly

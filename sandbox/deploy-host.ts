@@ -63,6 +63,13 @@ export function hostInputs(hosts: DeployHost[]): Record<string, string> {
   };
 }
 
+/** The same, for actions that act on an app already running (they never start one: no app-script). */
+export function runningAppInputs(hosts: DeployHost[]): Record<string, string> {
+  const inputs = hostInputs(hosts);
+  delete inputs['app-script'];
+  return inputs;
+}
+
 let counter = 0;
 
 /** A fresh release directory for the sample app, inside the droplet (removed with it). */
@@ -106,21 +113,24 @@ export function hostShell(h: DeployHost, script: string, ...args: string[]): str
   return dropletShell(h.droplet, script, ...args);
 }
 
+/** Writes a file as the host sees it (through a tmpfs of its own, where realPath cannot reach). */
+export function hostWriteFile(h: DeployHost, path: string, text: string): void {
+  inDroplet(h.droplet, text, 'cat > "$1"', path);
+}
+
 /** Runs a shell script as the droplet sees the machine: inside its sshd's mount namespace. */
 export function dropletShell(droplet: Droplet, script: string, ...args: string[]): string {
+  return inDroplet(droplet, undefined, script, ...args);
+}
+
+function inDroplet(droplet: Droplet, input: string | undefined, script: string, ...args: string[]): string {
   const pid = droplet.sshd?.pid;
   if (!pid) throw new Error('sandbox: this droplet has no sshd');
-  return execFileSync('nsenter', [
-    '-t',
-    String(pid),
-    '-m',
-    '--',
-    'sh',
-    '-c',
-    script,
-    'sh',
-    ...args,
-  ]).toString();
+  return execFileSync(
+    'nsenter',
+    ['-t', String(pid), '-m', '--', 'sh', '-c', script, 'sh', ...args],
+    input === undefined ? {} : { input },
+  ).toString();
 }
 
 /**

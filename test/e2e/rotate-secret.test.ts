@@ -14,7 +14,12 @@ import type { RunOptions } from '../../sandbox/action-runner.js';
 import {
   APP_NAME,
   deployHostPool,
+  hostFreeKb,
   hostInputs,
+  hostShell,
+  hostWriteFile,
+  mountSmallDisk,
+  runningAppInputs,
   sampleArtifact,
   sha,
   type DeployHost,
@@ -57,7 +62,10 @@ function envText(h: DeployHost, extra = ''): string {
 }
 
 const envPath = (h: DeployHost) => h.droplet.realPath(`${h.appDir}/shared/.env`);
-const readEnv = (h: DeployHost) => readFileSync(envPath(h), 'utf8');
+/** Hosts whose app directory is a tmpfs of their own: realPath cannot see it, their namespace can. */
+const onTmpfs = new Set<DeployHost>();
+const readEnv = (h: DeployHost) =>
+  onTmpfs.has(h) ? hostShell(h, 'cat -- "$1"', `${h.appDir}/shared/.env`) : readFileSync(envPath(h), 'utf8');
 const hashEnvDir = (h: DeployHost) =>
   readdirSync(dirname(envPath(h)), { withFileTypes: true })
     .filter((e) => e.isFile())
@@ -98,11 +106,8 @@ async function appHosts(
 }
 
 function inputs(hosts: DeployHost[], extra: Record<string, string> = {}): Record<string, string> {
-  // action-rotate-secret does not start the app, so it takes no app-script.
-  const base: Record<string, string> = hostInputs(hosts);
-  delete base['app-script'];
   return {
-    ...base,
+    ...runningAppInputs(hosts),
     name: 'JWT_SECRET',
     'verify-url': hosts.map((h) => `http://127.0.0.1:${h.port}/keys`).join('\n'),
     'lock-ttl': '3s',
@@ -288,6 +293,7 @@ describe('failures put every host back', () => {
     const hosts = await appHosts(2, (_h, i) => (i === 1 ? 'SAMPLE_SECRET_MIN_LENGTH=60' : ''));
     github.secrets.clear();
     const before = hosts.map(readEnv);
+    const mark = github.requests.length;
     const run = await rotate(hosts, withGithub({ generate: 'alnum:40', 'start-timeout': '4s' }));
     expect(run.exitCode).toBe(1);
     expect(run.errors.join('\n')).toMatch(
@@ -297,7 +303,7 @@ describe('failures put every host back', () => {
     hosts.forEach((h, i) => expect(readEnv(h)).toBe(before[i]));
     for (const h of hosts) expect(await keys(h)).toEqual({ JWT_SECRET: fp(OLD), JWT_SECRET_PREVIOUS: null });
     expect(githubValue()).toBeUndefined();
-    expect(github.requests.filter((r) => r.method === 'PUT')).toHaveLength(0);
+    expect(github.requests.slice(mark).filter((r) => r.method === 'PUT')).toHaveLength(0);
   }, 120_000);
 
   it('GitHub answers 403 to the PUT: the hosts are reverted so GitHub and the servers agree', async () => {
@@ -354,6 +360,51 @@ describe('failures put every host back', () => {
     expect(readEnv(b)).toBe(envText(b));
     await b.droplet.sshd?.restart();
   }, 120_000);
+});
+
+describe('a full disk', () => {
+  const isRoot = process.getuid?.() === 0;
+  (isRoot ? it : it.skip)(
+    'no space left for the new file: nothing changed, no temp file left, the app on its key; with space again it rotates',
+    async () => {
+      const h = await pool.host();
+      mountSmallDisk(h, 8);
+      onTmpfs.add(h);
+      hostWriteFile(h, `${h.appDir}/shared/.env`, envText(h));
+      const deployed = await runActionBundle(
+        'action-deploy',
+        {
+          ...hostInputs([h]),
+          'install-command': '',
+          artifact: sampleArtifact(h, { sha: sha(1) }),
+          sha: sha(1),
+        },
+        { secrets: [h.droplet.sshd?.privateKey ?? ''] },
+      );
+      expect(deployed.errors).toEqual([]);
+      // Leave room for the lock and the journal (a page each on tmpfs), not for the new env file.
+      hostShell(
+        h,
+        'head -c "$2" /dev/zero > "$1/fill" || true',
+        h.appDir,
+        String((hostFreeKb(h) - 8) * 1024),
+      );
+      const before = readEnv(h);
+      const run = await rotate([h]);
+      expect(run.exitCode).toBe(1);
+      expect(run.errors.join('\n')).toMatch(
+        /disk full: the new .*\.env could not be written \(No space left on device\); the file is as it was\..*put back/s,
+      );
+      expect(readEnv(h)).toBe(before);
+      expect(hostShell(h, 'ls -a -- "$1"', `${h.appDir}/shared`)).not.toContain('runbook-tmp');
+      expect((await keys(h)).JWT_SECRET).toBe(fp(OLD));
+      hostShell(h, 'rm -f "$1/fill"', h.appDir);
+      const again = await rotate([h]);
+      expect(again.errors).toEqual([]);
+      expect((await keys(h)).JWT_SECRET).not.toBe(fp(OLD));
+    },
+    120_000,
+  );
 });
 
 describe('crash and re-run', () => {
@@ -455,6 +506,42 @@ describe('plans, scopes, values and refusals', () => {
     expect(put.map((r) => r.status)).toEqual([403, 201]);
     expect(JSON.parse(put[1]?.body ?? '{}')).toMatchObject({ visibility: 'private' });
   }, 120_000);
+
+  it('a primary rate limit on the public key is waited out as GitHub asks; a 422 on the write reverts the host', async () => {
+    const h = hosts[0] as DeployHost;
+    github.failNext('rate-limit', { method: 'GET' });
+    github.failNext(422, { method: 'PUT' });
+    const before = readEnv(h);
+    const run = await rotate(hosts, withGithub());
+    expect(run.stdout).toMatch(/::warning::GitHub rate limit on GET .*: waiting \d s as GitHub asks/);
+    expect(run.exitCode).toBe(1);
+    expect(run.errors.join('\n')).toMatch(/\(422: Validation Failed\).*found the request invalid.*put back/s);
+    expect(readEnv(h)).toBe(before);
+    expect(run.outputs.reverted).toBe('true');
+  }, 60_000);
+
+  it('a run cancelled (SIGTERM) mid-rotation puts the host back before it exits', async () => {
+    const h = hosts[0] as DeployHost;
+    const before = readEnv(h);
+    const currentKey = (await keys(h)).JWT_SECRET;
+    const run = await rotate(
+      hosts,
+      { 'stabilization-window': '5s' },
+      {
+        onSpawn: (child) => {
+          void waitFor('the host written', () => readEnv(h) !== before, 60_000).then(() =>
+            child.kill('SIGTERM'),
+          );
+        },
+      },
+    );
+    expect(run.exitCode).toBe(1);
+    expect(run.errors.join('\n')).toMatch(
+      /the run was cancelled.*Every changed host .* was put back as found/s,
+    );
+    expect(readEnv(h)).toBe(before);
+    expect((await keys(h)).JWT_SECRET).toBe(currentKey);
+  }, 60_000);
 
   it.each([
     ['name', 'A; rm -rf /'],

@@ -31,6 +31,10 @@ function runbook(...args: string[]): Promise<{ code: number; out: string }> {
   });
 }
 
+/** Action inputs as the CLI's flags. */
+const flags = (inputs: Record<string, string>) =>
+  Object.entries(inputs).flatMap(([name, value]) => [`--${name}`, value]);
+
 describe('runbook health', () => {
   it('verifies with the action defaults and flags of the same names', async () => {
     const token = 'cli-s3cret-token-value';
@@ -69,8 +73,6 @@ describe('runbook deploy and rollback', () => {
     try {
       const keyFile = join(h.droplet.root, 'deploy_key');
       writeFileSync(keyFile, h.droplet.sshd?.privateKey ?? '', { mode: 0o600 });
-      const flags = (inputs: Record<string, string>) =>
-        Object.entries(inputs).flatMap(([name, value]) => [`--${name}`, value]);
       const common = { ...hostInputs([h]), 'ssh-key': `@${keyFile}` };
       const deployed = await runbook(
         'deploy',
@@ -97,7 +99,8 @@ describe('runbook deploy and rollback', () => {
 
 describe('runbook rotate-secret', () => {
   it('rotates a provided key from a file on a host and audits it, printing fingerprints, never the values', async () => {
-    const { startDeployHost, hostInputs, sampleArtifact, sha } = await import('../../sandbox/deploy-host.js');
+    const { startDeployHost, hostInputs, runningAppInputs, sampleArtifact, sha } =
+      await import('../../sandbox/deploy-host.js');
     const { readFileSync, writeFileSync } = await import('node:fs');
     const { createHash } = await import('node:crypto');
     const { join } = await import('node:path');
@@ -111,8 +114,6 @@ describe('runbook rotate-secret', () => {
       const valueFile = join(h.droplet.root, 'new-value');
       writeFileSync(keyFile, h.droplet.sshd?.privateKey ?? '', { mode: 0o600 });
       writeFileSync(valueFile, value, { mode: 0o600 });
-      const flags = (inputs: Record<string, string>) =>
-        Object.entries(inputs).flatMap(([name, v]) => [`--${name}`, v]);
       const common = { ...hostInputs([h]), 'ssh-key': `@${keyFile}` };
       const deployed = await runbook(
         'deploy',
@@ -124,8 +125,7 @@ describe('runbook rotate-secret', () => {
         }),
       );
       expect(deployed.code).toBe(0);
-      const rotation: Record<string, string> = { ...common };
-      delete rotation['app-script']; // rotate-secret restarts the app; it never starts one
+      const rotation = { ...runningAppInputs([h]), 'ssh-key': `@${keyFile}` };
       const rotated = await runbook(
         'rotate-secret',
         ...flags({ ...rotation, name: 'JWT_SECRET', value: `@${valueFile}` }),

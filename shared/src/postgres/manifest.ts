@@ -60,13 +60,7 @@ export function manifestPath(backupPath: string): string {
   return `${backupPath}.manifest.json`;
 }
 
-/** `20261130T020000Z`: sorts as time, safe in every file system. */
-export function stamp(date: Date): string {
-  return date
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d{3}Z$/, 'Z');
-}
+export { stamp } from '../stamp.js';
 
 export async function writeManifest(backupPath: string, manifest: Manifest): Promise<string> {
   const path = manifestPath(backupPath);

@@ -49,6 +49,11 @@ export function notEnoughSpace(
   );
 }
 
+/** A command's error text saying the file system is full (or the quota spent). */
+export function isDiskFull(text: string): boolean {
+  return /No space left on device|ENOSPC|Disk quota exceeded/i.test(text);
+}
+
 /**
  * Removes what a failed preparation left (a half-unpacked release, the upload) so a full disk does
  * not stay full, and returns the error to throw: "disk full" when that is why. OpenSSH's sftp-server
@@ -69,15 +74,11 @@ export async function discardPartial(
     .catch(() => ({ stdout: '' }));
   const text = error instanceof Error ? error.message : String(error);
   const [freeKb, mount] = stdout.trim().split(' ');
-  const full =
-    /No space left on device|ENOSPC|Disk quota exceeded/i.test(text) ||
-    (/upload failed \(Failure\)/.test(text) && Number(freeKb) < 1024);
+  const full = isDiskFull(text) || (/upload failed \(Failure\)/.test(text) && Number(freeKb) < 1024);
   if (!full) return error;
   const lines = text.split('\n');
   const head = (lines[0] ?? '').replace(/\. Last stderr lines:$/, '').replace(/\.$/, '');
-  const cause = lines
-    .slice(1)
-    .find((line) => /No space left on device|ENOSPC|Disk quota exceeded/i.test(line));
+  const cause = lines.slice(1).find((line) => isDiskFull(line));
   return new OperationError(
     `disk full on ${session.name}: ${head}${cause ? ` (${cause.trim()})` : ''}. The partial release was removed (${formatBytes(Number(freeKb) * 1024)} free on ${mount ?? root} now); nothing serving was changed.`,
     freeSpaceHint(session.name, root),

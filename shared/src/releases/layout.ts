@@ -11,6 +11,7 @@
  */
 import { ConfigurationError } from '../errors.js';
 import { hasControlCharacters } from '../config/parse.js';
+import { stamp } from '../stamp.js';
 
 export interface AppPaths {
   root: string;
@@ -58,11 +59,7 @@ export function parseReleaseId(input: string, raw: string): string {
 
 /** `20261130T075100Z-1a2b3c4`; a suffix keeps two deploys of one sha in one second apart. */
 export function newReleaseId(sha: string, now: Date, taken: readonly string[] = []): string {
-  const stamp = now
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d{3}/, '');
-  const base = `${stamp}-${sha.toLowerCase().slice(0, 7)}`;
+  const base = `${stamp(now)}-${sha.toLowerCase().slice(0, 7)}`;
   let id = base;
   for (let n = 2; taken.includes(id); n++) id = `${base}-${n}`;
   return id;

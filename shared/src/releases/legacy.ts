@@ -13,6 +13,7 @@ import type { SshSession } from '../ssh/session.js';
 import { allOf, sh } from '../ssh/shell.js';
 import { discardPartial } from './disk.js';
 import { appPaths, newReleaseId } from './layout.js';
+import { stamp } from '../stamp.js';
 
 export interface LegacyState {
   app: boolean;
@@ -28,13 +29,6 @@ export async function readLegacyState(session: SshSession, appDir: string): Prom
   );
   const lines = stdout.split('\n');
   return { app: lines.includes('app'), previous: lines.includes('previous') };
-}
-
-function stamp(now: Date): string {
-  return now
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d{3}/, '');
 }
 
 /**

@@ -12,7 +12,7 @@ import { formatDuration } from '../config/parse.js';
 import type { Log } from '../log.js';
 import { openSession, type SshOptions } from '../ssh/connect.js';
 import { describeTarget, type SshTarget } from '../ssh/target.js';
-import { readRecord, recordPath } from './record.js';
+import { readRecord, recordPath, type RotationRecord } from './record.js';
 import { fingerprintOf } from './value.js';
 
 export interface AuditOptions {
@@ -43,6 +43,12 @@ export interface AuditReport {
 
 const DAY = 86_400_000;
 
+interface HostRead {
+  host: string;
+  env?: EnvFile;
+  record: RotationRecord;
+}
+
 export async function auditSecrets(
   options: AuditOptions,
   deps: { log: Log; now?: () => Date },
@@ -50,7 +56,8 @@ export async function auditSecrets(
   const now = (deps.now ?? (() => new Date()))().getTime();
   const rows: AuditRow[] = [];
   const warnings: string[] = [];
-  const perHost = await Promise.all(
+  // Every host read, then every session closed, before a failure to reach one is reported.
+  const read = await Promise.allSettled(
     options.hosts.map(async (target) => {
       const session = await openSession(target, options.ssh, deps.log);
       try {
@@ -68,6 +75,9 @@ export async function auditSecrets(
       }
     }),
   );
+  const unreachable = read.find((r) => r.status === 'rejected');
+  if (unreachable) throw unreachable.reason;
+  const perHost = read.map((r) => (r as PromiseFulfilledResult<HostRead>).value);
   for (const { host, env, record } of perHost) {
     if (!env) warnings.push(`${host}: ${options.envFile} does not exist`);
     const names = options.names.length ? options.names : Object.keys(record.secrets).sort();

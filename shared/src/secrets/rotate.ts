@@ -7,8 +7,9 @@
  * grace window the same way, step for step.
  */
 import { throwIfCancelled } from '../cancel.js';
+import { stamp } from '../stamp.js';
 import { EnvFile } from '../envfile/envfile.js';
-import { OperationError, errorText } from '../errors.js';
+import { OperationError, errorText, operationFailure } from '../errors.js';
 import type { DeployDeps } from '../releases/host-run.js';
 import { GithubSecret, type GithubSecretTarget, type PublicKey } from './github-secret.js';
 import { decideRotation, type RotationDecision } from './plan.js';
@@ -65,19 +66,10 @@ function newReport(options: SecretTarget, mode: RotationReport['mode']): Rotatio
   };
 }
 
-const timeStamp = (now: Date) =>
-  now
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d{3}/, '');
-
-export async function rotateSecret(options: RotateOptions, deps: DeployDeps): Promise<RotationReport> {
+export function rotateSecret(options: RotateOptions, deps: DeployDeps): Promise<RotationReport> {
   const { log } = deps;
   const now = deps.now ?? (() => new Date());
-  const started = now().getTime();
-  const report = newReport(options, 'rotate');
-  let hosts: SecretHost[] | undefined;
-  try {
+  return onHosts(options, 'rotate', deps, async (report, open) => {
     let github: { client: GithubSecret; key: PublicKey } | undefined;
     if (options.github) {
       // First, so that a token that cannot reach the secret fails before any host changes.
@@ -87,7 +79,7 @@ export async function rotateSecret(options: RotateOptions, deps: DeployDeps): Pr
     } else {
       log.warn('no github-token: the GitHub secret will not be updated (the hosts will be)');
     }
-    hosts = await openSecretHosts(options, 'rotate-secret', deps);
+    const hosts = await open();
     const decision = decideRotation(
       options.name,
       hosts.map((h) => ({
@@ -113,7 +105,7 @@ export async function rotateSecret(options: RotateOptions, deps: DeployDeps): Pr
     if (options.dryRun) {
       hosts.forEach((h) => (h.report.outcome = 'planned'));
       report.github.note = github ? `would update ${github.client.where}` : report.github.note;
-      return report;
+      return;
     }
 
     const pending: PendingRotation = decision.resumes ?? {
@@ -125,12 +117,12 @@ export async function rotateSecret(options: RotateOptions, deps: DeployDeps): Pr
     };
     if (!decision.unchanged) await journal(hosts, options.name, pending);
 
-    const stamp = timeStamp(now());
+    const backupStamp = stamp(now());
     const values: Record<string, string> = {
       [options.name]: decision.newValue,
       ...(decision.oldValue !== undefined ? { [options.previousName]: decision.oldValue } : {}),
     };
-    const failure = await changeEveryHost(hosts, options, deps, report, stamp, (h) => {
+    const failure = await changeEveryHost(hosts, options, deps, report, backupStamp, (h) => {
       const env = EnvFile.parse(h.original).set(options.name, decision.newValue);
       if (decision.oldValue !== undefined) env.set(options.previousName, decision.oldValue);
       return { text: env.toString(), values, expected: report.fingerprint as string };
@@ -138,7 +130,7 @@ export async function rotateSecret(options: RotateOptions, deps: DeployDeps): Pr
     if (failure) {
       report.failure = await revertAll(hosts, options, deps, report, failure, 'GitHub was not touched.');
       if (!decision.adopted) await clearPending(hosts, options.name, pending, log);
-      return report;
+      return;
     }
 
     if (github) {
@@ -159,7 +151,7 @@ export async function rotateSecret(options: RotateOptions, deps: DeployDeps): Pr
           'The hosts were put back so that GitHub and the servers agree on the old value.',
         );
         if (!decision.adopted) await clearPending(hosts, options.name, pending, log);
-        return report;
+        return;
       }
     }
 
@@ -174,27 +166,14 @@ export async function rotateSecret(options: RotateOptions, deps: DeployDeps): Pr
         ...(options.holder.runUrl ? { run: options.holder.runUrl } : {}),
       };
     });
-    return report;
-  } catch (error) {
-    if (error instanceof OperationError) {
-      report.failure = error;
-      return report;
-    }
-    throw error;
-  } finally {
-    if (hosts) await closeSecretHosts(hosts, options, deps);
-    report.durationMs = now().getTime() - started;
-  }
+  });
 }
 
-export async function retirePrevious(options: SecretTarget, deps: DeployDeps): Promise<RotationReport> {
+export function retirePrevious(options: SecretTarget, deps: DeployDeps): Promise<RotationReport> {
   const { log } = deps;
   const now = deps.now ?? (() => new Date());
-  const started = now().getTime();
-  const report = newReport(options, 'retire-previous');
-  let hosts: SecretHost[] | undefined;
-  try {
-    hosts = await openSecretHosts(options, 'retire-previous', deps);
+  return onHosts(options, 'retire-previous', deps, async (report, open) => {
+    const hosts = await open();
     const unfinished = hosts.find((h) => h.record.pending[options.name]);
     if (unfinished) {
       const p = unfinished.record.pending[options.name] as PendingRotation;
@@ -216,13 +195,13 @@ export async function retirePrevious(options: SecretTarget, deps: DeployDeps): P
     await log.group('Plan', async () => report.plan.forEach((line) => log.info(line)));
     if (options.dryRun) {
       hosts.forEach((h) => (h.report.outcome = 'planned'));
-      return report;
+      return;
     }
     if (holding.length === 0) {
       report.notes.push(`no host holds ${options.previousName}: the grace window is already closed`);
-      return report;
+      return;
     }
-    const failure = await changeEveryHost(holding, options, deps, report, timeStamp(now()), (h) => ({
+    const failure = await changeEveryHost(holding, options, deps, report, stamp(now()), (h) => ({
       text: EnvFile.parse(h.original).remove(options.previousName).toString(),
       // pm2 keeps every variable it was ever given: the grace value is withdrawn by emptying it.
       values: { [options.previousName]: '' },
@@ -230,24 +209,42 @@ export async function retirePrevious(options: SecretTarget, deps: DeployDeps): P
     }));
     if (failure) {
       report.failure = await revertAll(holding, options, deps, report, failure, '');
-      return report;
+      return;
     }
     const at = now().toISOString();
     await finishRecords(holding, log, (record) => {
       const entry = record.secrets[options.name];
       if (entry) entry.previous_retired_at = at;
     });
-    return report;
+  });
+}
+
+/**
+ * The frame of both modes: the report, the hosts opened when the body asks (rotation talks to GitHub
+ * first), an OperationError becoming the report's failure, and the hosts closed whatever happened.
+ */
+async function onHosts(
+  options: SecretTarget,
+  mode: RotationReport['mode'],
+  deps: DeployDeps,
+  body: (report: RotationReport, open: () => Promise<SecretHost[]>) => Promise<void>,
+): Promise<RotationReport> {
+  const now = deps.now ?? (() => new Date());
+  const started = now().getTime();
+  const report = newReport(options, mode);
+  let hosts: SecretHost[] | undefined;
+  try {
+    await body(report, async () => {
+      hosts = await openSecretHosts(options, mode === 'rotate' ? 'rotate-secret' : mode, deps);
+      return hosts;
+    });
   } catch (error) {
-    if (error instanceof OperationError) {
-      report.failure = error;
-      return report;
-    }
-    throw error;
+    report.failure = operationFailure(error);
   } finally {
     if (hosts) await closeSecretHosts(hosts, options, deps);
     report.durationMs = now().getTime() - started;
   }
+  return report;
 }
 
 function rotationPlan(
@@ -284,7 +281,7 @@ async function changeEveryHost(
   options: SecretTarget,
   deps: DeployDeps,
   report: RotationReport,
-  stamp: string,
+  backupStamp: string,
   edit: (h: SecretHost) => { text: string; values: Record<string, string>; expected: string },
 ): Promise<OperationError | undefined> {
   for (const host of hosts) {
@@ -292,7 +289,7 @@ async function changeEveryHost(
       throwIfCancelled(deps.signal);
       const { text, values, expected } = edit(host);
       await deps.log.group(`${host.run.name}: ${options.name}`, () =>
-        changeHost(host, text, values, expected, options, deps, stamp),
+        changeHost(host, text, values, expected, options, deps, backupStamp),
       );
     } catch (error) {
       host.report.error = errorText(error);

@@ -28,6 +28,7 @@ import {
 } from '../releases/host-run.js';
 import { Heartbeat, acquireLease, heartbeatInterval } from '../releases/lease.js';
 import { appPaths } from '../releases/layout.js';
+import { isDiskFull } from '../releases/disk.js';
 import { pm2List, restartWithValues } from '../releases/pm2.js';
 import { ReleaseStore } from '../releases/store.js';
 import { verifyRunning } from '../releases/switch-verify.js';
@@ -211,6 +212,13 @@ export async function changeHost(
     const written = await writeRemoteEnv(session, host.envPath, text, {
       keepBackups: options.keepBackups,
       stamp,
+    }).catch((error: unknown) => {
+      if (!isDiskFull(errorText(error))) throw error;
+      throw new OperationError(
+        `disk full: the new ${host.envPath} could not be written (No space left on device); the file is as it was.`,
+        `free space on ${host.run.name} (\`df -h\`, old .env.bak-* files, \`pm2 flush\` for logs), then run again.`,
+        { cause: error },
+      );
     });
     if (written.backup) host.report.backup = written.backup;
   }
