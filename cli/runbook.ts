@@ -19,6 +19,7 @@ import { cancelOnSignals } from '../shared/src/cancel.js';
 import { runBackupMode } from '../shared/src/postgres/modes.js';
 import { runMigrateMode } from '../shared/src/postgres/migrations/entry.js';
 import { runSecretMode } from '../shared/src/secrets/modes.js';
+import { runDiagnose } from '../shared/src/diagnose/entry.js';
 import { consoleLog } from './console-log.js';
 import { actionDefaults, parseFlags } from './flags.js';
 
@@ -33,6 +34,8 @@ commands:
   restore   the Data Recovery: --backup FILE --confirm <database name> (safety backup first)
   migrate   apply migrations (the inputs of action-db-migrate; --mode status|rollback too)
   maintain  database upkeep and checks: --tasks analyze,connections,long-queries,…
+  diagnose  the runbook's P0/P1/P2 checks, read-only, judged into a severity (the inputs of
+            action-diagnose: --hosts, --health-url, --database-url, --redis-url, --external-urls …)
   rotate-secret  rotate a secret on every host and in GitHub (the inputs of action-rotate-secret;
             --mode retire-previous|audit too; --github-token @file --github-repository owner/repo)
 
@@ -148,6 +151,15 @@ async function rotateSecretCommand(argv: string[], redactor: Redactor): Promise<
   if (result.failure) throw result.failure;
 }
 
+/** diagnose: action-diagnose's one core; the bundle goes to ./diagnose-bundle unless --bundle-dir says. */
+async function diagnoseCommand(argv: string[], redactor: Redactor): Promise<void> {
+  const log = consoleLog(redactor);
+  const inputs = cliInputs('action-diagnose', argv, redactor, { 'bundle-dir': 'diagnose-bundle' });
+  const result = await runDiagnose(inputs, { log });
+  log.info(result.summary);
+  if (result.failure) throw result.failure;
+}
+
 async function health(argv: string[], redactor: Redactor): Promise<void> {
   const log = consoleLog(redactor);
   const options = readHealthOptions(cliInputs('action-health', argv, redactor));
@@ -169,6 +181,7 @@ async function main(): Promise<number> {
       await databaseCommand(command, rest, redactor);
     else if (command === 'migrate' || command === 'maintain') await migrateCommand(command, rest, redactor);
     else if (command === 'rotate-secret') await rotateSecretCommand(rest, redactor);
+    else if (command === 'diagnose') await diagnoseCommand(rest, redactor);
     else {
       console.error(USAGE);
       return command === undefined || command === '--help' ? 0 : 1;

@@ -1,0 +1,231 @@
+/**
+ * action-diagnose's core: everything the runbook's P0/P1/P2 sections ask for, in one read-only pass —
+ * each host (pm2, error and out logs, load, memory, disk, top processes, ports, /health), the
+ * database (connections, long queries, blocked locks, pg_stat_statements), Redis, external APIs —
+ * judged into findings with a severity. Nothing is changed anywhere. Every text that leaves (logs,
+ * the bundle) is redacted: secrets given as inputs, the values of each host's env file, bearer
+ * tokens, passwords in URLs. A check that cannot run says "not checked" and why.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EnvFile } from '../envfile/envfile.js';
+import { readRemoteEnv } from '../envfile/remote.js';
+import { errorText } from '../errors.js';
+import { httpGet } from '../health/http-get.js';
+import type { HealthCriteria } from '../health/options.js';
+import { probeUrl } from '../health/probe.js';
+import type { Log } from '../log.js';
+import type { DatabaseAccess } from '../postgres/connect.js';
+import { maintain } from '../postgres/maintenance/maintain.js';
+import { Redactor } from '../redact/redactor.js';
+import { healthUrlFor } from '../releases/host-url.js';
+import { openSession, type SshOptions } from '../ssh/connect.js';
+import { describeTarget, type SshTarget } from '../ssh/target.js';
+import { readHostFacts, readLogTails } from './host-facts.js';
+import { judge, overallSeverity, type Finding, type HostObservation, type Observations } from './judge.js';
+import { checkRedis } from './redis.js';
+
+export interface DiagnoseOptions {
+  hosts: SshTarget[];
+  ssh?: SshOptions;
+  /** The pm2 app to judge; undefined: every app pm2 runs. */
+  app?: string;
+  /** Each host's env file: its values are redacted from everything shown. */
+  envFile?: string;
+  healthUrls: string[];
+  health: HealthCriteria;
+  logLines: number;
+  diskWarnPercent: number;
+  slowMs: number;
+  database?: DatabaseAccess;
+  longQueryAfterMs: number;
+  redisUrl?: URL;
+  externalUrls: URL[];
+  /** Extra values to redact (the `redact` input). */
+  secrets: string[];
+  bundleDir?: string;
+}
+
+export interface DiagnoseReport {
+  severity: ReturnType<typeof overallSeverity>;
+  findings: Finding[];
+  observations: Observations;
+  /** What could not be checked, and why. */
+  notChecked: { check: string; why: string }[];
+  /** Per host, the last log lines (redacted). */
+  logs: { host: string; app: string; kind: 'err' | 'out'; lines: string[] }[];
+  bundleFiles: string[];
+  durationMs: number;
+}
+
+/** Bearer tokens, passwords in URLs, `password=` pairs: shapes of secrets nobody listed. */
+export function redactShapes(text: string): string {
+  return text
+    .replace(/\b(Bearer|Basic|token)\s+[A-Za-z0-9._~+/=-]{8,}/gi, '$1 ***')
+    .replace(/(\w+:\/\/[^:/\s@]*:)[^@\s/]+@/g, '$1***@')
+    .replace(/\b((?:pass(?:word)?|secret|token|api[_-]?key)\s*[=:]\s*)[^\s&,;"']+/gi, '$1***');
+}
+
+/**
+ * Env values worth masking: those of keys that name a secret, and long opaque ones. Masking every
+ * value would hide the host's own address (HOST=127.0.0.1) and ports from the report that needs them.
+ */
+function secretLooking(key: string, value: string): boolean {
+  if (value.length < 6 || /^(true|false|yes|no|on|off|\d+(\.\d+)?)$/i.test(value)) return false;
+  return (
+    /SECRET|KEY|TOKEN|PASS|PWD|AUTH|CREDENTIAL|PRIVATE|SIGNATURE|SALT|DSN|URL|URI/i.test(key) ||
+    value.length >= 20
+  );
+}
+
+export async function diagnose(options: DiagnoseOptions, deps: { log: Log }): Promise<DiagnoseReport> {
+  const { log } = deps;
+  const started = performance.now();
+  const redactor = new Redactor();
+  const mask = (value: string) => {
+    redactor.add(value);
+    log.mask(value);
+  };
+  options.secrets.forEach(mask);
+  const clean = (text: string) => redactShapes(redactor.redact(text));
+  const notChecked: DiagnoseReport['notChecked'] = [];
+  const logs: DiagnoseReport['logs'] = [];
+  const raw: Record<string, string> = {};
+
+  const hostWork = options.hosts.map(async (target, index): Promise<HostObservation> => {
+    const host = describeTarget(target);
+    const observation: HostObservation = { host, errorLines: 0 };
+    const url = options.healthUrls.length ? healthUrlFor(options.healthUrls, index, target) : undefined;
+    const probe = url
+      ? probeUrl(url, 1, { ...options.health, urls: [url] }, () => new Date()).then(
+          (p) => (observation.health = p),
+        )
+      : Promise.resolve();
+    try {
+      const session = await openSession(target, options.ssh as SshOptions, log);
+      try {
+        if (options.envFile) {
+          const text = await readRemoteEnv(session, options.envFile).catch(() => undefined);
+          if (text === undefined)
+            notChecked.push({
+              check: `${host}: env file values`,
+              why: `${options.envFile} could not be read: its values cannot be redacted by value (shapes still are)`,
+            });
+          const env = EnvFile.parse(text ?? '');
+          for (const key of env.keys()) {
+            const value = env.get(key);
+            if (value && secretLooking(key, value)) mask(value);
+          }
+        }
+        const facts = await readHostFacts(session);
+        observation.facts = facts;
+        const apps = options.app ? facts.apps.filter((a) => a.name === options.app) : facts.apps;
+        const paths = apps.flatMap((a) => [a.errLog, a.outLog]).filter((p): p is string => p !== undefined);
+        const tails = await readLogTails(session, paths, options.logLines);
+        for (const a of apps) {
+          for (const kind of ['err', 'out'] as const) {
+            const path = kind === 'err' ? a.errLog : a.outLog;
+            if (!path) continue;
+            const lines = clean(tails[path] ?? '')
+              .split('\n')
+              .filter((l) => l.trim() !== '');
+            logs.push({ host, app: a.name, kind, lines });
+            raw[`${host}/${a.name}-${kind}.log`] = lines.join('\n');
+            if (kind === 'err') observation.errorLines += lines.length;
+          }
+        }
+        for (const [section, text] of Object.entries(facts.raw)) raw[`${host}/${section}.txt`] = clean(text);
+        facts.raw = {}; // in the bundle; the report keeps the parsed figures
+      } finally {
+        session.close();
+      }
+    } catch (error) {
+      observation.error = clean(errorText(error));
+    }
+    await probe;
+    return observation;
+  });
+  if (options.hosts.length === 0)
+    notChecked.push({
+      check: 'hosts',
+      why: 'no hosts given: pm2, logs, load, memory, disk and ports were not read',
+    });
+  if (options.healthUrls.length === 0) notChecked.push({ check: 'health', why: 'no health-url given' });
+
+  const databaseWork = options.database
+    ? maintain(
+        {
+          access: options.database,
+          tasks: ['connections', 'long-queries', 'locks', 'slow-queries'],
+          terminate: false,
+          dryRun: false,
+          longQueryAfterMs: options.longQueryAfterMs,
+        },
+        { log },
+      ).then((r) => ({
+        results: r.results,
+        ...(r.failure && r.results.length === 0 ? { error: clean(r.failure.message) } : {}),
+      }))
+    : Promise.resolve(undefined);
+  if (!options.database) notChecked.push({ check: 'database', why: 'no database-url given' });
+  const redisWork = options.redisUrl
+    ? checkRedis(options.redisUrl, options.health.timeoutMs)
+    : Promise.resolve(undefined);
+  if (!options.redisUrl) notChecked.push({ check: 'redis', why: 'no redis-url given' });
+  const externalWork = Promise.all(
+    options.externalUrls.map(async (url) => {
+      try {
+        const answer = await httpGet({ url, headers: {}, timeoutMs: options.health.timeoutMs });
+        return { url: url.href, status: answer.statusCode, latencyMs: answer.latencyMs };
+      } catch (error) {
+        return { url: url.href, error: errorText(error) };
+      }
+    }),
+  );
+
+  const [hosts, database, redis, external] = await Promise.all([
+    Promise.all(hostWork),
+    databaseWork,
+    redisWork,
+    externalWork,
+  ]);
+  const observations: Observations = {
+    ...(options.app ? { app: options.app } : {}),
+    hosts,
+    ...(database ? { database } : {}),
+    ...(redis ? { redis: { ...redis, ...(redis.error ? { error: clean(redis.error) } : {}) } } : {}),
+    external,
+    slowMs: options.slowMs,
+    diskWarnPercent: options.diskWarnPercent,
+  };
+  const findings = judge(observations).map((f) => ({ ...f, why: clean(f.why) }));
+  const report: DiagnoseReport = {
+    severity: overallSeverity(findings),
+    findings,
+    observations,
+    notChecked,
+    logs,
+    bundleFiles: [],
+    durationMs: Math.round(performance.now() - started),
+  };
+  if (options.bundleDir) report.bundleFiles = writeBundle(options.bundleDir, raw, report, clean);
+  return report;
+}
+
+function writeBundle(
+  dir: string,
+  raw: Record<string, string>,
+  report: DiagnoseReport,
+  clean: (text: string) => string,
+): string[] {
+  const files: string[] = [];
+  const write = (name: string, text: string) => {
+    const path = join(dir, name.replace(/[^A-Za-z0-9@._/-]/g, '_'));
+    mkdirSync(join(path, '..'), { recursive: true });
+    writeFileSync(path, clean(text));
+    files.push(path);
+  };
+  for (const [name, text] of Object.entries(raw)) write(name, text);
+  write('report.json', JSON.stringify({ ...report, bundleFiles: undefined }, null, 2));
+  return files;
+}

@@ -1,0 +1,70 @@
+/** The inputs of action-diagnose, read one way for the action and the CLI. */
+import type { Inputs } from '../config/inputs.js';
+import { readHealthCriteria } from '../health/inputs.js';
+import { readDatabaseUrl, readSshRoute } from '../postgres/inputs.js';
+import { parseHealthUrlTemplates } from '../releases/host-url.js';
+import { appPaths, parseAppDir, parseAppName } from '../releases/layout.js';
+import { ConfigurationError } from '../errors.js';
+import { readSshOptions } from '../ssh/inputs.js';
+import { parseSshTarget } from '../ssh/target.js';
+import type { DiagnoseOptions } from './diagnose.js';
+
+export function readDiagnoseOptions(inputs: Inputs, env: NodeJS.ProcessEnv = process.env): DiagnoseOptions {
+  // Secrets first, masked before anything else can fail and print something.
+  const secrets = inputs
+    .raw('redact')
+    .split('\n')
+    .map((s) => s.trim())
+    .filter((s) => s.length >= 4);
+  secrets.forEach((s) => inputs.mask(s));
+  const redisRaw = inputs.secret('redis-url');
+  const db = readDatabaseUrl(inputs, 'database-url', false);
+  const health = readHealthCriteria(inputs);
+  const hosts = inputs.list('hosts').map((raw) => parseSshTarget('hosts', raw));
+  const appDirRaw = inputs.string('app-dir');
+  const appDir = appDirRaw ? parseAppDir('app-dir', appDirRaw) : undefined;
+  const envFileRaw = inputs.string('env-file');
+  const envFile = envFileRaw
+    ? parseAppDir('env-file', envFileRaw)
+    : appDir
+      ? inputs.choice('layout', ['releases', 'legacy'] as const, 'releases') === 'releases'
+        ? `${appPaths(appDir).shared}/.env`
+        : `${appDir}/.env`
+      : undefined;
+  const app = inputs.string('app-name');
+  let redisUrl: URL | undefined;
+  if (redisRaw) {
+    try {
+      redisUrl = new URL(redisRaw);
+      if (!['redis:', 'rediss:'].includes(redisUrl.protocol)) throw new Error('scheme');
+    } catch {
+      throw new ConfigurationError(
+        'redis-url',
+        'is not a redis:// or rediss:// URL (the value is not shown).',
+      );
+    }
+    if (redisUrl.password) inputs.mask(decodeURIComponent(redisUrl.password));
+  }
+  const via = db ? readSshRoute(inputs) : undefined;
+  const bundleDir =
+    inputs.string('bundle-dir') ?? (env.RUNNER_TEMP ? `${env.RUNNER_TEMP}/diagnose-bundle` : undefined);
+  return {
+    hosts,
+    ...(hosts.length ? { ssh: readSshOptions(inputs) } : {}),
+    ...(app ? { app: parseAppName('app-name', app) } : {}),
+    ...(envFile && hosts.length ? { envFile } : {}),
+    healthUrls: inputs.list('health-url').length
+      ? parseHealthUrlTemplates('health-url', inputs.list('health-url'), Math.max(1, hosts.length))
+      : [],
+    health,
+    logLines: inputs.integer('log-lines', 100, { min: 0, max: 10_000 }),
+    diskWarnPercent: inputs.integer('disk-warn-percent', 85, { min: 1, max: 100 }),
+    slowMs: inputs.duration('slow-threshold', 2000, { min: 1, max: 600_000 }),
+    ...(db ? { database: { db, ...(via ? { via } : {}) } } : {}),
+    longQueryAfterMs: inputs.duration('long-query-after', 30_000, { min: 0, max: 86_400_000 }),
+    ...(redisUrl ? { redisUrl } : {}),
+    externalUrls: inputs.urls('external-urls'),
+    secrets,
+    ...(bundleDir ? { bundleDir } : {}),
+  };
+}
