@@ -344,6 +344,33 @@ try {
     retired.exitCode === 0 && closed.every((k) => k.JWT_SECRET_PREVIOUS === null),
     `grace window closed (retire-previous): ${fp(oldKey)} removed from both hosts and from the running apps in ${retired.durationMs} ms`,
   );
+  // First response (issue 10): an outage — the app stopped on one host — diagnosed as P0.
+  await a.droplet.pm2.command(['stop', 'bunty-backend']);
+  const diagnosed = await runActionBundle(
+    'action-diagnose',
+    {
+      hosts: rotateBase.hosts as string,
+      'ssh-key': rotateBase['ssh-key'] as string,
+      'known-hosts': rotateBase['known-hosts'] as string,
+      'app-name': 'bunty-backend',
+      'app-dir': a.appDir,
+      'health-url': rotationHosts.map((h) => h.healthUrl).join('\n'),
+      timeout: '2s',
+    },
+    { secrets: [...secrets, newKey] },
+  );
+  const findings = JSON.parse(diagnosed.outputs.findings ?? '[]') as {
+    severity: string;
+    where: string;
+    check: string;
+    why: string;
+  }[];
+  check(
+    diagnosed.exitCode === 0 && diagnosed.outputs.severity === 'P0' && findings[0]?.where === a.host,
+    `an outage (the app stopped on ${a.host}) diagnosed as ${diagnosed.outputs.severity} in ${diagnosed.durationMs} ms, ${findings.length} finding(s), nothing changed:`,
+  );
+  for (const f of findings) say(`       ${f.severity} ${f.where} ${f.check}: ${f.why.slice(0, 130)}`);
+  await a.droplet.pm2.command(['start', 'bunty-backend']);
 } finally {
   await github.stop();
   await Promise.all(rotationHosts.map((h) => h.droplet.stop()));
