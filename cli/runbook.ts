@@ -20,6 +20,7 @@ import { runBackupMode } from '../shared/src/postgres/modes.js';
 import { runMigrateMode } from '../shared/src/postgres/migrations/entry.js';
 import { runSecretMode } from '../shared/src/secrets/modes.js';
 import { runDiagnose } from '../shared/src/diagnose/entry.js';
+import { runOps } from '../shared/src/ops/entry.js';
 import { consoleLog } from './console-log.js';
 import { actionDefaults, parseFlags } from './flags.js';
 
@@ -36,6 +37,8 @@ commands:
   maintain  database upkeep and checks: --tasks analyze,connections,long-queries,…
   diagnose  the runbook's P0/P1/P2 checks, read-only, judged into a severity (the inputs of
             action-diagnose: --hosts, --health-url, --database-url, --redis-url, --external-urls …)
+  ops <operation>  an emergency operation (the inputs of action-ops): restart, reload, start, stop,
+            set-env --settings PLAID_ENABLED=false, flush-cache, logs --pattern '…' --since 1h
   rotate-secret  rotate a secret on every host and in GitHub (the inputs of action-rotate-secret;
             --mode retire-previous|audit too; --github-token @file --github-repository owner/repo)
 
@@ -160,6 +163,22 @@ async function diagnoseCommand(argv: string[], redactor: Redactor): Promise<void
   if (result.failure) throw result.failure;
 }
 
+/** ops <operation>: action-ops's one core; `runbook ops stop --confirm bunty-backend …`. */
+async function opsCommand(argv: string[], redactor: Redactor): Promise<void> {
+  const log = consoleLog(redactor);
+  const [operation, ...rest] = argv;
+  if (!operation || operation.startsWith('--'))
+    throw new ConfigurationError(
+      'operation',
+      'is required: runbook ops <restart|reload|start|stop|set-env|flush-cache|logs> …',
+    );
+  // Logs from a terminal belong beside the engineer.
+  const inputs = cliInputs('action-ops', rest, redactor, { operation, 'output-dir': 'logs' });
+  const result = await runOps(inputs, cliContext(), { log, signal: cancelOnSignals() });
+  log.info(result.summary);
+  if (result.failure) throw result.failure;
+}
+
 async function health(argv: string[], redactor: Redactor): Promise<void> {
   const log = consoleLog(redactor);
   const options = readHealthOptions(cliInputs('action-health', argv, redactor));
@@ -182,6 +201,7 @@ async function main(): Promise<number> {
     else if (command === 'migrate' || command === 'maintain') await migrateCommand(command, rest, redactor);
     else if (command === 'rotate-secret') await rotateSecretCommand(rest, redactor);
     else if (command === 'diagnose') await diagnoseCommand(rest, redactor);
+    else if (command === 'ops') await opsCommand(rest, redactor);
     else {
       console.error(USAGE);
       return command === undefined || command === '--help' ? 0 : 1;

@@ -18,6 +18,7 @@
  * Secrets, as the Bunty API holds them: GET /keys answers the fingerprint (first 8 hex of sha256) of
  *   each variable named in SAMPLE_SECRET_KEYS (default JWT_SECRET,JWT_SECRET_PREVIOUS) as the process
  *   holds it; with SAMPLE_SECRET_MIN_LENGTH=N it refuses to start when JWT_SECRET is shorter.
+ *   GET /flags answers PLAID_ENABLED, STRIPE_ENABLED and SILA_ENABLED as the process holds them.
  * It shuts down gracefully on SIGINT/SIGTERM (drain keep-alive clients, stop accepting, finish
  * in-flight requests, close what is idle) and tells pm2 it is ready (wait_ready) once it listens.
  */
@@ -66,6 +67,12 @@ const minSecret = Number(process.env.SAMPLE_SECRET_MIN_LENGTH || 0);
 if (minSecret && (process.env.JWT_SECRET || '').length < minSecret) {
   console.error(`sample app: JWT_SECRET must be at least ${minSecret} characters; refusing to start`);
   process.exit(1);
+}
+// The runbook's fallback flags as the process holds them (set-env must reach the running app).
+function featureFlags() {
+  const out = {};
+  for (const key of ['PLAID_ENABLED', 'STRIPE_ENABLED', 'SILA_ENABLED']) out[key] = process.env[key] ?? null;
+  return out;
 }
 function keyFingerprints() {
   const out = {};
@@ -161,6 +168,7 @@ function handler(req, res) {
   if (req.method === 'GET' && req.url === '/health') return health(res);
   if (req.method === 'POST' && req.url === '/__sandbox/behaviour') return control(req, res);
   if (req.method === 'GET' && req.url === '/keys') return send(res, 200, keyFingerprints());
+  if (req.method === 'GET' && req.url === '/flags') return send(res, 200, featureFlags());
   if (req.method === 'GET' && req.url === '/redirect') {
     res.writeHead(302, { location: '/health' });
     return res.end();

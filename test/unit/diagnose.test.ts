@@ -1,6 +1,6 @@
 /** Diagnose's pure parts: parsing what the host printed, the severity rules, the shapes of secrets. */
 import { describe, expect, it } from '@jest/globals';
-import { redactShapes } from '../../shared/src/diagnose/diagnose.js';
+import { redactShapes } from '../../shared/src/diagnose/redaction.js';
 import { parseHostFacts } from '../../shared/src/diagnose/host-facts.js';
 import { judge, overallSeverity, type Observations } from '../../shared/src/diagnose/judge.js';
 

@@ -8,8 +8,6 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EnvFile } from '../envfile/envfile.js';
-import { readRemoteEnv } from '../envfile/remote.js';
 import { errorText } from '../errors.js';
 import { httpGet } from '../health/http-get.js';
 import type { HealthCriteria } from '../health/options.js';
@@ -24,6 +22,7 @@ import { describeTarget, type SshTarget } from '../ssh/target.js';
 import { readHostFacts, readLogTails } from './host-facts.js';
 import { judge, overallSeverity, type Finding, type HostObservation, type Observations } from './judge.js';
 import { checkRedis } from './redis.js';
+import { maskEnvValues, redactShapes } from './redaction.js';
 
 export interface DiagnoseOptions {
   hosts: SshTarget[];
@@ -58,26 +57,6 @@ export interface DiagnoseReport {
   durationMs: number;
 }
 
-/** Bearer tokens, passwords in URLs, `password=` pairs: shapes of secrets nobody listed. */
-export function redactShapes(text: string): string {
-  return text
-    .replace(/\b(Bearer|Basic|token)\s+[A-Za-z0-9._~+/=-]{8,}/gi, '$1 ***')
-    .replace(/(\w+:\/\/[^:/\s@]*:)[^@\s/]+@/g, '$1***@')
-    .replace(/\b((?:pass(?:word)?|secret|token|api[_-]?key)\s*[=:]\s*)[^\s&,;"']+/gi, '$1***');
-}
-
-/**
- * Env values worth masking: those of keys that name a secret, and long opaque ones. Masking every
- * value would hide the host's own address (HOST=127.0.0.1) and ports from the report that needs them.
- */
-function secretLooking(key: string, value: string): boolean {
-  if (value.length < 6 || /^(true|false|yes|no|on|off|\d+(\.\d+)?)$/i.test(value)) return false;
-  return (
-    /SECRET|KEY|TOKEN|PASS|PWD|AUTH|CREDENTIAL|PRIVATE|SIGNATURE|SALT|DSN|URL|URI/i.test(key) ||
-    value.length >= 20
-  );
-}
-
 export async function diagnose(options: DiagnoseOptions, deps: { log: Log }): Promise<DiagnoseReport> {
   const { log } = deps;
   const started = performance.now();
@@ -104,19 +83,11 @@ export async function diagnose(options: DiagnoseOptions, deps: { log: Log }): Pr
     try {
       const session = await openSession(target, options.ssh as SshOptions, log);
       try {
-        if (options.envFile) {
-          const text = await readRemoteEnv(session, options.envFile).catch(() => undefined);
-          if (text === undefined)
-            notChecked.push({
-              check: `${host}: env file values`,
-              why: `${options.envFile} could not be read: its values cannot be redacted by value (shapes still are)`,
-            });
-          const env = EnvFile.parse(text ?? '');
-          for (const key of env.keys()) {
-            const value = env.get(key);
-            if (value && secretLooking(key, value)) mask(value);
-          }
-        }
+        if (options.envFile && !(await maskEnvValues(session, options.envFile, mask)))
+          notChecked.push({
+            check: `${host}: env file values`,
+            why: `${options.envFile} could not be read: its values cannot be redacted by value (shapes still are)`,
+          });
         const facts = await readHostFacts(session);
         observation.facts = facts;
         const apps = options.app ? facts.apps.filter((a) => a.name === options.app) : facts.apps;

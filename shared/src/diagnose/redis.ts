@@ -17,7 +17,7 @@ export interface RedisFacts {
   slowlog: { id: number; at: string; durationMicros: number; command: string }[];
 }
 
-type Reply = string | number | null | Reply[] | Error;
+export type Reply = string | number | null | Reply[] | Error;
 
 /** Parses one RESP reply at `at`; undefined when the buffer does not hold all of it yet. */
 function parseReply(buf: string, at: number): { value: Reply; end: number } | undefined {
@@ -58,7 +58,7 @@ const encode = (args: string[]) =>
   `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
 
 /** Sends the commands in one pipeline and returns their replies in order. */
-async function pipeline(url: URL, commands: string[][], timeoutMs: number): Promise<Reply[]> {
+export async function pipeline(url: URL, commands: string[][], timeoutMs: number): Promise<Reply[]> {
   const port = Number(url.port || 6379);
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const socket =

@@ -32,7 +32,7 @@ function readName(inputs: Inputs): string {
 }
 
 /** The env file: `env-file`, or the layout's place for it under app-dir. */
-function readEnvFile(inputs: Inputs, appDir: string): { envFile: string; workDir: string } {
+export function readEnvFile(inputs: Inputs, appDir: string): { envFile: string; workDir: string } {
   const layout = inputs.choice('layout', ['releases', 'legacy'] as const, 'releases');
   const paths = appPaths(appDir);
   const given = inputs.string('env-file');

@@ -91,6 +91,8 @@ export async function openSecretHosts(
   options: SecretTarget,
   operation: string,
   deps: DeployDeps,
+  /** false: a missing env file is no reason to refuse (an operation that only restarts). */
+  needEnvFile = true,
 ): Promise<SecretHost[]> {
   const { log } = deps;
   const runs = hostRuns(options.hosts, Date.now());
@@ -146,7 +148,7 @@ export async function openSecretHosts(
       const lockFailure = firstRejection(locked);
       if (lockFailure) throw lockFailure;
     }
-    const read = await forEachBatch(hosts, 8, (host) => readHost(host, options, deps));
+    const read = await forEachBatch(hosts, 8, (host) => readHost(host, options, deps, needEnvFile));
     const readFailure = firstRejection(read);
     if (readFailure) throw readFailure;
     return hosts;
@@ -156,17 +158,22 @@ export async function openSecretHosts(
   }
 }
 
-async function readHost(host: SecretHost, options: SecretTarget, deps: DeployDeps): Promise<void> {
+async function readHost(
+  host: SecretHost,
+  options: SecretTarget,
+  deps: DeployDeps,
+  needEnvFile: boolean,
+): Promise<void> {
   const session = host.run.session as SshSession;
   const [text, record, processes] = await Promise.all([
     readRemoteEnv(session, host.envPath),
     readRecord(session, host.recordPath),
     pm2List(session),
   ]);
-  if (text === undefined) {
+  if (text === undefined && needEnvFile) {
     throw new OperationError(
       `${host.run.name}: the env file ${host.envPath} does not exist. Nothing was changed.`,
-      'check env-file (and app-dir / layout): a value written where the app does not read it rotates nothing.',
+      'check env-file (and app-dir / layout): a value written where the app does not read it changes nothing.',
     );
   }
   const mine = processes.filter((p) => p.name === options.pm2.name);
@@ -176,8 +183,8 @@ async function readHost(host: SecretHost, options: SecretTarget, deps: DeployDep
       'check app-name; a rotation must restart the app to prove it holds the new value.',
     );
   }
-  const env = EnvFile.parse(text);
-  host.original = text;
+  const env = EnvFile.parse(text ?? '');
+  host.original = text ?? '';
   host.current = env.get(options.name);
   host.previous = env.get(options.previousName);
   for (const value of [host.current, host.previous]) if (value) deps.log.mask(value);

@@ -1,0 +1,236 @@
+/**
+ * The runbook's Key Commands and Emergency Procedures as operations an engineer can run half awake:
+ * each prints its plan, refuses a destructive one unless `confirm` is typed, and proves its result —
+ * restart / reload / start end with the health gate, stop with proof that nothing answers, set-env
+ * (the fallback flags) puts every host back if the app does not come up healthy with the new values.
+ * The deploy lease is held, so a deploy or a rotation cannot restart the app at the same time.
+ */
+import { throwIfCancelled, uncancellable } from '../cancel.js';
+import { EnvFile } from '../envfile/envfile.js';
+import { ConfigurationError, OperationError, errorText } from '../errors.js';
+import { probeUrl } from '../health/probe.js';
+import type { DeployDeps } from '../releases/host-run.js';
+import { healthUrlFor } from '../releases/host-url.js';
+import { pm2List } from '../releases/pm2.js';
+import { verifyRunning } from '../releases/switch-verify.js';
+import {
+  changeHost,
+  closeSecretHosts,
+  openSecretHosts,
+  revertHost,
+  type SecretHost,
+  type SecretTarget,
+} from '../secrets/secret-hosts.js';
+import type { SshSession } from '../ssh/session.js';
+import { sh } from '../ssh/shell.js';
+import { stamp } from '../stamp.js';
+
+export const PM2_OPERATIONS = ['restart', 'reload', 'stop', 'start'] as const;
+export type Pm2Operation = (typeof PM2_OPERATIONS)[number];
+
+export interface HostResult {
+  host: string;
+  result: 'planned' | 'done' | 'failed' | 'reverted' | 'not-reverted' | 'untouched';
+  detail: string;
+}
+
+export interface OpsReport {
+  operation: string;
+  plan: string[];
+  hosts: HostResult[];
+  failure?: OperationError;
+  durationMs: number;
+}
+
+/** Destructive operations run only when `confirm` is exactly what is expected (the app or environment name). */
+export function checkConfirmed(operation: string, confirm: string | undefined, expected: string): void {
+  if (confirm !== expected)
+    throw new ConfigurationError(
+      'confirm',
+      `${operation} is destructive: type ${JSON.stringify(expected)} (confirm-expected) as confirm to run it${confirm ? `; got ${JSON.stringify(confirm)}` : ''}.`,
+    );
+}
+
+async function onHosts(
+  target: SecretTarget,
+  operation: string,
+  deps: DeployDeps,
+  needEnvFile: boolean,
+  body: (hosts: SecretHost[], report: OpsReport) => Promise<void>,
+): Promise<OpsReport> {
+  const started = Date.now();
+  const report: OpsReport = { operation, plan: [], hosts: [], durationMs: 0 };
+  let hosts: SecretHost[] | undefined;
+  try {
+    hosts = await openSecretHosts(target, operation, deps, needEnvFile);
+    await body(hosts, report);
+  } catch (error) {
+    if (!(error instanceof OperationError)) throw error;
+    report.failure = error;
+  } finally {
+    if (hosts) await closeSecretHosts(hosts, target, deps);
+    report.durationMs = Date.now() - started;
+  }
+  return report;
+}
+
+/** restart, reload, start (then the health gate) and stop (then proof that it stopped), host after host. */
+export function pm2Operation(
+  operation: Pm2Operation,
+  target: SecretTarget,
+  deps: DeployDeps,
+): Promise<OpsReport> {
+  return onHosts(target, operation, deps, false, async (hosts, report) => {
+    report.plan = hosts.map(
+      (h) =>
+        `${h.run.name}: pm2 ${operation} ${target.pm2.name}${operation === 'stop' ? '' : ' --update-env'}, then ${operation === 'stop' ? 'prove it stopped (pm2 status, health URL refuses)' : 'the health gate'}`,
+    );
+    await deps.log.group('Plan', async () => report.plan.forEach((l) => deps.log.info(l)));
+    if (target.dryRun) {
+      report.hosts = hosts.map((h) => ({ host: h.run.name, result: 'planned', detail: '' }));
+      return;
+    }
+    for (const h of hosts) {
+      throwIfCancelled(deps.signal);
+      const session = h.run.session as SshSession;
+      const result: HostResult = { host: h.run.name, result: 'failed', detail: '' };
+      report.hosts.push(result);
+      try {
+        await deps.log.group(`${h.run.name}: pm2 ${operation}`, async () => {
+          await session.run(
+            `pm2 ${operation}`,
+            operation === 'stop'
+              ? sh`pm2 stop ${target.pm2.name}`
+              : sh`pm2 ${operation} ${target.pm2.name} --update-env`,
+            { timeoutMs: 120_000 },
+          );
+          if (operation === 'stop') await provenStopped(h, target);
+          else await verifyRunning(h.run, session, undefined, target, uncancellable(deps));
+        });
+        result.result = 'done';
+        result.detail =
+          operation === 'stop' ? 'stopped: pm2 says stopped, the health URL refuses' : 'healthy';
+      } catch (error) {
+        result.detail = errorText(error);
+        throw new OperationError(
+          `pm2 ${operation} of ${target.pm2.name} on ${h.run.name} did not end as it should: ${errorText(error)}${report.hosts.length < hosts.length ? ' The hosts after it were left alone.' : ''}`,
+          operation === 'stop'
+            ? 'check `pm2 status` on the host; something may restart the app (a systemd unit, a cron `pm2 resurrect`).'
+            : 'run action-diagnose for why; roll back (action-rollback) if a deploy just happened.',
+        );
+      }
+    }
+  });
+}
+
+async function provenStopped(h: SecretHost, target: SecretTarget): Promise<void> {
+  const processes = (await pm2List(h.run.session as SshSession)).filter((p) => p.name === target.pm2.name);
+  const running = processes.filter((p) => p.status !== 'stopped');
+  if (running.length)
+    throw new OperationError(
+      `pm2 still shows ${target.pm2.name} ${running.map((p) => p.status).join(', ')}`,
+      '',
+    );
+  if (!target.healthUrls.length) return;
+  const url = healthUrlFor(target.healthUrls, h.run.index, h.run.target);
+  const probe = await probeUrl(url, 1, { ...target.health, urls: [url] }, () => new Date());
+  if (!probe.refused)
+    throw new OperationError(
+      `${url.href} still answers (${probe.statusCode ?? probe.failure}): something else serves it`,
+      '',
+    );
+}
+
+export interface Setting {
+  key: string;
+  value: string;
+}
+
+/**
+ * The runbook's fallback mode (`echo "PLAID_ENABLED=false" >> .env; pm2 restart`), done right: each
+ * key set in place (every other byte of the file kept), pm2 restarted with the values exported
+ * (--update-env), health verified; any failure puts every changed host back as found.
+ */
+export function setEnv(settings: Setting[], target: SecretTarget, deps: DeployDeps): Promise<OpsReport> {
+  return onHosts(target, 'set-env', deps, true, async (hosts, report) => {
+    const keys = settings.map((s) => s.key).join(', ');
+    report.plan = hosts.map((h) => {
+      const env = EnvFile.parse(h.original);
+      const changes = settings.map(
+        (s) => `${s.key}: ${JSON.stringify(env.get(s.key) ?? '(unset)')} → ${JSON.stringify(s.value)}`,
+      );
+      return `${h.run.name}: ${h.envPath}: ${changes.join(', ')} (backup kept); pm2 ${h.mode === 'cluster' ? 'reload' : 'restart'} ${target.pm2.name} --update-env; the health gate`;
+    });
+    await deps.log.group('Plan', async () => report.plan.forEach((l) => deps.log.info(l)));
+    if (target.dryRun) {
+      report.hosts = hosts.map((h) => ({ host: h.run.name, result: 'planned', detail: '' }));
+      return;
+    }
+    const values = Object.fromEntries(settings.map((s) => [s.key, s.value]));
+    const backupStamp = stamp(new Date());
+    let failed: unknown;
+    for (const h of hosts) {
+      try {
+        throwIfCancelled(deps.signal);
+        const env = EnvFile.parse(h.original);
+        for (const s of settings) env.set(s.key, s.value);
+        await deps.log.group(`${h.run.name}: set ${keys}`, () =>
+          changeHost(h, env.toString(), values, '', target, deps, backupStamp),
+        );
+        report.hosts.push({
+          host: h.run.name,
+          result: 'done',
+          detail: `${keys} set; healthy${h.report.backup ? `; backup ${h.report.backup}` : ''}`,
+        });
+      } catch (error) {
+        report.hosts.push({ host: h.run.name, result: 'failed', detail: errorText(error) });
+        failed = error;
+        break;
+      }
+    }
+    if (failed === undefined) return;
+    const problems: string[] = [];
+    for (const h of hosts.filter((x) => x.touched)) {
+      const before = EnvFile.parse(h.original);
+      const back = Object.fromEntries(settings.map((s) => [s.key, before.get(s.key) ?? '']));
+      const row = report.hosts.find((r) => r.host === h.run.name);
+      try {
+        await deps.log.group(`${h.run.name}: put back as found`, () => revertHost(h, back, target, deps));
+        if (row) row.result = 'reverted';
+      } catch (error) {
+        if (row) row.result = 'not-reverted';
+        problems.push(`${h.run.name}: ${errorText(error)}`);
+      }
+    }
+    throw new OperationError(
+      `set-env ${keys} failed: ${errorText(failed)} ${problems.length ? `Putting the hosts back ALSO FAILED — ${problems.join('; ')}.` : 'Every changed host was put back as found, restarted and verified healthy.'}`,
+      problems.length
+        ? `restore ${target.envFile} from its newest .bak-* file on that host and \`pm2 restart ${target.pm2.name} --update-env\`.`
+        : 'the app does not start healthy with those values: check the value, and `pm2 logs` for why.',
+    );
+  });
+}
+
+/** `KEY=value` lines (or comma-separated): the key checked, the value kept as written. */
+export function parseSettings(input: string, raw: string): Setting[] {
+  const settings = raw
+    .split(/\r?\n|,(?=\s*[A-Za-z_][A-Za-z0-9_]*\s*=)/)
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .map((line) => {
+      const eq = line.indexOf('=');
+      const key = eq === -1 ? line : line.slice(0, eq).trim();
+      if (eq === -1 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(key))
+        throw new ConfigurationError(
+          input,
+          `${JSON.stringify(line)} is not KEY=value (a key of letters, digits and _).`,
+        );
+      const value = line.slice(eq + 1);
+      if (/[\0\n\r]/.test(value))
+        throw new ConfigurationError(input, `the value of ${key} holds a control character.`);
+      return { key, value };
+    });
+  if (settings.length === 0)
+    throw new ConfigurationError(input, 'is required for set-env, e.g. PLAID_ENABLED=false.');
+  return settings;
+}

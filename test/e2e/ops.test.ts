@@ -1,0 +1,219 @@
+/**
+ * action-ops through its committed bundle against a sandbox host (real sshd, pm2, the sample app)
+ * and a real redis-server: every operation planned, destructive ones refused without confirm,
+ * results proven, secrets never printed, hostile patterns and settings quoted, never run.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { runActionBundle, type ActionRun } from '../../sandbox/index.js';
+import {
+  APP_NAME,
+  deployHostPool,
+  hostInputs,
+  runningAppInputs,
+  sampleArtifact,
+  sha,
+  type DeployHost,
+} from '../../sandbox/deploy-host.js';
+import { startRedis, type SandboxRedis } from '../../sandbox/redis.js';
+import { pipeline } from '../../shared/src/diagnose/redis.js';
+
+const pool = deployHostPool();
+let h: DeployHost;
+const TOKEN = 'tok_live_abcdefghijklmnop0123';
+const ENV = (port: number) =>
+  `# Bunty\nPORT=${port}\nHOST=127.0.0.1\nexport STRIPE_ENABLED="true" # payments\nPLAID_ENABLED=true\n`;
+
+beforeAll(async () => {
+  h = await pool.host();
+  writeFileSync(h.droplet.realPath(`${h.appDir}/shared/.env`), ENV(h.port));
+  const deployed = await runActionBundle(
+    'action-deploy',
+    { ...hostInputs([h]), 'install-command': '', artifact: sampleArtifact(h, { sha: sha(1) }), sha: sha(1) },
+    { secrets: [h.droplet.sshd?.privateKey ?? ''] },
+  );
+  expect(deployed.errors).toEqual([]);
+}, 60_000);
+afterAll(() => pool.stopAll());
+
+const envFile = () => h.droplet.realPath(`${h.appDir}/shared/.env`);
+function ops(
+  operation: string,
+  extra: Record<string, string> = {},
+  secrets: string[] = [],
+): Promise<ActionRun> {
+  return runActionBundle(
+    'action-ops',
+    { ...runningAppInputs([h]), operation, ...extra },
+    { secrets: [h.droplet.sshd?.privateKey ?? '', TOKEN, ...secrets], timeoutMs: 90_000 },
+  );
+}
+async function pm2App(): Promise<{ status: string; restarts: number }> {
+  const list = JSON.parse(await h.droplet.pm2.command(['jlist'])) as {
+    name: string;
+    pm2_env: { status: string; restart_time: number };
+  }[];
+  const app = list.find((p) => p.name === APP_NAME);
+  return { status: app?.pm2_env.status ?? 'missing', restarts: app?.pm2_env.restart_time ?? -1 };
+}
+const flags = async () =>
+  (await (await fetch(`http://127.0.0.1:${h.port}/flags`)).json()) as Record<string, string | null>;
+
+describe('pm2 operations', () => {
+  it('restart: pm2 restart --update-env, then the health gate', async () => {
+    const before = await pm2App();
+    const run = await ops('restart');
+    expect(run.errors).toEqual([]);
+    expect(run.outputs.result).toBe('done');
+    expect((await pm2App()).restarts).toBe(before.restarts + 1);
+    expect(run.summary).toContain('| healthy |');
+  }, 60_000);
+
+  it('stop refuses without confirm (nothing changed), then stops with it and proves it; start brings it back healthy', async () => {
+    const refused = await ops('stop');
+    expect(refused.exitCode).toBe(1);
+    expect(refused.errors[0]).toMatch(/^Input 'confirm': stop is destructive: type "bunty-backend"/);
+    expect((await pm2App()).status).toBe('online');
+    const stopped = await ops('stop', { confirm: APP_NAME });
+    expect(stopped.errors).toEqual([]);
+    expect((await pm2App()).status).toBe('stopped');
+    expect(stopped.summary).toContain('stopped: pm2 says stopped, the health URL refuses');
+    const started = await ops('start', { 'incident-report': 'true', environment: 'production' });
+    expect(started.errors).toEqual([]);
+    expect((await pm2App()).status).toBe('online');
+    const incident = started.runnerFiles[started.outputs['incident-report'] ?? ''] ?? '';
+    expect(incident).toMatch(/^# Incident \d{4}-\d{2}-\d{2}: start of bunty-backend/);
+    expect(incident).toContain('## Lessons Learned');
+  }, 90_000);
+
+  it('a dry run plans and changes nothing, without confirm', async () => {
+    const before = await pm2App();
+    const run = await ops('stop', { 'dry-run': 'true' });
+    expect(run.errors).toEqual([]);
+    expect(run.outputs.result).toBe('planned');
+    expect(run.stdout).toContain(`pm2 stop ${APP_NAME}, then prove it stopped`);
+    expect(await pm2App()).toEqual(before);
+  }, 60_000);
+});
+
+describe('set-env (the fallback flags)', () => {
+  it('sets the flag in place, every other byte kept, and the running app sees it', async () => {
+    const run = await ops('set-env', {
+      settings: 'PLAID_ENABLED=false\nSILA_ENABLED=false',
+      confirm: APP_NAME,
+    });
+    expect(run.errors).toEqual([]);
+    expect(readFileSync(envFile(), 'utf8')).toBe(
+      `${ENV(h.port).replace('PLAID_ENABLED=true', 'PLAID_ENABLED=false')}SILA_ENABLED=false\n`,
+    );
+    expect(await flags()).toEqual({ PLAID_ENABLED: 'false', STRIPE_ENABLED: 'true', SILA_ENABLED: 'false' });
+  }, 60_000);
+
+  it('a setting the app does not come up healthy with: the host is put back as found', async () => {
+    const before = readFileSync(envFile(), 'utf8');
+    const run = await ops('set-env', {
+      settings: 'SAMPLE_MODE=unavailable',
+      confirm: APP_NAME,
+      'max-attempts': '3',
+    });
+    expect(run.exitCode).toBe(1);
+    expect(run.outputs.result).toBe('reverted');
+    expect(run.errors[0]).toMatch(
+      /set-env SAMPLE_MODE failed: .*Every changed host was put back as found, restarted and verified healthy/,
+    );
+    expect(readFileSync(envFile(), 'utf8')).toBe(before);
+    expect((await fetch(h.healthUrl)).status).toBe(200);
+  }, 90_000);
+
+  it('refuses a hostile setting naming the input; a value full of shell syntax is written literally', async () => {
+    const bad = await ops('set-env', { settings: 'A; rm -rf /=1', confirm: APP_NAME });
+    expect(bad.exitCode).toBe(1);
+    expect(bad.errors[0]).toMatch(/^Input 'settings': "A; rm -rf \/=1" is not KEY=value/);
+    const canary = h.droplet.realPath('/tmp/ops-canary');
+    const value = `$(touch /tmp/ops-canary) \`touch /tmp/ops-canary\`; "'`;
+    const run = await ops('set-env', { settings: `STRIPE_ENABLED=${value}`, confirm: APP_NAME });
+    expect(run.errors).toEqual([]);
+    expect((await flags()).STRIPE_ENABLED).toBe(value);
+    expect(existsSync(canary)).toBe(false);
+  }, 90_000);
+});
+
+describe('flush-cache', () => {
+  let redis: SandboxRedis;
+  beforeAll(async () => {
+    redis = await startRedis({ password: 'redis-ops-pass-0123' });
+  });
+  afterAll(() => redis?.stop());
+
+  it('refuses without confirm; with it, counts then flushes only the chosen database', async () => {
+    const url = new URL(redis.url);
+    await pipeline(
+      url,
+      [
+        ['AUTH', redis.password ?? ''],
+        ['SELECT', '1'],
+        ['SET', 'a', '1'],
+        ['SET', 'b', '2'],
+        ['SELECT', '0'],
+        ['SET', 'keep', '1'],
+      ],
+      5000,
+    );
+    const refused = await ops('flush-cache', { 'redis-url': redis.url, 'redis-db': '1' }, [
+      redis.password ?? '',
+    ]);
+    expect(refused.errors[0]).toMatch(/^Input 'confirm': flush-cache is destructive/);
+    const run = await ops('flush-cache', { 'redis-url': redis.url, 'redis-db': '1', confirm: APP_NAME }, [
+      redis.password ?? '',
+    ]);
+    expect(run.errors).toEqual([]);
+    expect(JSON.parse(run.outputs.report ?? '{}')).toMatchObject({
+      keysBefore: 2,
+      keysAfter: 0,
+      flushed: true,
+    });
+    const left = await pipeline(
+      url,
+      [['AUTH', redis.password ?? ''], ['SELECT', '1'], ['DBSIZE'], ['SELECT', '0'], ['DBSIZE']],
+      5000,
+    );
+    expect([left[2], left[4]]).toEqual([0, 1]);
+  }, 60_000);
+});
+
+describe('logs', () => {
+  it('counts the lines matching a pattern, redacted, as a file; a hostile pattern is only a pattern', async () => {
+    const list = JSON.parse(await h.droplet.pm2.command(['jlist'])) as {
+      name: string;
+      pm2_env: { pm_err_log_path: string };
+    }[];
+    const errLog = list.find((p) => p.name === APP_NAME)?.pm2_env.pm_err_log_path as string;
+    appendFileSync(
+      errLog,
+      [
+        'Error: proof generation failed (circuit 7)',
+        `Error: upstream 401 for Authorization: Bearer ${TOKEN}`,
+        'Error: proof generation failed (circuit 9)',
+        '',
+      ].join('\n'),
+    );
+    const out = h.droplet.realPath('/tmp/ops-logs');
+    const run = await ops('logs', {
+      pattern: 'proof generation failed|Bearer',
+      'log-kind': 'err',
+      'output-dir': out,
+    });
+    expect(run.errors).toEqual([]);
+    const [extract] = JSON.parse(run.outputs.report ?? '[]') as { matched: number; file: string }[];
+    expect(extract?.matched).toBe(3);
+    const text = readFileSync(extract?.file ?? '', 'utf8');
+    expect(text).toContain('Bearer ***');
+    expect(text).not.toContain(TOKEN);
+    const canary = h.droplet.realPath('/tmp/logs-canary');
+    const hostile = await ops('logs', { pattern: '$(touch /tmp/logs-canary)', 'output-dir': out });
+    expect(hostile.errors).toEqual([]);
+    expect(existsSync(canary)).toBe(false);
+    const window = await ops('logs', { since: '1h', 'log-kind': 'err', 'output-dir': out });
+    expect(window.stdout).toContain('the lines carry no timestamps');
+  }, 60_000);
+});
