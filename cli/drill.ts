@@ -17,6 +17,7 @@ import {
   type DeployHost,
 } from '../sandbox/deploy-host.js';
 import { FakeGithub, scopePath } from '../sandbox/fake-github.js';
+import { startHostNginx } from '../sandbox/nginx.js';
 import { startOutageProbe } from '../bench/lib/outage.js';
 import { startDatabaseHost } from '../sandbox/database-host.js';
 import { tableContents } from '../sandbox/sample-data.js';
@@ -371,6 +372,35 @@ try {
   );
   for (const f of findings) say(`       ${f.severity} ${f.where} ${f.check}: ${f.why.slice(0, 130)}`);
   await a.droplet.pm2.command(['start', 'bunty-backend']);
+  // Emergency procedure: the maintenance page through nginx, on and off, each verified at the site.
+  const nginx = await startHostNginx(a);
+  try {
+    const site = {
+      ...rotateBase,
+      hosts: a.host,
+      'health-url': a.healthUrl,
+      'site-url': `${nginx.url}/health`,
+      'nginx-site': nginx.site,
+      'nginx-snippet': `${nginx.snippets}/bunty-maintenance.conf`,
+      'maintenance-flag': `${a.appDir}/shared/maintenance/on`,
+      'maintenance-page-dir': `${a.appDir}/shared/maintenance/page`,
+      'nginx-test-command': nginx.testCommand,
+      'nginx-reload-command': nginx.reloadCommand,
+    };
+    const opsRun = (operation: string, extra: Record<string, string> = {}) =>
+      runActionBundle('action-ops', { ...site, operation, ...extra }, { secrets });
+    const setup = await opsRun('maintenance-setup');
+    const on = await opsRun('maintenance-on', { confirm: 'bunty-backend' });
+    const during = await fetch(`${nginx.url}/api/ping`).then((r) => r.status);
+    const off = await opsRun('maintenance-off');
+    const after = await fetch(`${nginx.url}/health`).then((r) => r.status);
+    check(
+      setup.exitCode === 0 && on.exitCode === 0 && during === 503 && off.exitCode === 0 && after === 200,
+      `maintenance page through nginx: set up (nginx -t, reload) in ${setup.durationMs} ms; on → users get 503 + the page in ${on.durationMs} ms; off → the app again in ${off.durationMs} ms`,
+    );
+  } finally {
+    await nginx.stop();
+  }
 } finally {
   await github.stop();
   await Promise.all(rotationHosts.map((h) => h.droplet.stop()));

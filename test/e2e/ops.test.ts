@@ -16,6 +16,7 @@ import {
   type DeployHost,
 } from '../../sandbox/deploy-host.js';
 import { startRedis, type SandboxRedis } from '../../sandbox/redis.js';
+import { startHostNginx, type SandboxNginx } from '../../sandbox/nginx.js';
 import { pipeline } from '../../shared/src/diagnose/redis.js';
 
 const pool = deployHostPool();
@@ -215,5 +216,65 @@ describe('logs', () => {
     expect(existsSync(canary)).toBe(false);
     const window = await ops('logs', { since: '1h', 'log-kind': 'err', 'output-dir': out });
     expect(window.stdout).toContain('the lines carry no timestamps');
+  }, 60_000);
+});
+
+describe('the maintenance page (nginx)', () => {
+  let nginx: SandboxNginx;
+  beforeAll(async () => {
+    nginx = await startHostNginx(h);
+  }, 30_000);
+  afterAll(() => nginx?.stop());
+
+  const maintenance = (operation: string, extra: Record<string, string> = {}) =>
+    ops(operation, {
+      'site-url': `${nginx.url}/health`,
+      'nginx-site': nginx.site,
+      'nginx-snippet': `${nginx.snippets}/bunty-maintenance.conf`,
+      'maintenance-flag': `${h.appDir}/shared/maintenance/on`,
+      'maintenance-page-dir': `${h.appDir}/shared/maintenance/page`,
+      'nginx-test-command': nginx.testCommand,
+      'nginx-reload-command': nginx.reloadCommand,
+      ...extra,
+    });
+
+  it('a broken nginx configuration: nginx -t fails, the snippet and include are taken back, nothing reloaded', async () => {
+    const siteFile = h.droplet.realPath(nginx.site);
+    const good = readFileSync(siteFile, 'utf8');
+    writeFileSync(siteFile, `${good}\nserver { listen 127.0.0.1:1; bogus_directive on; }\n`);
+    try {
+      const run = await maintenance('maintenance-setup');
+      expect(run.exitCode).toBe(1);
+      expect(run.errors[0]).toMatch(
+        /nginx -t failed, so the snippet and the include were taken back out and nginx was NOT reloaded/,
+      );
+      expect(readFileSync(siteFile, 'utf8')).not.toContain('include');
+      expect(existsSync(h.droplet.realPath(`${nginx.snippets}/bunty-maintenance.conf`))).toBe(false);
+      expect((await fetch(`${nginx.url}/health`)).status).toBe(200);
+    } finally {
+      writeFileSync(siteFile, good);
+    }
+  }, 60_000);
+
+  it('setup once; on → 503 with the page (refused without confirm); off → the app again', async () => {
+    const setup = await maintenance('maintenance-setup');
+    expect(setup.errors).toEqual([]);
+    expect(readFileSync(h.droplet.realPath(nginx.site), 'utf8')).toContain(
+      `include ${nginx.snippets}/bunty-maintenance.conf;`,
+    );
+    expect((await maintenance('maintenance-on')).errors[0]).toMatch(
+      /^Input 'confirm': maintenance-on is destructive/,
+    );
+    expect((await fetch(`${nginx.url}/health`)).status).toBe(200);
+    const on = await maintenance('maintenance-on', { confirm: APP_NAME });
+    expect(on.errors).toEqual([]);
+    const page = await fetch(`${nginx.url}/api/ping`);
+    expect(page.status).toBe(503);
+    expect(page.headers.get('retry-after')).toBe('300');
+    expect(await page.text()).toContain('down for maintenance');
+    const off = await maintenance('maintenance-off');
+    expect(off.errors).toEqual([]);
+    expect((await fetch(`${nginx.url}/health`)).status).toBe(200);
+    expect(off.summary).toMatch(/answers 200/);
   }, 60_000);
 });

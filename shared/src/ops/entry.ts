@@ -15,6 +15,13 @@ import { readHosts, readSshOptions } from '../ssh/inputs.js';
 import { flushCache } from './flush-cache.js';
 import { fetchLogs } from './logs.js';
 import {
+  DEFAULT_PAGE,
+  maintenanceSetup,
+  maintenanceSwitch,
+  parseNginxPath,
+  type MaintenanceOptions,
+} from './maintenance.js';
+import {
   PM2_OPERATIONS,
   checkConfirmed,
   parseSettings,
@@ -24,8 +31,51 @@ import {
   type Pm2Operation,
 } from './ops.js';
 
-export const OPERATIONS = [...PM2_OPERATIONS, 'set-env', 'flush-cache', 'logs'] as const;
-const DESTRUCTIVE = ['stop', 'set-env', 'flush-cache'];
+export const OPERATIONS = [
+  ...PM2_OPERATIONS,
+  'set-env',
+  'flush-cache',
+  'logs',
+  'maintenance-setup',
+  'maintenance-on',
+  'maintenance-off',
+] as const;
+const DESTRUCTIVE = ['stop', 'set-env', 'flush-cache', 'maintenance-on'];
+
+function readMaintenance(inputs: Inputs, dryRun: boolean): MaintenanceOptions {
+  const hosts = readHosts(inputs);
+  const app = parseAppName('app-name', inputs.string('app-name', { required: true }));
+  const siteUrls = inputs.urls('site-url', { required: true });
+  if (siteUrls.length !== 1 && siteUrls.length !== hosts.length)
+    throw new ConfigurationError(
+      'site-url',
+      `gives ${siteUrls.length} URLs for ${hosts.length} hosts: give one, or one per host.`,
+    );
+  const site = inputs.string('nginx-site');
+  return {
+    hosts,
+    ssh: readSshOptions(inputs),
+    siteUrls,
+    snippet: parseNginxPath(
+      'nginx-snippet',
+      inputs.string('nginx-snippet') ?? `/etc/nginx/snippets/${app}-maintenance.conf`,
+    ),
+    flag: parseNginxPath(
+      'maintenance-flag',
+      inputs.string('maintenance-flag') ?? `/var/www/maintenance/${app}.on`,
+    ),
+    pageDir: parseNginxPath(
+      'maintenance-page-dir',
+      inputs.string('maintenance-page-dir') ?? `/var/www/maintenance/${app}`,
+    ),
+    page: inputs.raw('maintenance-page') || DEFAULT_PAGE,
+    ...(site ? { site: parseNginxPath('nginx-site', site) } : {}),
+    testCommand: inputs.string('nginx-test-command') ?? 'nginx -t',
+    reloadCommand: inputs.string('nginx-reload-command') ?? 'nginx -s reload',
+    timeoutMs: inputs.duration('timeout', 5000, { min: 100, max: 120_000 }),
+    dryRun,
+  };
+}
 
 function readTarget(inputs: Inputs, context: RunContext): SecretTarget {
   const target = readReleaseTarget(inputs, context);
@@ -137,6 +187,27 @@ export async function runOps(
           ]),
         ),
       ].join('\n'),
+    };
+  }
+  if (
+    operation === 'maintenance-setup' ||
+    operation === 'maintenance-on' ||
+    operation === 'maintenance-off'
+  ) {
+    const options = readMaintenance(inputs, dryRun);
+    const report =
+      operation === 'maintenance-setup'
+        ? await maintenanceSetup(options, deps.log)
+        : await maintenanceSwitch(operation === 'maintenance-on', options, deps.log);
+    return {
+      mode: operation,
+      outputs: {
+        operation,
+        result: dryRun ? 'planned' : report.failure ? 'failed' : 'done',
+        report: JSON.stringify(report),
+      },
+      summary: opsSummary(report),
+      ...(report.failure ? { failure: report.failure } : {}),
     };
   }
   const target = readTarget(inputs, context);
