@@ -278,3 +278,41 @@ describe('the maintenance page (nginx)', () => {
     expect(off.summary).toMatch(/answers 200/);
   }, 60_000);
 });
+
+describe('logrotate', () => {
+  it('reports pm2-logrotate missing, settings that differ and rotated logs beyond retain; sets them when asked', async () => {
+    const logs = `${h.droplet.pm2.home}/logs`;
+    for (let day = 1; day <= 4; day++)
+      writeFileSync(`${logs}/bunty-backend-error__2026-11-0${day}_00-00-00.log`, `old ${day}\n`);
+    const check = await ops('logrotate', { retain: '2', 'max-size': '50M' });
+    expect(check.errors).toEqual([]);
+    const [found] = JSON.parse(check.outputs.report ?? '[]') as {
+      installed: boolean;
+      differs: string[];
+      beyondRetain: string[];
+      set: boolean;
+    }[];
+    expect(found).toMatchObject({
+      installed: false,
+      differs: ['max_size', 'retain', 'compress'],
+      set: false,
+    });
+    expect(found?.beyondRetain.sort()).toEqual([
+      'bunty-backend-error__2026-11-01_00-00-00.log',
+      'bunty-backend-error__2026-11-02_00-00-00.log',
+    ]);
+    expect(check.stdout).toMatch(/::warning::.*pm2-logrotate is not installed/);
+    const set = await ops('logrotate', { retain: '2', 'max-size': '50M', 'logrotate-set': 'true' });
+    expect(set.errors).toEqual([]);
+    expect(
+      JSON.parse(readFileSync(`${h.droplet.pm2.home}/module_conf.json`, 'utf8'))['pm2-logrotate'],
+    ).toMatchObject({
+      max_size: '50M',
+      retain: '2',
+      compress: 'true',
+    });
+    expect(existsSync(`${logs}/bunty-backend-error__2026-11-01_00-00-00.log`)).toBe(true);
+    const bad = await ops('logrotate', { 'max-size': '10 M; reboot' });
+    expect(bad.errors[0]).toMatch(/^Input 'max-size'/);
+  }, 60_000);
+});

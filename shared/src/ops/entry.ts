@@ -14,6 +14,7 @@ import type { SecretTarget } from '../secrets/secret-hosts.js';
 import { readHosts, readSshOptions } from '../ssh/inputs.js';
 import { flushCache } from './flush-cache.js';
 import { fetchLogs } from './logs.js';
+import { checkLogrotate, parseWanted } from './logrotate.js';
 import {
   DEFAULT_PAGE,
   maintenanceSetup,
@@ -39,6 +40,7 @@ export const OPERATIONS = [
   'maintenance-setup',
   'maintenance-on',
   'maintenance-off',
+  'logrotate',
 ] as const;
 const DESTRUCTIVE = ['stop', 'set-env', 'flush-cache', 'maintenance-on'];
 
@@ -184,6 +186,43 @@ export async function runOps(
             String(e.kept),
             e.file,
             e.note ?? '',
+          ]),
+        ),
+      ].join('\n'),
+    };
+  }
+  if (operation === 'logrotate') {
+    const hosts = await checkLogrotate(
+      {
+        hosts: readHosts(inputs),
+        ssh: readSshOptions(inputs),
+        wanted: parseWanted({
+          maxSize: inputs.raw('max-size') || '10M',
+          retain: inputs.raw('retain') || '30',
+          compress: (inputs.raw('compress') || 'true').toLowerCase(),
+        }),
+        set: inputs.boolean('logrotate-set', false),
+        dryRun,
+      },
+      deps.log,
+    );
+    return {
+      mode: operation,
+      outputs: { operation, result: dryRun ? 'planned' : 'done', report: JSON.stringify(hosts) },
+      summary: [
+        '## ops logrotate',
+        '',
+        markdownTable(
+          ['Host', 'Installed', 'max_size', 'retain', 'compress', 'Differs', 'Set', 'Rotated beyond retain'],
+          hosts.map((x) => [
+            x.host,
+            x.installed ? 'yes' : '⚠️ no',
+            x.found.max_size,
+            x.found.retain,
+            x.found.compress,
+            x.differs.join(', ') || '—',
+            x.set ? 'yes' : 'no',
+            String(x.beyondRetain.length),
           ]),
         ),
       ].join('\n'),
