@@ -17,6 +17,7 @@ import {
 } from '../../sandbox/deploy-host.js';
 import { startRedis, type SandboxRedis } from '../../sandbox/redis.js';
 import { startHostNginx, type SandboxNginx } from '../../sandbox/nginx.js';
+import { certbotLineage } from '../../sandbox/certbot.js';
 import { pipeline } from '../../shared/src/diagnose/redis.js';
 
 const pool = deployHostPool();
@@ -315,4 +316,61 @@ describe('logrotate', () => {
     const bad = await ops('logrotate', { 'max-size': '10 M; reboot' });
     expect(bad.errors[0]).toMatch(/^Input 'max-size'/);
   }, 60_000);
+});
+
+describe('certificates (certbot)', () => {
+  it('lists what certbot knows with days left, warns under cert-warn-days; refuses without certbot', async () => {
+    const { command } = certbotLineage(
+      h,
+      'api.bunty.example',
+      ['api.bunty.example', 'www.bunty.example'],
+      10,
+      'soon',
+    );
+    const run = await ops('certificates', { 'certbot-command': command });
+    expect(run.errors).toEqual([]);
+    const [found] = JSON.parse(run.outputs.report ?? '[]') as {
+      certificates: { name: string; domains: string[]; daysLeft: number; status: string }[];
+    }[];
+    expect(found?.certificates).toEqual([
+      expect.objectContaining({
+        name: 'api.bunty.example',
+        domains: ['api.bunty.example', 'www.bunty.example'],
+        status: 'VALID',
+      }),
+    ]);
+    expect(found?.certificates[0]?.daysLeft).toBeGreaterThanOrEqual(8);
+    expect(found?.certificates[0]?.daysLeft).toBeLessThanOrEqual(10);
+    expect(run.stdout).toMatch(
+      /::warning::.*api\.bunty\.example \(api\.bunty\.example www\.bunty\.example\) expires in \d+ days/,
+    );
+    const missing = await ops('certificates', { 'certbot-command': 'certbot-not-here' });
+    expect(missing.exitCode).toBe(1);
+    expect(missing.errors[0]).toMatch(/certbot is not installed \(certbot-not-here is not on the PATH/);
+  }, 60_000);
+
+  it('renew: refused without confirm; with it certbot renews (not due here), nginx is tested, and a failing test reloads nothing', async () => {
+    const { command } = certbotLineage(h, 'ok.bunty.example', ['ok.bunty.example'], 80, 'later');
+    const refused = await ops('certificates', { 'certbot-command': command, renew: 'true' });
+    expect(refused.errors[0]).toMatch(/^Input 'confirm': certificate renewal is destructive/);
+    const broken = await ops('certificates', {
+      'certbot-command': command,
+      renew: 'true',
+      confirm: APP_NAME,
+      'nginx-test-command': 'echo "nginx: [emerg] unknown directive" >&2; exit 1',
+      'nginx-reload-command': 'touch /tmp/reloaded-anyway',
+    });
+    expect(broken.exitCode).toBe(1);
+    expect(broken.errors[0]).toMatch(/certbot renewed, but .* fails, so nginx was NOT reloaded/);
+    expect(existsSync(h.droplet.realPath('/tmp/reloaded-anyway'))).toBe(false);
+    const renewed = await ops('certificates', {
+      'certbot-command': command,
+      renew: 'true',
+      confirm: APP_NAME,
+      'nginx-test-command': 'true',
+      'nginx-reload-command': 'true',
+    });
+    expect(renewed.errors).toEqual([]);
+    expect(renewed.summary).toMatch(/renewed — .*not (yet )?due/i);
+  }, 120_000);
 });

@@ -14,6 +14,7 @@ import type { SecretTarget } from '../secrets/secret-hosts.js';
 import { readHosts, readSshOptions } from '../ssh/inputs.js';
 import { flushCache } from './flush-cache.js';
 import { fetchLogs } from './logs.js';
+import { certificates } from './certificates.js';
 import { checkLogrotate, parseWanted } from './logrotate.js';
 import {
   DEFAULT_PAGE,
@@ -41,6 +42,7 @@ export const OPERATIONS = [
   'maintenance-on',
   'maintenance-off',
   'logrotate',
+  'certificates',
 ] as const;
 const DESTRUCTIVE = ['stop', 'set-env', 'flush-cache', 'maintenance-on'];
 
@@ -107,7 +109,8 @@ export async function runOps(
   secrets.forEach((s) => inputs.mask(s));
   const redisRaw = inputs.secret('redis-url');
   const dryRun = inputs.boolean('dry-run', false);
-  if (DESTRUCTIVE.includes(operation) && !dryRun) {
+  const renew = operation === 'certificates' && inputs.boolean('renew', false);
+  if ((DESTRUCTIVE.includes(operation) || renew) && !dryRun) {
     const app = inputs.string('app-name');
     const expected = inputs.string('confirm-expected') ?? (app ? parseAppName('app-name', app) : undefined);
     if (!expected)
@@ -115,7 +118,7 @@ export async function runOps(
         'confirm-expected',
         `is required for ${operation} when app-name is not given.`,
       );
-    checkConfirmed(operation, inputs.string('confirm'), expected);
+    checkConfirmed(renew ? 'certificate renewal' : operation, inputs.string('confirm'), expected);
   }
   const started = new Date();
   if (operation === 'flush-cache') {
@@ -188,6 +191,47 @@ export async function runOps(
             e.note ?? '',
           ]),
         ),
+      ].join('\n'),
+    };
+  }
+  if (operation === 'certificates') {
+    const hosts = await certificates(
+      {
+        hosts: readHosts(inputs),
+        ssh: readSshOptions(inputs),
+        certbotCommand: inputs.string('certbot-command') ?? 'certbot',
+        warnDays: inputs.integer('cert-warn-days', 14, { min: 0, max: 365 }),
+        renew,
+        testCommand: inputs.string('nginx-test-command') ?? 'nginx -t',
+        reloadCommand: inputs.string('nginx-reload-command') ?? 'nginx -s reload',
+        dryRun,
+      },
+      deps.log,
+    );
+    return {
+      mode: operation,
+      outputs: { operation, result: dryRun && renew ? 'planned' : 'done', report: JSON.stringify(hosts) },
+      summary: [
+        '## ops certificates',
+        '',
+        markdownTable(
+          ['Host', 'Certificate', 'Domains', 'Expiry', 'Days left', 'Status'],
+          hosts.flatMap((x) =>
+            x.certificates.map((c) => [
+              x.host,
+              c.name,
+              c.domains.join(' '),
+              c.expiry,
+              c.daysLeft === undefined ? '' : String(c.daysLeft),
+              c.status,
+            ]),
+          ),
+        ),
+        '',
+        ...hosts.flatMap((x) => [
+          ...(x.renewed ? [`- ${x.host}: renewed — ${x.renewed}`] : []),
+          ...x.warnings.map((w) => `- ⚠️ ${x.host}: ${w}`),
+        ]),
       ].join('\n'),
     };
   }
