@@ -130,6 +130,24 @@ describe('action-diagnose', () => {
     expect(findingsOf(run)).toContainEqual(expect.objectContaining({ severity: 'P3', check: 'logs' }));
   }, 60_000);
 
+  it('Redis through redis-cli on the host, its password through the environment', async () => {
+    const redis = await startRedis({ password: 'redis-on-host-pass-42' });
+    try {
+      const run = await diagnose(
+        { 'redis-cli-port': String(redis.port), 'redis-password': redis.password ?? '' },
+        [redis.password ?? ''],
+      );
+      expect(run.summary).toMatch(/### Redis\n\nPONG in \d+ ms/);
+      const wrong = await diagnose(
+        { 'redis-cli-port': String(redis.port), 'redis-password': 'not-the-password' },
+        ['not-the-password'],
+      );
+      expect(findingsOf(wrong)).toContainEqual(expect.objectContaining({ severity: 'P1', where: 'redis' }));
+    } finally {
+      await redis.stop();
+    }
+  }, 60_000);
+
   it('Redis down is a P1 finding "not reachable", not a crash', async () => {
     const redis = await startRedis();
     await redis.stop();

@@ -21,7 +21,7 @@ import { openSession, type SshOptions } from '../ssh/connect.js';
 import { describeTarget, type SshTarget } from '../ssh/target.js';
 import { readHostFacts, readLogTails } from './host-facts.js';
 import { judge, overallSeverity, type Finding, type HostObservation, type Observations } from './judge.js';
-import { checkRedis } from './redis.js';
+import { checkRedis, checkRedisOnHost, type RedisFacts } from './redis.js';
 import { maskEnvValues, redactShapes } from './redaction.js';
 
 export interface DiagnoseOptions {
@@ -39,6 +39,8 @@ export interface DiagnoseOptions {
   database?: DatabaseAccess;
   longQueryAfterMs: number;
   redisUrl?: URL;
+  /** No redis-url: ask redis-cli on the first host, on this port. */
+  redisOnHost?: { port: number; password?: string };
   externalUrls: URL[];
   /** Extra values to redact (the `redact` input). */
   secrets: string[];
@@ -71,6 +73,7 @@ export async function diagnose(options: DiagnoseOptions, deps: { log: Log }): Pr
   const logs: DiagnoseReport['logs'] = [];
   const raw: Record<string, string> = {};
 
+  let redisFromHost: RedisFacts | undefined;
   const hostWork = options.hosts.map(async (target, index): Promise<HostObservation> => {
     const host = describeTarget(target);
     const observation: HostObservation = { host, errorLines: 0 };
@@ -88,6 +91,12 @@ export async function diagnose(options: DiagnoseOptions, deps: { log: Log }): Pr
             check: `${host}: env file values`,
             why: `${options.envFile} could not be read: its values cannot be redacted by value (shapes still are)`,
           });
+        if (index === 0 && options.redisOnHost && !options.redisUrl)
+          redisFromHost = await checkRedisOnHost(
+            session,
+            options.redisOnHost.port,
+            options.redisOnHost.password,
+          );
         const facts = await readHostFacts(session);
         observation.facts = facts;
         const apps = options.app ? facts.apps.filter((a) => a.name === options.app) : facts.apps;
@@ -142,7 +151,8 @@ export async function diagnose(options: DiagnoseOptions, deps: { log: Log }): Pr
   const redisWork = options.redisUrl
     ? checkRedis(options.redisUrl, options.health.timeoutMs)
     : Promise.resolve(undefined);
-  if (!options.redisUrl) notChecked.push({ check: 'redis', why: 'no redis-url given' });
+  if (!options.redisUrl && !(options.redisOnHost && options.hosts.length))
+    notChecked.push({ check: 'redis', why: 'no redis-url given (nor redis-cli-port with hosts)' });
   const externalWork = Promise.all(
     options.externalUrls.map(async (url) => {
       try {
@@ -154,12 +164,13 @@ export async function diagnose(options: DiagnoseOptions, deps: { log: Log }): Pr
     }),
   );
 
-  const [hosts, database, redis, external] = await Promise.all([
+  const [hosts, database, redisDirect, external] = await Promise.all([
     Promise.all(hostWork),
     databaseWork,
     redisWork,
     externalWork,
   ]);
+  const redis = redisDirect ?? redisFromHost;
   const observations: Observations = {
     ...(options.app ? { app: options.app } : {}),
     hosts,

@@ -18,6 +18,8 @@ export function readDiagnoseOptions(inputs: Inputs, env: NodeJS.ProcessEnv = pro
     .filter((s) => s.length >= 4);
   secrets.forEach((s) => inputs.mask(s));
   const redisRaw = inputs.secret('redis-url');
+  const redisPassword = inputs.secret('redis-password');
+  const redisCliPort = inputs.optionalInteger('redis-cli-port', { min: 1, max: 65535 });
   const db = readDatabaseUrl(inputs, 'database-url', false);
   const health = readHealthCriteria(inputs);
   const hosts = inputs.list('hosts').map((raw) => parseSshTarget('hosts', raw));
@@ -63,6 +65,9 @@ export function readDiagnoseOptions(inputs: Inputs, env: NodeJS.ProcessEnv = pro
     ...(db ? { database: { db, ...(via ? { via } : {}) } } : {}),
     longQueryAfterMs: inputs.duration('long-query-after', 30_000, { min: 0, max: 86_400_000 }),
     ...(redisUrl ? { redisUrl } : {}),
+    ...(redisCliPort
+      ? { redisOnHost: { port: redisCliPort, ...(redisPassword ? { password: redisPassword } : {}) } }
+      : {}),
     externalUrls: inputs.urls('external-urls'),
     secrets,
     ...(bundleDir ? { bundleDir } : {}),

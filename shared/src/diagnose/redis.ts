@@ -5,6 +5,8 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
+import type { SshSession } from '../ssh/session.js';
+import { sh } from '../ssh/shell.js';
 
 export interface RedisFacts {
   reachable: boolean;
@@ -156,4 +158,54 @@ export async function checkRedis(url: URL, timeoutMs: number): Promise<RedisFact
       slowlog: [],
     };
   }
+}
+
+/**
+ * The same checks through `redis-cli` on a host, for a Redis that listens only there. The password
+ * reaches redis-cli through its environment (REDISCLI_AUTH), read from stdin: never a command line.
+ */
+export async function checkRedisOnHost(
+  session: SshSession,
+  port: number,
+  password: string | undefined,
+): Promise<RedisFacts> {
+  const started = performance.now();
+  const { stdout, code } = await session.run(
+    'redis-cli on the host',
+    sh`command -v redis-cli >/dev/null 2>&1 || exit 44
+IFS= read -r pass || true
+if [ -n "$pass" ]; then export REDISCLI_AUTH="$pass"; fi
+echo '@@ping'; redis-cli -p ${port} PING 2>&1
+echo '@@memory'; redis-cli -p ${port} INFO memory 2>&1
+echo '@@clients'; redis-cli -p ${port} INFO clients 2>&1
+echo '@@slowlog'; redis-cli -p ${port} SLOWLOG LEN 2>&1`,
+    { stdin: `${password ?? ''}\n`, okCodes: [44] },
+  );
+  if (code === 44)
+    return { reachable: false, error: 'not checked: redis-cli is not installed on the host', slowlog: [] };
+  const part = (name: string) =>
+    (stdout.split(`@@${name}\n`)[1] ?? '').split('\n@@')[0]?.replace(/\r/g, '') ?? '';
+  const ping = part('ping').trim();
+  if (ping !== 'PONG')
+    return { reachable: false, error: `not reachable: ${ping.split('\n')[0] || 'no answer'}`, slowlog: [] };
+  const used = infoField(part('memory'), 'used_memory');
+  const max = infoField(part('memory'), 'maxmemory');
+  const clients = infoField(part('clients'), 'connected_clients');
+  const blocked = infoField(part('clients'), 'blocked_clients');
+  const slow = Number(/\d+/.exec(part('slowlog'))?.[0] ?? 0);
+  return {
+    reachable: true,
+    latencyMs: Math.round(performance.now() - started),
+    ...(used !== undefined ? { usedMemoryBytes: used } : {}),
+    ...(max ? { maxMemoryBytes: max } : {}),
+    ...(clients !== undefined ? { connectedClients: clients } : {}),
+    ...(blocked !== undefined ? { blockedClients: blocked } : {}),
+    // redis-cli's text form of SLOWLOG GET is not worth parsing: its length says whether to look.
+    slowlog: Array.from({ length: Math.min(slow, 5) }, (_, i) => ({
+      id: i,
+      at: '',
+      durationMicros: 0,
+      command: '(see SLOWLOG GET on the host)',
+    })),
+  };
 }
