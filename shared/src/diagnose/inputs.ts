@@ -34,19 +34,7 @@ export function readDiagnoseOptions(inputs: Inputs, env: NodeJS.ProcessEnv = pro
         : `${appDir}/.env`
       : undefined;
   const app = inputs.string('app-name');
-  let redisUrl: URL | undefined;
-  if (redisRaw) {
-    try {
-      redisUrl = new URL(redisRaw);
-      if (!['redis:', 'rediss:'].includes(redisUrl.protocol)) throw new Error('scheme');
-    } catch {
-      throw new ConfigurationError(
-        'redis-url',
-        'is not a redis:// or rediss:// URL (the value is not shown).',
-      );
-    }
-    if (redisUrl.password) inputs.mask(decodeURIComponent(redisUrl.password));
-  }
+  const redisUrl = redisRaw ? parseRedisUrl(inputs, 'redis-url', redisRaw) : undefined;
   const via = db ? readSshRoute(inputs) : undefined;
   const bundleDir =
     inputs.string('bundle-dir') ?? (env.RUNNER_TEMP ? `${env.RUNNER_TEMP}/diagnose-bundle` : undefined);
@@ -72,4 +60,17 @@ export function readDiagnoseOptions(inputs: Inputs, env: NodeJS.ProcessEnv = pro
     secrets,
     ...(bundleDir ? { bundleDir } : {}),
   };
+}
+
+/** A redis:// or rediss:// URL, its password masked in every form; the value never shown. */
+export function parseRedisUrl(inputs: Inputs, name: string, raw: string): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+    if (!['redis:', 'rediss:'].includes(url.protocol)) throw new Error('scheme');
+  } catch {
+    throw new ConfigurationError(name, 'is not a redis:// or rediss:// URL (the value is not shown).');
+  }
+  if (url.password) inputs.mask(decodeURIComponent(url.password));
+  return url;
 }

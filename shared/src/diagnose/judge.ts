@@ -52,6 +52,14 @@ export function judge(o: Observations): Finding[] {
   const findings: Finding[] = [];
   const add = (severity: Severity, where: string, check: string, why: string, next: string) =>
     findings.push({ severity, where, check, why, next });
+  const slow = (host: string, ms: number) =>
+    add(
+      'P2',
+      host,
+      'health',
+      `slow: /health answered in ${ms} ms (over ${o.slowMs} ms)`,
+      'check load and slow queries below; the runbook: `pm2 monit`, pg_stat_statements, Redis slowlog.',
+    );
   const logs = (app: string) => `\`pm2 logs ${app} --err --lines 100\``;
   for (const h of o.hosts) {
     if (h.error) {
@@ -79,13 +87,7 @@ export function judge(o: Observations): Finding[] {
         health.latencyMs > o.slowMs &&
         /latency|slower/i.test(health.failure ?? '')
       )
-        add(
-          'P2',
-          h.host,
-          'health',
-          `slow: /health answered in ${health.latencyMs} ms (over ${o.slowMs} ms)`,
-          'check load and slow queries below; the runbook: `pm2 monit`, pg_stat_statements, Redis slowlog.',
-        );
+        slow(h.host, health.latencyMs);
       else
         add(
           'P1',
@@ -95,13 +97,7 @@ export function judge(o: Observations): Finding[] {
           "a dependency is failing: check the database and Redis findings; the runbook's P1 steps.",
         );
     } else if (health?.latencyMs !== undefined && health.latencyMs > o.slowMs) {
-      add(
-        'P2',
-        h.host,
-        'health',
-        `slow: /health answered in ${health.latencyMs} ms (over ${o.slowMs} ms)`,
-        'check load and slow queries below; the runbook: `pm2 monit`, pg_stat_statements, Redis slowlog.',
-      );
+      slow(h.host, health.latencyMs);
     }
     const f = h.facts;
     if (!f) continue;

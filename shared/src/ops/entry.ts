@@ -15,6 +15,7 @@ import { readHosts, readSshOptions } from '../ssh/inputs.js';
 import { flushCache } from './flush-cache.js';
 import { fetchLogs } from './logs.js';
 import { certificates } from './certificates.js';
+import { parseRedisUrl } from '../diagnose/inputs.js';
 import { checkLogrotate, parseWanted } from './logrotate.js';
 import {
   DEFAULT_PAGE,
@@ -123,17 +124,7 @@ export async function runOps(
   const started = new Date();
   if (operation === 'flush-cache') {
     if (!redisRaw) throw new ConfigurationError('redis-url', 'is required for flush-cache.');
-    let url: URL;
-    try {
-      url = new URL(redisRaw);
-      if (!['redis:', 'rediss:'].includes(url.protocol)) throw new Error('scheme');
-    } catch {
-      throw new ConfigurationError(
-        'redis-url',
-        'is not a redis:// or rediss:// URL (the value is not shown).',
-      );
-    }
-    if (url.password) inputs.mask(decodeURIComponent(url.password));
+    const url = parseRedisUrl(inputs, 'redis-url', redisRaw);
     const db = inputs.integer('redis-db', Number(url.pathname.replace(/^\//, '') || 0), {
       min: 0,
       max: 1000,
