@@ -68,14 +68,24 @@ describe('judging', () => {
   it('orders findings most severe first, each with a next step', () => {
     const findings = judge(base());
     expect(findings.map((f) => `${f.severity} ${f.check}`)).toEqual([
-      'P1 pm2', // 5 restarts, up 4 s: crash-looping
       'P1 memory', // 7.5% available
       'P1 disk', // / at 96%
       'P2 load', // 5.1 on 2 CPUs
+      'P3 pm2', // 5 restarts, up 4 s, none while watched: restarted recently
       'P3 disk', // /var/www at 90%
     ]);
     expect(findings.every((f) => f.next.length > 10)).toBe(true);
     expect(overallSeverity(findings)).toBe('P1');
+  });
+
+  it('restarts while diagnose watched are a crash loop (P1)', () => {
+    const facts = parseHostFacts(printed);
+    (facts.apps[0] as (typeof facts.apps)[number]).restartsInWindow = 2;
+    expect(judge(base(facts))[0]).toMatchObject({
+      severity: 'P1',
+      check: 'pm2',
+      why: expect.stringContaining('is crash-looping: 2 restart(s)'),
+    });
   });
 
   it('the API down is P0; a slow answer P2; a degraded one P1', () => {

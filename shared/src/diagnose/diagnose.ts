@@ -19,7 +19,9 @@ import { Redactor } from '../redact/redactor.js';
 import { healthUrlFor } from '../releases/host-url.js';
 import { openSession, type SshOptions } from '../ssh/connect.js';
 import { describeTarget, type SshTarget } from '../ssh/target.js';
-import { readHostFacts, readLogTails } from './host-facts.js';
+import { readHostFacts, readLogTails, type HostFacts } from './host-facts.js';
+import { sleep } from '../retry/backoff.js';
+import type { SshSession } from '../ssh/session.js';
 import { judge, overallSeverity, type Finding, type HostObservation, type Observations } from './judge.js';
 import { checkRedis, checkRedisOnHost, type RedisFacts } from './redis.js';
 import { maskEnvValues, redactShapes } from './redaction.js';
@@ -38,6 +40,8 @@ export interface DiagnoseOptions {
   slowMs: number;
   database?: DatabaseAccess;
   longQueryAfterMs: number;
+  /** How long to watch an app that started less than a minute ago for restarts. */
+  crashWindowMs: number;
   redisUrl?: URL;
   /** No redis-url: ask redis-cli on the first host, on this port. */
   redisOnHost?: { port: number; password?: string };
@@ -99,6 +103,7 @@ export async function diagnose(options: DiagnoseOptions, deps: { log: Log }): Pr
           );
         const facts = await readHostFacts(session);
         observation.facts = facts;
+        await watchFreshStarts(session, facts, options);
         const apps = options.app ? facts.apps.filter((a) => a.name === options.app) : facts.apps;
         const paths = apps.flatMap((a) => [a.errLog, a.outLog]).filter((p): p is string => p !== undefined);
         const tails = await readLogTails(session, paths, options.logLines);
@@ -192,6 +197,28 @@ export async function diagnose(options: DiagnoseOptions, deps: { log: Log }): Pr
   };
   if (options.bundleDir) report.bundleFiles = writeBundle(options.bundleDir, raw, report, clean);
   return report;
+}
+
+/**
+ * A crash-looping app is online between crashes, so one reading cannot tell it from one restarted a
+ * moment ago: an app up for less than a minute is read again `crashWindowMs` later, and restarts in
+ * between are the crash loop.
+ */
+async function watchFreshStarts(
+  session: SshSession,
+  facts: HostFacts,
+  options: DiagnoseOptions,
+): Promise<void> {
+  const fresh = facts.apps.filter(
+    (a) => (!options.app || a.name === options.app) && (a.status !== 'online' || (a.uptimeMs ?? 0) < 60_000),
+  );
+  if (fresh.length === 0 || options.crashWindowMs <= 0) return;
+  await sleep(options.crashWindowMs);
+  const later = await readHostFacts(session);
+  for (const app of fresh) {
+    const again = later.apps.find((a) => a.pmId === app.pmId);
+    if (again) app.restartsInWindow = Math.max(0, again.restarts - app.restarts);
+  }
 }
 
 function writeBundle(

@@ -21,6 +21,8 @@ export interface AppFacts {
   execMode: string;
   errLog?: string;
   outLog?: string;
+  /** Restarts between two readings a crash window apart (read only when the app had just started). */
+  restartsInWindow?: number;
 }
 
 export interface DiskFacts {

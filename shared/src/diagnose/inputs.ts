@@ -52,6 +52,7 @@ export function readDiagnoseOptions(inputs: Inputs, env: NodeJS.ProcessEnv = pro
     slowMs: inputs.duration('slow-threshold', 2000, { min: 1, max: 600_000 }),
     ...(db ? { database: { db, ...(via ? { via } : {}) } } : {}),
     longQueryAfterMs: inputs.duration('long-query-after', 30_000, { min: 0, max: 86_400_000 }),
+    crashWindowMs: inputs.duration('crash-window', 3000, { min: 0, max: 60_000 }),
     ...(redisUrl ? { redisUrl } : {}),
     ...(redisCliPort
       ? { redisOnHost: { port: redisCliPort, ...(redisPassword ? { password: redisPassword } : {}) } }

@@ -127,13 +127,21 @@ export function judge(o: Observations): Finding[] {
           `${a.name} (pm2 id ${a.pmId}) is ${a.status}`,
           `${logs(a.name)} for why; then runbook ops start / restart.`,
         );
-      else if (a.uptimeMs !== undefined && a.uptimeMs < 60_000 && a.restarts >= 3)
+      else if (a.restartsInWindow !== undefined && a.restartsInWindow > 0)
         add(
           'P1',
           h.host,
           'pm2',
-          `${a.name} looks crash-looping: ${a.restarts} restarts, up only ${Math.round(a.uptimeMs / 1000)} s`,
+          `${a.name} is crash-looping: ${a.restartsInWindow} restart(s) while diagnose watched (${a.restarts} in all), online only between crashes`,
           `${logs(a.name)}: the crash is in the error log; roll back if a deploy just happened.`,
+        );
+      else if (a.uptimeMs !== undefined && a.uptimeMs < 60_000 && a.restarts >= 3)
+        add(
+          'P3',
+          h.host,
+          'pm2',
+          `${a.name} restarted ${Math.round(a.uptimeMs / 1000)} s ago (${a.restarts} restarts in all) and stayed up while diagnose watched`,
+          `if nobody restarted it, ${logs(a.name)} says why it restarted.`,
         );
     }
     if (h.errorLines > 0)
