@@ -127,6 +127,14 @@ describe('set-env (the fallback flags)', () => {
     expect((await fetch(h.healthUrl)).status).toBe(200);
   }, 90_000);
 
+  it('a secret set with set-env is masked and shown as a fingerprint, never printed', async () => {
+    const key = 'sk_live_set_by_hand_at_3am_0123456789';
+    const run = await ops('set-env', { settings: `STRIPE_SECRET_KEY=${key}`, confirm: APP_NAME }, [key]);
+    expect(run.errors).toEqual([]);
+    expect(run.stdout).toMatch(/STRIPE_SECRET_KEY: \(unset\) → \(secret, fingerprint [0-9a-f]{8}\)/);
+    expect(readFileSync(envFile(), 'utf8')).toContain(`STRIPE_SECRET_KEY=${key}\n`);
+  }, 60_000);
+
   it('refuses a hostile setting naming the input; a value full of shell syntax is written literally', async () => {
     const bad = await ops('set-env', { settings: 'A; rm -rf /=1', confirm: APP_NAME });
     expect(bad.exitCode).toBe(1);

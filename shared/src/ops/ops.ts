@@ -24,6 +24,8 @@ import {
 import type { SshSession } from '../ssh/session.js';
 import { sh } from '../ssh/shell.js';
 import { stamp } from '../stamp.js';
+import { secretLooking } from '../diagnose/redaction.js';
+import { fingerprint } from '../secrets/value.js';
 
 export const PM2_OPERATIONS = ['restart', 'reload', 'stop', 'start'] as const;
 export type Pm2Operation = (typeof PM2_OPERATIONS)[number];
@@ -157,7 +159,7 @@ export function setEnv(settings: Setting[], target: SecretTarget, deps: DeployDe
     report.plan = hosts.map((h) => {
       const env = EnvFile.parse(h.original);
       const changes = settings.map(
-        (s) => `${s.key}: ${JSON.stringify(env.get(s.key) ?? '(unset)')} → ${JSON.stringify(s.value)}`,
+        (s) => `${s.key}: ${shown(s.key, env.get(s.key), deps)} → ${shown(s.key, s.value, deps)}`,
       );
       return `${h.run.name}: ${h.envPath}: ${changes.join(', ')} (backup kept); pm2 ${h.mode === 'cluster' ? 'reload' : 'restart'} ${target.pm2.name} --update-env; the health gate`;
     });
@@ -209,6 +211,18 @@ export function setEnv(settings: Setting[], target: SecretTarget, deps: DeployDe
         : 'the app does not start healthy with those values: check the value, and `pm2 logs` for why.',
     );
   });
+}
+
+/**
+ * A value as the plan shows it: flags and plain settings as they are; a secret-looking one (a key
+ * that names a secret, a long opaque value) masked the moment it is seen and shown as a fingerprint —
+ * set-env is for flags, but someone will set a key with it at 3 a.m.
+ */
+function shown(key: string, value: string | undefined, deps: DeployDeps): string {
+  if (value === undefined) return '(unset)';
+  if (!secretLooking(key, value)) return JSON.stringify(value);
+  deps.log.mask(value);
+  return `(secret, fingerprint ${fingerprint(value)})`;
 }
 
 /** `KEY=value` lines (or comma-separated): the key checked, the value kept as written. */
