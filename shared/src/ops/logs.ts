@@ -7,14 +7,14 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { errorText } from '../errors.js';
 import type { Log } from '../log.js';
 import { Redactor } from '../redact/redactor.js';
 import { maskEnvValues, redactShapes } from '../diagnose/redaction.js';
 import { readHostFacts } from '../diagnose/host-facts.js';
-import { openSession, type SshOptions } from '../ssh/connect.js';
+import type { SshOptions } from '../ssh/connect.js';
+import { eachHostSession } from './each-host.js';
 import { sh } from '../ssh/shell.js';
-import { describeTarget, type SshTarget } from '../ssh/target.js';
+import type { SshTarget } from '../ssh/target.js';
 
 export interface LogsOptions {
   hosts: SshTarget[];
@@ -61,60 +61,52 @@ export async function fetchLogs(
       ? undefined
       : (deps.now ?? (() => new Date()))().getTime() - options.sinceMs;
   mkdirSync(options.outputDir, { recursive: true });
-  const extracts: LogExtract[] = [];
-  for (const target of options.hosts) {
-    const host = describeTarget(target);
-    const session = await openSession(target, options.ssh, deps.log);
-    try {
-      if (options.envFile) await maskEnvValues(session, options.envFile, mask);
-      const facts = await readHostFacts(session);
-      const app = facts.apps.find((a) => a.name === options.app);
-      if (!app)
-        throw new Error(
-          `pm2 on ${host} runs no app named ${options.app}${facts.pm2Error ? ` (${facts.pm2Error})` : ''}`,
-        );
-      for (const kind of options.kind === 'both' ? (['err', 'out'] as const) : [options.kind]) {
-        const path = kind === 'err' ? app.errLog : app.outLog;
-        if (!path) continue;
-        const scan = options.pattern || since !== undefined ? SCAN_LINES : options.lines;
-        const { stdout } = await session.run(
-          'read the log',
-          options.pattern
-            ? sh`tail -n ${scan} -- ${path} 2>/dev/null | grep -E -e ${options.pattern}; exit 0`
-            : sh`tail -n ${scan} -- ${path} 2>/dev/null; exit 0`,
-          { timeoutMs: 120_000 },
-        );
-        let lines = stdout.split('\n').filter((l) => l !== '');
-        let note: string | undefined;
-        if (since !== undefined) {
-          const stamped = lines.filter((l) => STAMP.test(l));
-          if (lines.length && stamped.length === 0)
-            note =
-              'the lines carry no timestamps, so the time window could not apply (start the app with `pm2 start … --time`)';
-          else
-            lines = stamped.filter((l) => Date.parse((STAMP.exec(l)?.[1] ?? '').replace(' ', 'T')) >= since);
-        }
-        const kept = lines.slice(-options.lines).map((l) => redactShapes(redactor.redact(l)));
-        const file = join(
-          options.outputDir,
-          `${host.replace(/[^A-Za-z0-9@._-]/g, '_')}-${options.app}-${kind}.log`,
-        );
-        writeFileSync(file, kept.join('\n') + (kept.length ? '\n' : ''));
-        extracts.push({
-          host,
-          kind,
-          path,
-          matched: lines.length,
-          kept: kept.length,
-          file,
-          ...(note ? { note } : {}),
-        });
+  const perHost = await eachHostSession(options.hosts, options.ssh, deps.log, async (session, host) => {
+    const found: LogExtract[] = [];
+    if (options.envFile) await maskEnvValues(session, options.envFile, mask);
+    const facts = await readHostFacts(session);
+    const app = facts.apps.find((a) => a.name === options.app);
+    if (!app)
+      throw new Error(
+        `pm2 on ${host} runs no app named ${options.app}${facts.pm2Error ? ` (${facts.pm2Error})` : ''}`,
+      );
+    for (const kind of options.kind === 'both' ? (['err', 'out'] as const) : [options.kind]) {
+      const path = kind === 'err' ? app.errLog : app.outLog;
+      if (!path) continue;
+      const scan = options.pattern || since !== undefined ? SCAN_LINES : options.lines;
+      const { stdout } = await session.run(
+        'read the log',
+        options.pattern
+          ? sh`tail -n ${scan} -- ${path} 2>/dev/null | grep -E -e ${options.pattern}; exit 0`
+          : sh`tail -n ${scan} -- ${path} 2>/dev/null; exit 0`,
+        { timeoutMs: 120_000 },
+      );
+      let lines = stdout.split('\n').filter((l) => l !== '');
+      let note: string | undefined;
+      if (since !== undefined) {
+        const stamped = lines.filter((l) => STAMP.test(l));
+        if (lines.length && stamped.length === 0)
+          note =
+            'the lines carry no timestamps, so the time window could not apply (start the app with `pm2 start … --time`)';
+        else lines = stamped.filter((l) => Date.parse((STAMP.exec(l)?.[1] ?? '').replace(' ', 'T')) >= since);
       }
-    } catch (error) {
-      throw new Error(`${host}: ${errorText(error)}`, { cause: error });
-    } finally {
-      session.close();
+      const kept = lines.slice(-options.lines).map((l) => redactShapes(redactor.redact(l)));
+      const file = join(
+        options.outputDir,
+        `${host.replace(/[^A-Za-z0-9@._-]/g, '_')}-${options.app}-${kind}.log`,
+      );
+      writeFileSync(file, kept.join('\n') + (kept.length ? '\n' : ''));
+      found.push({
+        host,
+        kind,
+        path,
+        matched: lines.length,
+        kept: kept.length,
+        file,
+        ...(note ? { note } : {}),
+      });
     }
-  }
-  return extracts;
+    return found;
+  });
+  return perHost.flat();
 }

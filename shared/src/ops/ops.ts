@@ -17,7 +17,7 @@ import {
   changeHost,
   closeSecretHosts,
   openSecretHosts,
-  revertHost,
+  revertTouched,
   type SecretHost,
   type SecretTarget,
 } from '../secrets/secret-hosts.js';
@@ -191,18 +191,19 @@ export function setEnv(settings: Setting[], target: SecretTarget, deps: DeployDe
       }
     }
     if (failed === undefined) return;
-    const problems: string[] = [];
-    for (const h of hosts.filter((x) => x.touched)) {
-      const before = EnvFile.parse(h.original);
-      const back = Object.fromEntries(settings.map((s) => [s.key, before.get(s.key) ?? '']));
+    const { touched, problems } = await revertTouched(
+      hosts,
+      (h) => {
+        const before = EnvFile.parse(h.original);
+        return Object.fromEntries(settings.map((s) => [s.key, before.get(s.key) ?? '']));
+      },
+      target,
+      deps,
+    );
+    for (const h of touched) {
       const row = report.hosts.find((r) => r.host === h.run.name);
-      try {
-        await deps.log.group(`${h.run.name}: put back as found`, () => revertHost(h, back, target, deps));
-        if (row) row.result = 'reverted';
-      } catch (error) {
-        if (row) row.result = 'not-reverted';
-        problems.push(`${h.run.name}: ${errorText(error)}`);
-      }
+      if (row)
+        row.result = problems.some((p) => p.startsWith(`${h.run.name}: `)) ? 'not-reverted' : 'reverted';
     }
     throw new OperationError(
       `set-env ${keys} failed: ${errorText(failed)} ${problems.length ? `Putting the hosts back ALSO FAILED — ${problems.join('; ')}.` : 'Every changed host was put back as found, restarted and verified healthy.'}`,

@@ -18,7 +18,7 @@ import {
   changeHost,
   closeSecretHosts,
   openSecretHosts,
-  revertHost,
+  revertTouched,
   type HostRotation,
   type SecretHost,
   type SecretTarget,
@@ -314,14 +314,12 @@ async function revertAll(
   cause: OperationError,
   githubNote: string,
 ): Promise<OperationError> {
-  const touched = hosts.filter((h) => h.touched);
-  const problems: string[] = [];
-  for (const host of touched) {
-    const values = { [options.name]: host.current ?? '', [options.previousName]: host.previous ?? '' };
-    await deps.log
-      .group(`${host.run.name}: put back as found`, () => revertHost(host, values, options, deps))
-      .catch((error: unknown) => problems.push(`${host.run.name}: ${errorText(error)}`));
-  }
+  const { touched, problems } = await revertTouched(
+    hosts,
+    (host) => ({ [options.name]: host.current ?? '', [options.previousName]: host.previous ?? '' }),
+    options,
+    deps,
+  );
   report.reverted = touched.length > 0;
   const what = report.mode === 'rotate' ? `Rotation of ${options.name}` : `Retiring ${options.previousName}`;
   if (problems.length > 0) {

@@ -311,3 +311,23 @@ async function showsFingerprint(
     'check that the app reads the variable at start and that verify-url reports it.',
   );
 }
+
+/**
+ * Every host a failed step touched, put back as found (revertHost), one after the other; a host that
+ * cannot be put back does not stop the others. Returns what could not be put back, host by host.
+ */
+export async function revertTouched(
+  hosts: SecretHost[],
+  valuesAsFound: (host: SecretHost) => Record<string, string>,
+  target: SecretTarget,
+  deps: DeployDeps,
+): Promise<{ touched: SecretHost[]; problems: string[] }> {
+  const touched = hosts.filter((h) => h.touched);
+  const problems: string[] = [];
+  for (const host of touched) {
+    await deps.log
+      .group(`${host.run.name}: put back as found`, () => revertHost(host, valuesAsFound(host), target, deps))
+      .catch((error: unknown) => problems.push(`${host.run.name}: ${errorText(error)}`));
+  }
+  return { touched, problems };
+}
