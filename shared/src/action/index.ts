@@ -1,4 +1,4 @@
-/** Runner glue: the only part of shared/ that imports @actions/core. */
+/** Runner glue: the only part of shared/ that speaks the runner's protocol (workflow-commands.ts). */
 export { actionInputs } from './inputs.js';
 export { actionLog } from './log.js';
 export { setOutputs, writeSummary, type OutputValue } from './results.js';

@@ -1,5 +1,5 @@
 /** Outputs and the job summary, both redacted: the runner masks log lines, not these files. */
-import * as core from '@actions/core';
+import * as core from './workflow-commands.js';
 import { SUMMARY_LIMIT, truncate } from '../report/markdown.js';
 import { redact } from './redaction.js';
 
@@ -15,5 +15,5 @@ export function setOutputs(outputs: Record<string, OutputValue>): void {
 export async function writeSummary(markdown: string): Promise<void> {
   // Outside a runner (a local try-out) there is no summary file; that is not a failure.
   if (!process.env.GITHUB_STEP_SUMMARY) return;
-  await core.summary.addRaw(truncate(redact(markdown), SUMMARY_LIMIT), true).write();
+  core.appendSummary(truncate(redact(markdown), SUMMARY_LIMIT));
 }

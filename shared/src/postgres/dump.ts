@@ -8,7 +8,7 @@ import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
+import { builtin } from '../builtins.js';
 import { OperationError, errorText } from '../errors.js';
 import type { Log } from '../log.js';
 import { digestBackup, publish, removeQuietly } from './archive-files.js';
@@ -120,7 +120,7 @@ export async function writeBackup(
             dump.child.stdout as NodeJS.ReadableStream,
             // So that `gunzip < f | psql` runs as the application's role, which uses extensions it does not own.
             new SqlLineFilter(isExtensionOwnerOnlyLine, true),
-            createGzip({ level: spec.compression, chunkSize: 1 << 16 }),
+            builtin.zlib.createGzip({ level: spec.compression, chunkSize: 1 << 16 }),
             createWriteStream(partial, { mode: 0o600 }),
           ).catch((error: unknown) => {
             dump.child.kill('SIGTERM');

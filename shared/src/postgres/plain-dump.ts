@@ -6,14 +6,14 @@
  */
 import { createReadStream } from 'node:fs';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import { builtin } from '../builtins.js';
 
 export const DUMP_TRAILER = '-- PostgreSQL database dump complete';
 
 export function openPlainDump(path: string, gzipped: boolean): Readable {
   const file = createReadStream(path, { highWaterMark: 1 << 20 });
   if (!gzipped) return file;
-  const gunzip = createGunzip();
+  const gunzip = builtin.zlib.createGunzip();
   file.on('error', (error) => gunzip.destroy(error));
   return file.pipe(gunzip);
 }

@@ -1,14 +1,13 @@
 /** The build job's output as one gzipped tarball to upload: given as a tarball, or packed from a directory. */
-import { execFile } from 'node:child_process';
+import { builtin } from '../builtins.js';
 import { createReadStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { createGunzip } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ConfigurationError } from '../errors.js';
 import type { ArtifactSize } from './disk.js';
 
-const run = promisify(execFile);
+const run = (file: string, args: string[]) => promisify(builtin.childProcess.execFile)(file, args);
 
 export interface PackedArtifact extends ArtifactSize {
   tarball: string;
@@ -34,7 +33,7 @@ export function checkArtifact(input: string, path: string): void {
 /** Bytes of the gunzipped stream, read once without holding it: what unpacking will write, at most. */
 async function gunzippedBytes(input: string, tarball: string): Promise<number> {
   let bytes = 0;
-  const gunzip = createGunzip();
+  const gunzip = builtin.zlib.createGunzip();
   gunzip.on('data', (chunk: Buffer) => (bytes += chunk.length));
   await new Promise<void>((resolve, reject) => {
     const fail = (error: Error) =>

@@ -7,7 +7,6 @@
  */
 import { OperationError } from '../errors.js';
 import type { Log } from '../log.js';
-import { sealForGithub } from './sealed-box.js';
 
 export type GithubScope =
   | { kind: 'repository'; owner: string; repo: string }
@@ -139,6 +138,8 @@ export class GithubSecret {
   /** Seals and stores the value; 'created' (201) or 'updated' (204). */
   async put(value: string, key: PublicKey): Promise<'created' | 'updated'> {
     const { base, params } = routeBase(this.target.scope);
+    // tweetnacl reads node:crypto when it loads: loaded here, where a value is sealed, not at start.
+    const { sealForGithub } = await import('./sealed-box.js');
     const body: Record<string, unknown> = {
       ...params,
       secret_name: this.target.secretName,

@@ -3,7 +3,7 @@
  * `.sql` name is an error naming the file — a typo must not be skipped silently — and so are two files
  * with one version.
  */
-import { createHash } from 'node:crypto';
+import { builtin } from '../../builtins.js';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigurationError } from '../../errors.js';
@@ -35,7 +35,7 @@ export function compareVersions(a: string, b: string): number {
 }
 
 export function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+  return builtin.crypto.createHash('sha256').update(text).digest('hex');
 }
 
 export async function readMigrations(dir: string, input = 'migrations-dir'): Promise<MigrationFile[]> {
