@@ -393,6 +393,11 @@ describe('refusals that touch nothing', () => {
     ['compression', { compression: '11' }, /Input 'compression'/],
     ['remote-dir', { 'remote-dir': '/var/backups/bunty' }, /Input 'remote-dir': needs ssh-host/],
     [
+      'from-host',
+      { mode: 'verify', backup: '/var/backups/bunty/bunty-latest.dump', 'from-host': 'true' },
+      /Input 'from-host': needs ssh-host/,
+    ],
+    [
       'scratch-database-url',
       { verify: 'restore' },
       /Input 'scratch-database-url': is required for verify: restore/,
@@ -577,6 +582,70 @@ describe('retention', () => {
       expect(readFileSync(join(real, dir, f)).equals(readFileSync(join(local, f)))).toBe(true);
     }
   }, 60_000);
+
+  it('verifies and restores a backup kept on the droplet (from-host), following its latest link', async () => {
+    const fresh = await host.freshDatabase();
+    const remoteDir = `${host.droplet.hostRoot}/var/backups/from-host`;
+    const options = {
+      secrets: [host.postgres.password, host.droplet.sshd?.privateKey ?? ''],
+      timeoutMs: 60_000,
+    };
+    const taken = await runActionBundle(
+      'action-db-backup',
+      { 'database-url': fresh.url, path: newDir(), 'remote-dir': remoteDir, name: 'app', ...sshInputs() },
+      options,
+    );
+    expect(taken.errors).toEqual([]);
+    const latest = `${remoteDir}/app-latest.dump`;
+    const verified = await runActionBundle(
+      'action-db-backup',
+      { mode: 'verify', backup: latest, 'from-host': 'true', level: 'read', path: newDir(), ...sshInputs() },
+      options,
+    );
+    expect(verified.errors).toEqual([]);
+    expect(verified.outputs.verified).toBe('true');
+    expect(verified.stdout).toMatch(
+      /fetched \S+:\S+\/app-\d{8}T\d{6}Z\.dump \(\S+app-latest\.dump\) — \d+ bytes and its manifest/,
+    );
+
+    const users = (await host.sql<{ n: number }>(fresh.name, 'SELECT count(*)::int AS n FROM users'))[0]?.n;
+    await host.sql(fresh.name, 'DELETE FROM ledger.entries; DELETE FROM users');
+    const restored = await runActionBundle(
+      'action-db-backup',
+      {
+        mode: 'restore',
+        backup: latest,
+        'from-host': 'true',
+        confirm: fresh.name,
+        'database-url': fresh.url,
+        path: newDir(),
+        ...sshInputs(),
+      },
+      options,
+    );
+    expect(restored.errors).toEqual([]);
+    expect(restored.outputs.restored).toBe('true');
+    expect(await host.sql(fresh.name, 'SELECT count(*)::int AS n FROM users')).toEqual([{ n: users }]);
+
+    const missing = await runActionBundle(
+      'action-db-backup',
+      {
+        mode: 'verify',
+        backup: `${remoteDir}/nope.dump`,
+        'from-host': 'true',
+        path: newDir(),
+        ...sshInputs(),
+      },
+      options,
+    );
+    failedWith(missing, /There is no backup at \S+:\S+\/nope\.dump/);
+    const relative = await runActionBundle(
+      'action-db-backup',
+      { mode: 'verify', backup: 'backups/x.dump', 'from-host': 'true', ...sshInputs() },
+      options,
+    );
+    failedWith(relative, /Input 'backup': must be an absolute path on ssh-host/);
+  }, 120_000);
 
   it('without the tunnel the droplet-only name does not resolve here: the error says to set ssh-host', async () => {
     const url = host.postgres.url.replace('127.0.0.1', 'db.droplet.internal');

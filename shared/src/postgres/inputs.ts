@@ -5,6 +5,7 @@
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Inputs } from '../config/inputs.js';
+import type { FromHost } from './fetch-from-host.js';
 import { ConfigurationError } from '../errors.js';
 import { readSshOptions } from '../ssh/inputs.js';
 import { parseSshTarget } from '../ssh/target.js';
@@ -127,18 +128,37 @@ function readBackupInput(inputs: Inputs, mode: Mode): string {
       'backup',
       `is required for mode: ${mode} (a backup file or its .manifest.json).`,
     );
+  // A path on the droplet is the droplet's: absolute, and never resolved against this machine.
+  if (inputs.boolean('from-host', false)) {
+    if (!given.startsWith('/'))
+      throw new ConfigurationError(
+        'backup',
+        `must be an absolute path on ssh-host with from-host: true, got "${given}".`,
+      );
+    return given;
+  }
   return resolve(given);
 }
 
-export function readVerifyOptions(inputs: Inputs): VerifyOptions {
+/** `from-host: true`: where the backup is fetched from (ssh-host) and into (path). */
+function readFromHost(inputs: Inputs, env: NodeJS.ProcessEnv): FromHost | undefined {
+  if (!inputs.boolean('from-host', false)) return undefined;
+  const route = readSshRoute(inputs);
+  if (!route) throw new ConfigurationError('from-host', 'needs ssh-host: the host the backup is kept on.');
+  return { route, dir: backupDir(inputs, env) };
+}
+
+export function readVerifyOptions(inputs: Inputs, env: NodeJS.ProcessEnv = process.env): VerifyOptions {
   // Not used to verify, but masked all the same if a workflow passes it.
   readDatabaseUrl(inputs, 'database-url', false);
   const level = inputs.choice('level', VERIFY_LEVELS, 'read');
   const scratch = readScratch(inputs, level, 'level');
   const via = readSshRoute(inputs);
   const binDir = inputs.string('pg-bin-dir');
+  const fromHost = readFromHost(inputs, env);
   return {
     backup: readBackupInput(inputs, 'verify'),
+    ...(fromHost ? { fromHost } : {}),
     level,
     ...(scratch ? { scratch } : {}),
     ...(via ? { via } : {}),
@@ -155,8 +175,10 @@ export function readRestoreOptions(inputs: Inputs, env: NodeJS.ProcessEnv = proc
   const target = readAccess(inputs, explicit ? 'target-database-url' : 'database-url');
   const safety = inputs.boolean('safety-backup', true);
   const spec = readDumpSpec(inputs, target.db, env);
+  const fromHost = readFromHost(inputs, env);
   return {
     backup,
+    ...(fromHost ? { fromHost } : {}),
     target,
     confirm: inputs.raw('confirm'),
     ...(safety ? { safety: { ...spec, format: 'custom', name: `${spec.name}-before-restore` } } : {}),

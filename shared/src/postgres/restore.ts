@@ -8,6 +8,7 @@ import { ConfigurationError, OperationError, operationFailure, errorText } from 
 import type { Log } from '../log.js';
 import { throwIfCancelled } from '../cancel.js';
 import { openBackupFile } from './backup-file.js';
+import { fetchFromHost, type FromHost } from './fetch-from-host.js';
 import { connectDatabase, disconnect, type DatabaseAccess } from './connect.js';
 import { describeDatabase } from './database-url.js';
 import { writeBackup, type Connected, type DumpSpec } from './dump.js';
@@ -18,6 +19,8 @@ import { verifyBackup } from './verify.js';
 
 export interface RestoreOptions {
   backup: string;
+  /** The backup is a path on this host, fetched first (after the confirmation is checked). */
+  fromHost?: FromHost;
   /** The database restored into (target-database-url, else database-url). */
   target: DatabaseAccess;
   confirm: string;
@@ -48,7 +51,9 @@ export async function restore(
       `must be the name of the database being restored over, ${JSON.stringify(target.database)}${options.confirm ? ` (got ${JSON.stringify(options.confirm)})` : ''}: a restore replaces its data.`,
     );
   }
-  const file = await openBackupFile(options.backup);
+  const file = await openBackupFile(
+    options.fromHost ? await fetchFromHost(options.backup, options.fromHost, log) : options.backup,
+  );
   const report: RestoreReport = { restored: false, mismatches: [], plan: [] };
   let connected: Connected | undefined;
   try {

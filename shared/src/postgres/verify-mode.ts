@@ -5,6 +5,7 @@
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import type { Log } from '../log.js';
+import { fetchFromHost, type FromHost } from './fetch-from-host.js';
 import { openBackupFile } from './backup-file.js';
 import { findClientTools } from './client-tools.js';
 import type { DatabaseUrl } from './database-url.js';
@@ -14,6 +15,8 @@ import { asVerification, verifyBackup, type VerifyOutcome } from './verify.js';
 
 export interface VerifyOptions {
   backup: string;
+  /** The backup is a path on this host: fetched first, then verified here. */
+  fromHost?: FromHost;
   level: VerifyLevel;
   scratch?: DatabaseUrl;
   /** The scratch server may itself sit behind the droplet. */
@@ -33,7 +36,9 @@ export async function verifyMode(
   deps: { log: Log; signal?: AbortSignal },
 ): Promise<VerifyReport> {
   const { log } = deps;
-  const file = await openBackupFile(options.backup);
+  const file = await openBackupFile(
+    options.fromHost ? await fetchFromHost(options.backup, options.fromHost, log) : options.backup,
+  );
   const needMajor = file.manifest?.tools.major ?? 0;
   const tools = findClientTools(
     needMajor,

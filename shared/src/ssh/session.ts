@@ -161,6 +161,21 @@ export class SshSession {
     }
   }
 
+  async download(step: string, remoteFile: string, localFile: string): Promise<void> {
+    try {
+      await this.ssh.getFile(localFile, remoteFile);
+    } catch (error) {
+      throw new RemoteCommandError(
+        step,
+        this.name,
+        null,
+        '',
+        'check free disk space on the runner (df -h) and the connection, then run again.',
+        `download failed (${error instanceof Error ? error.message : String(error)})`,
+      );
+    }
+  }
+
   /**
    * A TCP stream to `host:port` as seen from the host (ssh -L without a local port), e.g. to probe
    * an app on a port the firewall keeps closed. A refusal there fails with code ECONNREFUSED.
