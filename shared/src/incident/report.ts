@@ -26,6 +26,8 @@ export interface Incident {
   /** When the problem was detected, and by which check. */
   detectedAt: string;
   detection: string;
+  /** What a diagnosis found (one line each, most severe first), e.g. action-diagnose's findings. */
+  findings?: string[];
   steps: IncidentStep[];
   /** What was done to stop the damage (rolled back, restarted, fallback flag set …). */
   mitigation?: string;
@@ -97,6 +99,9 @@ export function incidentMarkdown(incident: Incident): string {
     '',
     `What the automation saw: ${incident.detection}`,
     '',
+    ...(incident.findings?.length
+      ? ['What the diagnosis found:', '', ...incident.findings.map((f) => `- ${f}`), '']
+      : []),
     prompt('What caused it? Ask "why" until the answer is something you can change (the five whys).'),
     prompt('Why did the checks before production (tests, review, staging) not catch it?'),
     '',
