@@ -6,6 +6,8 @@
  * and recorded as a violation. Each scope has its own libsodium key pair: the sealed box of every
  * PUT is opened with libsodium itself, so the stored value is the value the action meant.
  * It can be told to answer 401, 403, 404, 422 or a (secondary) rate limit for the next requests.
+ * It also keeps a repository's issues (list, create, comment, close) for the maintenance workflow's
+ * issue tracking, its answers complete issue and comment objects as the description requires.
  */
 import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -55,7 +57,17 @@ function deref(node: Json, depth = 0): Json {
       const [, , group, name] = ref.split('/');
       return deref(spec().components[group as string]?.[name as string] ?? null, depth + 1);
     }
-    return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, deref(v, depth + 1)]));
+    const out = Object.fromEntries(Object.entries(node).map(([k, v]) => [k, deref(v, depth + 1)]));
+    // OpenAPI 3.0's `nullable: true`, which ajv takes only beside a `type` (issue objects put it
+    // beside `allOf`): as JSON Schema, "null or the rest".
+    if (out.nullable === true) {
+      delete out.nullable;
+      if (Array.isArray(out.enum)) out.enum = [...out.enum, null];
+      return typeof out.type === 'string'
+        ? { ...out, type: [out.type, 'null'] }
+        : { anyOf: [{ type: 'null' }, out] };
+    }
+    return out;
   }
   return node;
 }
@@ -70,6 +82,12 @@ function validator(schema: Json): ValidateFunction {
     compiled.set(key, v);
   }
   return v;
+}
+
+/** A path segment is text: an integer parameter (issue_number) is read as the number it spells. */
+function pathValue(schema: Json, raw: string): Json {
+  const type = (deref(schema) as { type?: unknown }).type;
+  return (type === 'integer' || type === 'number') && /^\d+$/.test(raw) ? Number(raw) : raw;
 }
 
 /** The spec's path template matching a concrete path, with its parameters. */
@@ -100,8 +118,21 @@ interface ScopeKeys {
   privateKey: Uint8Array;
 }
 
+export interface FakeIssue {
+  number: number;
+  title: string;
+  body: string;
+  state: 'open' | 'closed';
+  stateReason: string | null;
+  comments: string[];
+  /** A pull request is an issue too in the REST API, marked by its `pull_request` field. */
+  pullRequest?: boolean;
+}
+
 export class FakeGithub {
   readonly requests: FakeRequest[] = [];
+  /** `repos/<owner>/<repo>` → its issues. */
+  readonly issues = new Map<string, FakeIssue[]>();
   readonly violations: string[] = [];
   /** `<scope path>/<name>` → the decrypted value. */
   readonly secrets = new Map<string, string>();
@@ -202,6 +233,49 @@ export class FakeGithub {
         req.headers.authorization !== `Bearer ${this.token}`
       )
         return answer(401, { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest' });
+      const issuePath = /^\/(repos\/[^/]+\/[^/]+)\/issues(?:\/(\d+)(\/comments)?)?$/.exec(path);
+      if (issuePath) {
+        const [, repo = '', number, comments] = issuePath;
+        const list = this.issues.get(repo);
+        if (!list) return answer(404, { message: 'Not Found' });
+        const sent = body ? (JSON.parse(body) as Record<string, string>) : {};
+        const base = `https://api.github.com/${repo}`;
+        if (!number && method === 'GET') {
+          const state = url.searchParams.get('state') ?? 'open';
+          const page = Number(url.searchParams.get('page') ?? '1');
+          const shown = page > 1 ? [] : list.filter((i) => state === 'all' || i.state === state);
+          return answer(
+            200,
+            shown.map((i) => issueObject(base, i)),
+            {},
+            match,
+          );
+        }
+        if (!number && method === 'POST') {
+          const issue: FakeIssue = {
+            number: list.length + 1,
+            title: sent.title ?? '',
+            body: sent.body ?? '',
+            state: 'open',
+            stateReason: null,
+            comments: [],
+          };
+          list.push(issue);
+          return answer(201, issueObject(base, issue), {}, match);
+        }
+        const issue = list.find((i) => i.number === Number(number));
+        if (!issue) return answer(404, { message: 'Not Found' });
+        if (comments && method === 'POST') {
+          issue.comments.push(sent.body ?? '');
+          return answer(201, commentObject(base, issue, issue.comments.length), {}, match);
+        }
+        if (!comments && method === 'PATCH') {
+          if (sent.state === 'open' || sent.state === 'closed') issue.state = sent.state;
+          if (sent.state_reason !== undefined) issue.stateReason = sent.state_reason;
+          return answer(200, issueObject(base, issue), {}, match);
+        }
+        return answer(404, { message: 'Not Found' });
+      }
       const scope = path.replace(/\/secrets(\/.*)?$/, '');
       if (!this.known.has(scope)) return answer(404, { message: 'Not Found' });
       if (path.endsWith('/secrets/public-key')) {
@@ -285,7 +359,7 @@ export class FakeGithub {
       const p = deref(raw) as { name: string; in: string; required?: boolean; schema?: Json };
       if (p.in !== 'path') continue;
       if (p.required && params[p.name] === undefined) problems.push(`path parameter ${p.name} missing`);
-      else if (p.schema && !validator(p.schema)(params[p.name]))
+      else if (p.schema && !validator(p.schema)(pathValue(p.schema, params[p.name] as string)))
         problems.push(`path parameter ${p.name} invalid`);
     }
     const schema = op.requestBody?.content?.['application/json']?.schema;
@@ -316,6 +390,75 @@ export class FakeGithub {
         `answer to ${method} ${path} (${status}) breaks the description: ${ajv.errorsText(validate.errors)}`,
       );
   }
+}
+
+const fakeUser = {
+  login: 'runbook-bot',
+  id: 1,
+  node_id: 'U_1',
+  avatar_url: 'https://avatars.githubusercontent.com/u/1',
+  gravatar_id: '',
+  url: 'https://api.github.com/users/runbook-bot',
+  html_url: 'https://github.com/runbook-bot',
+  followers_url: 'https://api.github.com/users/runbook-bot/followers',
+  following_url: 'https://api.github.com/users/runbook-bot/following{/other_user}',
+  gists_url: 'https://api.github.com/users/runbook-bot/gists{/gist_id}',
+  starred_url: 'https://api.github.com/users/runbook-bot/starred{/owner}{/repo}',
+  subscriptions_url: 'https://api.github.com/users/runbook-bot/subscriptions',
+  organizations_url: 'https://api.github.com/users/runbook-bot/orgs',
+  repos_url: 'https://api.github.com/users/runbook-bot/repos',
+  events_url: 'https://api.github.com/users/runbook-bot/events{/privacy}',
+  received_events_url: 'https://api.github.com/users/runbook-bot/received_events',
+  type: 'Bot',
+  site_admin: false,
+};
+const at = '2026-12-01T02:00:00Z';
+
+function issueObject(base: string, i: FakeIssue): Json {
+  const url = `${base}/issues/${i.number}`;
+  return {
+    id: 1000 + i.number,
+    node_id: `I_${i.number}`,
+    url,
+    repository_url: base,
+    labels_url: `${url}/labels{/name}`,
+    comments_url: `${url}/comments`,
+    events_url: `${url}/events`,
+    html_url: url.replace('api.github.com/repos', 'github.com'),
+    number: i.number,
+    state: i.state,
+    state_reason: i.stateReason,
+    title: i.title,
+    body: i.body,
+    user: fakeUser,
+    labels: [],
+    assignee: null,
+    milestone: null,
+    locked: false,
+    comments: i.comments.length,
+    created_at: at,
+    updated_at: at,
+    closed_at: i.state === 'closed' ? at : null,
+    ...(i.pullRequest
+      ? {
+          pull_request: { url: `${base}/pulls/${i.number}`, html_url: null, diff_url: null, patch_url: null },
+        }
+      : {}),
+  };
+}
+
+function commentObject(base: string, i: FakeIssue, n: number): Json {
+  return {
+    id: 5000 + n,
+    node_id: `IC_${n}`,
+    url: `${base}/issues/comments/${5000 + n}`,
+    html_url: `${base.replace('api.github.com/repos', 'github.com')}/issues/${i.number}#issuecomment-${5000 + n}`,
+    issue_url: `${base}/issues/${i.number}`,
+    body: i.comments[n - 1] ?? '',
+    user: fakeUser,
+    created_at: at,
+    updated_at: at,
+  };
 }
 
 /** Scope paths as the fake stores them. */
