@@ -146,32 +146,31 @@ export class SshSession {
     return { stdout: response.stdout, stderr: response.stderr, code };
   }
 
-  async upload(step: string, localFile: string, remoteFile: string): Promise<void> {
-    try {
-      await this.ssh.putFile(localFile, remoteFile);
-    } catch (error) {
-      throw new RemoteCommandError(
-        step,
-        this.name,
-        null,
-        '',
-        'check free disk space on the host (df -h) and the connection, then run again.',
-        `upload failed (${error instanceof Error ? error.message : String(error)})`,
-      );
-    }
+  upload(step: string, localFile: string, remoteFile: string): Promise<void> {
+    return this.transfer(step, 'upload', 'the host', () => this.ssh.putFile(localFile, remoteFile));
   }
 
-  async download(step: string, remoteFile: string, localFile: string): Promise<void> {
+  download(step: string, remoteFile: string, localFile: string): Promise<void> {
+    return this.transfer(step, 'download', 'the runner', () => this.ssh.getFile(localFile, remoteFile));
+  }
+
+  /** An SFTP copy; a failure names the step and where to look for free space. */
+  private async transfer(
+    step: string,
+    kind: 'upload' | 'download',
+    target: string,
+    copy: () => Promise<void>,
+  ): Promise<void> {
     try {
-      await this.ssh.getFile(localFile, remoteFile);
+      await copy();
     } catch (error) {
       throw new RemoteCommandError(
         step,
         this.name,
         null,
         '',
-        'check free disk space on the runner (df -h) and the connection, then run again.',
-        `download failed (${error instanceof Error ? error.message : String(error)})`,
+        `check free disk space on ${target} (df -h) and the connection, then run again.`,
+        `${kind} failed (${error instanceof Error ? error.message : String(error)})`,
       );
     }
   }
