@@ -23,7 +23,7 @@ import { startDatabaseHost } from '../sandbox/database-host.js';
 import { tableContents } from '../sandbox/sample-data.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 interface Step {
   name: string;
@@ -346,6 +346,7 @@ try {
     `grace window closed (retire-previous): ${fp(oldKey)} removed from both hosts and from the running apps in ${retired.durationMs} ms`,
   );
   // First response (issue 10): an outage — the app stopped on one host — diagnosed as P0.
+  const outageAt = new Date().toISOString();
   await a.droplet.pm2.command(['stop', 'bunty-backend']);
   const diagnosed = await runActionBundle(
     'action-diagnose',
@@ -372,6 +373,21 @@ try {
   );
   for (const f of findings) say(`       ${f.severity} ${f.where} ${f.check}: ${f.why.slice(0, 130)}`);
   await a.droplet.pm2.command(['start', 'bunty-backend']);
+  // The incident workflow's last step (issue 11): the post-mortem template from the run, the
+  // diagnosis's findings in it, recovery proven at the health URL.
+  const report = await runActionBundle('action-incident-report', {
+    title: 'bunty-backend down on one host (drill)',
+    outcome: 'success',
+    operation: 'restart',
+    'started-at': outageAt,
+    findings: diagnosed.outputs.findings ?? '',
+    'health-url': a.healthUrl,
+  });
+  const written = report.runnerFiles[report.outputs.path ?? ''] ?? '';
+  check(
+    report.exitCode === 0 && report.outputs.recovered === 'true' && /^## Lessons Learned$/m.test(written),
+    `incident report ${basename(report.outputs.path ?? '')}: severity ${/\| Severity \| (\S+)/.exec(written)?.[1]}, ${findings.length} findings under Root Cause, ${/recovered in \d+ s/.exec(written)?.[0] ?? 'NOT recovered'} (proven at /health), in ${report.durationMs} ms`,
+  );
   // Emergency procedure: the maintenance page through nginx, on and off, each verified at the site.
   const nginx = await startHostNginx(a);
   try {
@@ -451,21 +467,26 @@ try {
   );
   await dbHost.sql(name, 'DROP TABLE ledger.entries CASCADE');
   say('     data loss: ledger.entries dropped (and the view that used it)');
+  // The incident workflow's restore: the backup kept on the droplet, its latest link followed there.
   const recovery = await runActionBundle(
     'action-db-backup',
     {
       mode: 'restore',
       'database-url': url,
-      backup: nightly.outputs.manifest ?? '',
+      backup: `${dbHost.droplet.hostRoot}/var/backups/bunty/${name}-latest.dump`,
+      'from-host': 'true',
+      'ssh-host': `${sshd.user}@${sshd.host}:${sshd.port}`,
+      'ssh-key': sshd.privateKey,
+      'known-hosts': sshd.knownHosts,
       confirm: name,
-      path: backups,
+      path: join(backups, 'fetched'),
     },
     { secrets },
   );
   const same = JSON.stringify(await tableContents(url)) === JSON.stringify(before);
   check(
     recovery.exitCode === 0 && recovery.outputs.restored === 'true' && same,
-    `recovered from the last verified backup after a safety backup, rows checked against the manifest and compared row by row: time to recover ${recovery.durationMs} ms (restore itself ${recovery.outputs['restore-ms']} ms)${recovery.errors[0] ? ` — ${firstLine(recovery.errors[0])}` : ''}`,
+    `recovered from the verified backup kept on the droplet (${name}-latest.dump followed and fetched over SFTP, sha256 checked) after a safety backup, rows checked against the manifest and compared row by row: time to recover ${recovery.durationMs} ms (restore itself ${recovery.outputs['restore-ms']} ms)${recovery.errors[0] ? ` — ${firstLine(recovery.errors[0])}` : ''}`,
   );
   // Migrations (issue 8): one that fails halfway leaves nothing of itself and the app healthy; a long
   // query holding a lock is found and terminated, and nothing else is touched.

@@ -21,6 +21,7 @@ import { runMigrateMode } from '../shared/src/postgres/migrations/entry.js';
 import { runSecretMode } from '../shared/src/secrets/modes.js';
 import { runDiagnose } from '../shared/src/diagnose/entry.js';
 import { runOps } from '../shared/src/ops/entry.js';
+import { runWorkflowIncident } from '../shared/src/incident/from-workflow.js';
 import { consoleLog } from './console-log.js';
 import { actionDefaults, parseFlags } from './flags.js';
 
@@ -32,6 +33,7 @@ commands:
   rollback  back to the previous good release (the inputs of action-rollback)
   backup    back up PostgreSQL, verified (the inputs of action-db-backup; --path defaults to ./db-backups)
   verify    check a backup: --backup FILE --level checksum|list|read|restore
+            (--from-host true --ssh-host … : FILE is a path on the droplet, fetched first)
   restore   the Data Recovery: --backup FILE --confirm <database name> (safety backup first)
   migrate   apply migrations (the inputs of action-db-migrate; --mode status|rollback too)
   maintain  database upkeep and checks: --tasks analyze,connections,long-queries,…
@@ -41,6 +43,9 @@ commands:
             set-env --settings PLAID_ENABLED=false, flush-cache, logs --pattern '…' --since 1h
   rotate-secret  rotate a secret on every host and in GitHub (the inputs of action-rotate-secret;
             --mode retire-previous|audit too; --github-token @file --github-repository owner/repo)
+  incident-report  the post-mortem template filled in (the inputs of action-incident-report:
+            --title, --outcome, --started-at, --findings @diagnose-findings.json, --health-url)
+            into ./incidents/YYYY-MM-DD-<name>.md
 
 Every --flag is the action input of the same name, with the same default. A value written as
 @path is read from that file (use it for secrets: --ssh-key @~/.ssh/deploy_key keeps the key out
@@ -179,6 +184,14 @@ async function opsCommand(argv: string[], redactor: Redactor): Promise<void> {
   if (result.failure) throw result.failure;
 }
 
+/** incident-report: action-incident-report's core; the report goes to ./incidents unless --incident-dir says. */
+async function incidentReportCommand(argv: string[], redactor: Redactor): Promise<void> {
+  const log = consoleLog(redactor);
+  const inputs = cliInputs('action-incident-report', argv, redactor);
+  const result = await runWorkflowIncident(inputs, cliContext(), { log });
+  log.info(result.summary);
+}
+
 async function health(argv: string[], redactor: Redactor): Promise<void> {
   const log = consoleLog(redactor);
   const options = readHealthOptions(cliInputs('action-health', argv, redactor));
@@ -202,6 +215,7 @@ async function main(): Promise<number> {
     else if (command === 'rotate-secret') await rotateSecretCommand(rest, redactor);
     else if (command === 'diagnose') await diagnoseCommand(rest, redactor);
     else if (command === 'ops') await opsCommand(rest, redactor);
+    else if (command === 'incident-report') await incidentReportCommand(rest, redactor);
     else {
       console.error(USAGE);
       return command === undefined || command === '--help' ? 0 : 1;

@@ -1,6 +1,9 @@
 /** The `runbook` CLI runs the same health core with the action's names and defaults, redacting secrets. */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { findLeaks } from '../../sandbox/leak-guard.js';
 import { repoRoot } from '../../sandbox/action-runner.js';
 import { startScriptedServer, type ScriptedServer } from '../helpers/scripted-server.js';
@@ -243,4 +246,36 @@ describe('runbook migrate and maintain', () => {
       await db.droplet.stop();
     }
   }, 60_000);
+});
+
+describe('runbook incident-report', () => {
+  it('writes the post-mortem template with the findings read from a file and the recovery proven', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-incident-'));
+    try {
+      writeFileSync(
+        join(dir, 'findings.json'),
+        JSON.stringify([
+          { severity: 'P1', where: 'db', check: 'locks', why: 'an UPDATE waits', next: 'kill it' },
+        ]),
+      );
+      const r = await runbook(
+        'incident-report',
+        ...flags({
+          title: 'api slow at 3am',
+          outcome: 'success',
+          'started-at': '2026-12-01T03:00:00Z',
+          findings: `@${join(dir, 'findings.json')}`,
+          'health-url': server.url,
+          'incident-dir': dir,
+        }),
+      );
+      expect(r.code).toBe(0);
+      const md = readFileSync(join(dir, '2026-12-01-api-slow-at-3am.md'), 'utf8');
+      expect(md).toContain('| Severity | P1 |');
+      expect(md).toContain('- P1 db locks: an UPDATE waits — next: kill it');
+      expect(md).toMatch(/\| Recovery \| recovered in \d+ s/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
