@@ -348,6 +348,11 @@ describe('workflows', () => {
       expect(gate('rollback').stdout).toMatch(/^::error title=confirm::rollback changes production/);
       expect(gate('rollback', 'staging')).toMatchObject({ status: 1, output: '' });
       expect(gate('rollback', 'production')).toMatchObject({ status: 0, output: 'mutating=true' });
+      expect(gate('rollback-to', 'production')).toMatchObject({ status: 1, output: '' });
+      expect(gate('rollback-to', 'production').stdout).toMatch(
+        /^::error title=argument::rollback-to needs its argument/,
+      );
+      expect(gate('rollback-to', 'production', '20261130T075100Z-1a2b3c4')).toMatchObject({ status: 0 });
       expect(gate('certificates')).toMatchObject({ status: 0, output: 'mutating=false' });
       expect(gate('certificates', '', 'renew')).toMatchObject({ status: 1, output: '' });
       const marker = join(dir, 'injected');
