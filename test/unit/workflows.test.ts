@@ -376,7 +376,7 @@ describe('workflows', () => {
     for (const part of ['daily', 'weekly', 'monthly', 'quarterly']) expect(schedule).toContain(`'${part}'`);
   });
 
-  it('the example callers pin a commit of this repository that holds the workflows they call', () => {
+  it('the example callers pin a commit of this repository that holds the workflows they call, as they are now', () => {
     for (const file of files.filter((f) => f.path.startsWith('examples/')))
       for (const [, job] of jobsOf(file)) {
         const sha = /@([0-9a-f]{40})$/.exec(job.uses ?? '')?.[1];
@@ -387,6 +387,16 @@ describe('workflows', () => {
           cwd: repoRoot,
         });
         expect({ uses: job.uses, held: held.status === 0 }).toEqual({ uses: job.uses, held: true });
+        // …as it is now: a caller pinned to an older interface would teach the wrong inputs. After a
+        // workflow changes, commit it, then pin the examples to that commit.
+        const pinned = spawnSync('git', ['show', `${sha}:.github/workflows/${called}`], {
+          cwd: repoRoot,
+          encoding: 'utf8',
+        });
+        expect({ uses: job.uses, current: pinned.stdout === ours(called).text }).toEqual({
+          uses: job.uses,
+          current: true,
+        });
       }
     expect(existsSync(join(repoRoot, 'examples/bunty/.github/dependabot.yml'))).toBe(true);
     expect(existsSync(join(repoRoot, '.github/dependabot.yml'))).toBe(true);
