@@ -599,11 +599,21 @@ describe('retention', () => {
     const latest = `${remoteDir}/app-latest.dump`;
     const verified = await runActionBundle(
       'action-db-backup',
-      { mode: 'verify', backup: latest, 'from-host': 'true', level: 'read', path: newDir(), ...sshInputs() },
-      options,
+      {
+        mode: 'verify',
+        backup: latest,
+        'from-host': 'true',
+        level: 'restore',
+        'scratch-database-url': scratch.superuser(),
+        path: newDir(),
+        ...sshInputs(),
+      },
+      { ...options, secrets: [...options.secrets, scratch.postgres.password] },
     );
     expect(verified.errors).toEqual([]);
     expect(verified.outputs.verified).toBe('true');
+    // The scratch server (a workflow's service container) is the runner's, not the droplet's.
+    expect(verified.stdout).not.toMatch(/reached through/);
     expect(verified.stdout).toMatch(
       /fetched \S+:\S+\/app-\d{8}T\d{6}Z\.dump \(\S+app-latest\.dump\) — \d+ bytes and its manifest/,
     );

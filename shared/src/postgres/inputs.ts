@@ -153,9 +153,11 @@ export function readVerifyOptions(inputs: Inputs, env: NodeJS.ProcessEnv = proce
   readDatabaseUrl(inputs, 'database-url', false);
   const level = inputs.choice('level', VERIFY_LEVELS, 'read');
   const scratch = readScratch(inputs, level, 'level');
-  const via = readSshRoute(inputs);
   const binDir = inputs.string('pg-bin-dir');
   const fromHost = readFromHost(inputs, env);
+  // ssh-host names where the scratch server is reached through — or, with from-host, where the backup
+  // is kept; the scratch server (a workflow's service container) is then reached directly.
+  const via = fromHost ? undefined : readSshRoute(inputs);
   return {
     backup: readBackupInput(inputs, 'verify'),
     ...(fromHost ? { fromHost } : {}),
