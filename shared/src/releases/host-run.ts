@@ -7,7 +7,7 @@ import type { HealthCriteria } from '../health/options.js';
 import type { HealthReport } from '../health/verify.js';
 import type { Log } from '../log.js';
 import { openSession, type RetryBudget, type SshOptions } from '../ssh/connect.js';
-import type { SshSession } from '../ssh/session.js';
+import { ConnectionLost, type SshSession } from '../ssh/session.js';
 import { describeTarget, type SshTarget } from '../ssh/target.js';
 import {
   Heartbeat,
@@ -255,6 +255,34 @@ export async function reachAgain(
   run.session = await openSession(run.target, target.ssh, log, budget);
   run.store = new ReleaseStore(run.session, target.appDir);
   return run.session;
+}
+
+/**
+ * The way back, again after a connection that drops while it runs: the dead session is closed so that
+ * liveStore reaches the host again (until `restore-deadline`), and `attempt` — which reads what the
+ * host says before it changes anything — runs again. A client can learn of the drop only when a
+ * command fails on it (`connected` still says true), so liveStore alone cannot catch this case.
+ */
+export async function retryAfterConnectionLoss<T>(
+  run: HostRun,
+  target: ReleaseTarget,
+  log: Log,
+  attempt: () => Promise<T>,
+): Promise<T> {
+  const until = Date.now() + target.restoreDeadlineMs;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!(error instanceof ConnectionLost)) throw error;
+      run.session?.close();
+      if (Date.now() >= until) {
+        run.report.reachable = false;
+        throw error;
+      }
+      log.warn(`${run.name}: ${errorText(error).split('\n')[0]}; reaching it again to put it right`);
+    }
+  }
 }
 
 /**

@@ -7,9 +7,16 @@ import { uncancellable } from '../cancel.js';
 import { OperationError, errorText } from '../errors.js';
 import { verifyHealth, type HealthReport } from '../health/verify.js';
 import { sleep as realSleep } from '../retry/backoff.js';
-import type { SshSession } from '../ssh/session.js';
+import { ConnectionLost, type SshSession } from '../ssh/session.js';
 import { healthUrlFor } from './host-url.js';
-import { liveStore, summary, type DeployDeps, type HostRun, type ReleaseTarget } from './host-run.js';
+import {
+  liveStore,
+  retryAfterConnectionLoss,
+  summary,
+  type DeployDeps,
+  type HostRun,
+  type ReleaseTarget,
+} from './host-run.js';
 import { checkStable, deleteApp, pm2List, restartCount, runCurrentRelease } from './pm2.js';
 
 export async function switchAndVerify(
@@ -104,7 +111,20 @@ export async function restorePrevious(
   reason: string,
 ): Promise<void> {
   // The way back is never cancelled: a cancelled run still puts back what it changed.
-  deps = uncancellable(deps);
+  const way = uncancellable(deps);
+  let attempt = 0;
+  await retryAfterConnectionLoss(run, target, way.log, () =>
+    restoreOnce(run, target, way, reason, attempt++ === 0),
+  );
+}
+
+async function restoreOnce(
+  run: HostRun,
+  target: ReleaseTarget,
+  deps: DeployDeps,
+  reason: string,
+  first: boolean,
+): Promise<void> {
   const { log } = deps;
   const { session, store } = await liveStore(run, target, log);
   const release = run.release as string;
@@ -112,7 +132,10 @@ export async function restorePrevious(
     .markBad(release, reason, target.holder.actor)
     .catch((e) => log.warn(`${run.name}: could not mark ${release} bad: ${errorText(e)}`));
   const now = await store.state();
-  if (now.current !== release) {
+  // After a drop on the way back, `current` may already name the previous release while pm2 still
+  // runs the failed one: that switch is made (and proven) again, never taken as "nothing changed".
+  const halfWayBack = !first && run.previous !== undefined && now.current === run.previous;
+  if (now.current !== release && !halfWayBack) {
     // The switch never happened (or never reached the host): nothing serving changed.
     run.switched = false;
     run.report.switched = false;
@@ -136,6 +159,7 @@ export async function restorePrevious(
     );
     run.report.rollbackHealth = summary(health);
   } catch (error) {
+    if (error instanceof ConnectionLost) throw error;
     run.report.rollbackHealth = {
       healthy: false,
       attempts: error instanceof HealthGateFailed ? error.health.attempts : 0,
