@@ -17,4 +17,5 @@ export {
 } from './action-runner.js';
 export { findLeaks } from './leak-guard.js';
 export { makeSampleRelease, type SampleRelease } from './release-artifact.js';
+export { makeRealAppRelease, type RealAppRelease } from './real-app.js';
 export { runnerNode } from './runner-node.js';

@@ -100,6 +100,7 @@ describe('judging', () => {
       statusCode: 200,
       latencyMs: 2600,
       failure: 'answered in 2600 ms, slower than max-latency 2000 ms',
+      failureKind: 'latency',
     };
     expect(judge(o)[1]).toMatchObject({ severity: 'P2', check: 'health' });
     host.health = {

@@ -85,7 +85,7 @@ export function judge(o: Observations): Finding[] {
       else if (
         health.latencyMs !== undefined &&
         health.latencyMs > o.slowMs &&
-        /latency|slower/i.test(health.failure ?? '')
+        health.failureKind === 'latency'
       )
         slow(h.host, health.latencyMs);
       else

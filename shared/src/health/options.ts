@@ -25,6 +25,12 @@ export interface HealthOptions {
   expectJson: JsonAssertion[] | null;
   /** The release that must be serving (a sha or release id); undefined to skip the check. */
   expectedVersion?: string;
+  /**
+   * How `expectedVersion` is held: `require` (default) — a body without a version field fails at
+   * once; `auto` — a version that is served must match, a body without one passes (the caller proves
+   * the release another way: pm2's pid, start time and cwd).
+   */
+  versionCheck?: 'require' | 'auto';
   /** Per request: connect, headers and body together. */
   timeoutMs: number;
   maxAttempts: number;

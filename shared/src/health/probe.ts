@@ -15,6 +15,8 @@ export interface ProbeRecord {
   version?: string;
   /** Why the probe failed, as a sentence. */
   failure?: string;
+  /** What kind of failure, for the advice that follows it. */
+  failureKind?: ProbeFailureKind;
   /** A failure that waiting will not heal (an untrusted or expiring certificate). */
   permanent?: boolean;
   /** Nothing listens: the connection was refused or reset, or a proxy in front answered 502. */
@@ -24,6 +26,9 @@ export interface ProbeRecord {
   certificateDaysLeft?: number;
   warnings: string[];
 }
+
+/** refused: nothing listens (or a proxy's 502); answer: status, body or latency; version: not the expected release. */
+export type ProbeFailureKind = 'refused' | 'unreachable' | 'tls' | 'status' | 'body' | 'latency' | 'version';
 
 const MAX_REDIRECTS = 5;
 const EVIDENCE_CHARS = 500;
@@ -61,13 +66,15 @@ export async function probeUrl(
     record.failure = error.message;
     record.permanent = isPermanentGetError(error.code);
     record.refused = error.code === 'ECONNREFUSED' || error.code === 'ECONNRESET';
+    record.failureKind = record.refused ? 'refused' : record.permanent ? 'tls' : 'unreachable';
     return record;
   }
   record.statusCode = response.statusCode;
   record.refused = response.statusCode === 502;
   record.latencyMs = latencyMs;
-  record.failure = judge(response, record, options, now);
-  record.ok = record.failure === undefined;
+  const judged = judge(response, record, options, now);
+  record.ok = judged === undefined;
+  if (judged) [record.failureKind, record.failure] = judged;
   if (!record.ok) record.body = truncate(response.body.trim(), EVIDENCE_CHARS);
   return record;
 }
@@ -78,7 +85,7 @@ function judge(
   record: ProbeRecord,
   options: HealthOptions,
   now: () => Date,
-): string | undefined {
+): [ProbeFailureKind, string] | undefined {
   let body: unknown;
   let bodyIsJson = false;
   try {
@@ -96,7 +103,7 @@ function judge(
       const text = `TLS certificate expires in ${record.certificateDaysLeft} days (${response.certificate.validTo.toISOString()}), less than tls-min-days ${options.tlsMinDays}: renew it (certbot renew) and reload nginx`;
       if (options.tlsExpiry === 'fail') {
         record.permanent = true;
-        return text;
+        return ['tls', text];
       }
       record.warnings.push(text);
     }
@@ -108,26 +115,39 @@ function judge(
       response.statusCode >= 300 && response.statusCode < 400 && location && !options.followRedirects
         ? ` (redirect to ${location}; set follow-redirects: true to follow it)`
         : '';
-    return `status ${response.statusCode}, expected ${describeStatusRanges(options.expectedStatus)}${redirect}`;
+    return [
+      response.statusCode === 502 ? 'refused' : 'status',
+      `status ${response.statusCode}, expected ${describeStatusRanges(options.expectedStatus)}${redirect}`,
+    ];
   }
   if (
     options.maxLatencyMs !== undefined &&
     record.latencyMs !== undefined &&
     record.latencyMs > options.maxLatencyMs
   ) {
-    return `answered in ${record.latencyMs} ms, slower than max-latency ${options.maxLatencyMs} ms`;
+    return ['latency', `answered in ${record.latencyMs} ms, slower than max-latency ${options.maxLatencyMs} ms`];
   }
   if (options.expectJson) {
-    if (!bodyIsJson) return 'body is not JSON (set expect-json: none to skip body checks)';
+    if (!bodyIsJson) return ['body', 'body is not JSON (set expect-json: none to skip body checks)'];
     const failed = checkJsonAssertions(body, options.expectJson);
-    if (failed) return failed;
+    if (failed) return ['body', failed];
   }
   if (options.expectedVersion !== undefined) {
     if (record.version === undefined) {
-      return `no release id served (body releaseId/version or header x-release-id), expected ${options.expectedVersion}`;
+      // auto: a release that serves no version is proven by pm2 (pid, start time, cwd) instead.
+      if (options.versionCheck === 'auto') return undefined;
+      // Waiting cannot make a field appear that the app never serves.
+      record.permanent = options.versionCheck === 'require';
+      return [
+        'version',
+        `no release id served (body releaseId/version/release/commit/sha or header x-release-id), expected ${options.expectedVersion}${record.permanent ? ' (version-check: require)' : ''}`,
+      ];
     }
     if (!versionMatches(options.expectedVersion, record.version)) {
-      return `serving release ${record.version}, expected ${options.expectedVersion} (old code still running?)`;
+      return [
+        'version',
+        `serving release ${record.version}, expected ${options.expectedVersion} (old code still running?)`,
+      ];
     }
   }
   return undefined;

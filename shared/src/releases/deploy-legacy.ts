@@ -3,6 +3,7 @@ import { uncancellable } from '../cancel.js';
 import { OperationError, errorText } from '../errors.js';
 import type { SshSession } from '../ssh/session.js';
 import { installer } from './install.js';
+import { describeEntry, type AppEntry } from './entry.js';
 import { healthUrlFor } from './host-url.js';
 import { liveStore, summary, type DeployDeps } from './host-run.js';
 import {
@@ -22,12 +23,12 @@ export function legacyStrategy(options: DeployOptions, deps: DeployDeps): Deploy
   return {
     plan: (run) =>
       `${run.name}: unpack ${options.artifact} into ${options.appDir}-next-${run.release}, copy ${[...options.linkedFiles, ...options.linkedDirs].join(', ') || 'nothing'} from ${options.appDir}` +
-      `${options.installCommand ? `; install (${options.installCommand})` : ''}; check ${options.pm2.script} exists; remove ${options.appDir}-previous; move ${options.appDir} to -previous and the new code into place; pm2 restart ${options.pm2.name}` +
+      `${options.installCommand ? `; install (${options.installCommand})` : ''}; find the entry point (${options.pm2.script ?? 'package.json, ecosystem file'}); remove ${options.appDir}-previous; move ${options.appDir} to -previous and the new code into place; pm2 restart ${options.pm2.name}` +
       `; verify ${healthUrlFor(options.healthUrls, run.index, run.target).href} serves ${options.sha}; on failure move it aside and -previous back`,
 
     async prepare(run, packed) {
       const session = run.session as SshSession;
-      run.nextDir = await prepareLegacy(
+      const prepared = await prepareLegacy(
         session,
         {
           appDir: options.appDir,
@@ -35,11 +36,15 @@ export function legacyStrategy(options: DeployOptions, deps: DeployDeps): Deploy
           tarball: packed.tarball,
           linkedFiles: options.linkedFiles,
           linkedDirs: options.linkedDirs,
-          script: options.pm2.script,
+          appName: options.pm2.name,
+          ...(options.pm2.script ? { script: options.pm2.script } : {}),
         },
         run.release as string,
         installer(session, options, deps),
       );
+      run.nextDir = prepared.dir;
+      run.entry = prepared.entry;
+      deps.log.info(`${run.name}: entry ${describeEntry(prepared.entry)}`);
     },
 
     preSwitchDir: (run) => run.nextDir as string,
@@ -55,7 +60,7 @@ export function legacyStrategy(options: DeployOptions, deps: DeployDeps): Deploy
         options.appDir,
         run.nextDir as string,
         options.pm2.name,
-        options.pm2.script,
+        run.entry as AppEntry,
         { RELEASE_ID: run.release as string, GIT_SHA: options.sha },
       );
       run.switched = true;

@@ -1,6 +1,7 @@
 /** The releases/ + current layout's deploy verbs (Deployer's and Capistrano's layout). */
 import type { SshSession } from '../ssh/session.js';
 import { installer } from './install.js';
+import { describeEntry, recordOf } from './entry.js';
 import { healthUrlFor } from './host-url.js';
 import { reachAgain, type DeployDeps, type HostRun } from './host-run.js';
 import { appPaths, releaseDir } from './layout.js';
@@ -16,26 +17,30 @@ export function releasesStrategy(options: DeployOptions, deps: DeployDeps): Depl
       const previous = run.state?.current ?? '(none: first deploy)';
       return (
         `${run.name}: upload ${options.artifact} → ${releaseDir(appPaths(options.appDir), run.release ?? '?')}` +
-        `${options.installCommand ? `; install (${options.installCommand})` : ''}; check ${options.pm2.script} exists; link ${[...options.linkedFiles, ...options.linkedDirs].join(', ') || 'nothing'}` +
+        `${options.installCommand ? `; install (${options.installCommand})` : ''}; find the entry point (${options.pm2.script ?? 'ecosystem file, package.json start/main, server.js'}); link ${[...options.linkedFiles, ...options.linkedDirs].join(', ') || 'nothing'}` +
         `${options.preflight ? `; start it beside the running app on a spare port (${options.preflight.portEnv}) and prove it healthy there` : ''}` +
         `; switch current from ${previous} to ${run.release}; pm2 ${run.state?.current ? 'reload/restart' : 'start'} ${options.pm2.name}` +
-        `; verify ${healthUrlFor(options.healthUrls, run.index, run.target).href} serves ${options.sha}; keep ${options.keepReleases} releases`
+        `; verify ${healthUrlFor(options.healthUrls, run.index, run.target).href} answers healthy from the new process (pm2 pid, start time, cwd)${options.versionCheck === 'off' ? '' : `, serving ${options.sha} if it serves a version`}; keep ${options.keepReleases} releases`
       );
     },
 
     async prepare(run, packed) {
       const session = run.session as SshSession;
-      run.nextDir = await storeOf(run).prepare(
+      const prepared = await storeOf(run).prepare(
         {
           id: run.release as string,
           sha: options.sha,
           tarball: packed.tarball,
           linkedFiles: options.linkedFiles,
           linkedDirs: options.linkedDirs,
-          script: options.pm2.script,
+          appName: options.pm2.name,
+          ...(options.pm2.script ? { script: options.pm2.script } : {}),
         },
         installer(session, options, deps),
       );
+      run.nextDir = prepared.dir;
+      run.entry = prepared.entry;
+      deps.log.info(`${run.name}: entry ${describeEntry(prepared.entry)}`);
       if (options.preflight) {
         await deps.log.group(`${run.name}: preflight of ${run.release}`, () =>
           preflightRelease(run, options, deps, options.preflight as { portEnv: string }),
@@ -66,6 +71,7 @@ export function releasesStrategy(options: DeployOptions, deps: DeployDeps): Depl
         sha: options.sha,
         outcome: 'deployed',
         ...(run.previous ? { from: run.previous } : {}),
+        ...(run.entry ? { entry: recordOf(run.entry) } : {}),
         actor: options.holder.actor,
         runUrl: options.holder.runUrl,
       });

@@ -21,6 +21,8 @@ import {
   type LeasePolicy,
 } from './lease.js';
 import { pm2List, type Pm2AppOptions, type Pm2Process } from './pm2.js';
+import type { AppEntry } from './entry.js';
+import type { ProbeRecord } from '../health/probe.js';
 import { ReleaseStore, symlinkRefusal, type HostState } from './store.js';
 
 export interface ReleaseTarget {
@@ -31,6 +33,12 @@ export interface ReleaseTarget {
   /** `{host}` templates or one URL per host. */
   healthUrls: string[];
   health: HealthCriteria;
+  /**
+   * Whether the served version must match: `require`, `off`, or `auto` — required when expected-version
+   * is given or the release being replaced served a version field, else checked only when served.
+   * pm2's proof (pid online, started after the switch, cwd in the release) is made whatever this says.
+   */
+  versionCheck: 'auto' | 'require' | 'off';
   stabilizationMs: number;
   lock: LeasePolicy;
   /** How long to keep trying to reach a switched host again to restore it. */
@@ -92,6 +100,14 @@ export interface HostRun {
   processes?: Pm2Process[];
   /** Where the new code was unpacked (the release directory, or <app-dir>-next-<id> for legacy). */
   nextDir?: string;
+  /** The new release's entry point, found when it was prepared. */
+  entry?: AppEntry;
+  /** Entries of other releases, as entryOf found them. */
+  entries?: Map<string, AppEntry>;
+  /** Rollback: the host is on the target already, pm2 runs it from there and it answers healthy. */
+  alreadyServing?: boolean;
+  /** The health URL's answer before anything changed (read once, at the first switch). */
+  before?: ProbeRecord;
   report: HostReport;
   started: number;
 }

@@ -37,8 +37,9 @@ export function readReleaseTarget(inputs: Inputs, context: RunContext): ReleaseT
     startTimeoutMs: inputs.duration('start-timeout', 30_000, { min: 1000, max: 3_600_000 }),
   };
   const hosts = readHosts(inputs);
-  const script = parseRelativePath('app-script', inputs.string('app-script') ?? 'server.js');
-  if (/\s/.test(script)) {
+  const scriptRaw = inputs.string('app-script');
+  const script = scriptRaw === undefined ? undefined : parseRelativePath('app-script', scriptRaw);
+  if (script !== undefined && /\s/.test(script)) {
     // pm2 runs any script path holding a space through `bash -c` (pm2 lib/Common.js): the path would become code.
     throw new ConfigurationError(
       'app-script',
@@ -51,7 +52,7 @@ export function readReleaseTarget(inputs: Inputs, context: RunContext): ReleaseT
     appDir: parseAppDir('app-dir', inputs.string('app-dir', { required: true })),
     pm2: {
       name: parseAppName('app-name', inputs.string('app-name', { required: true })),
-      script,
+      ...(script !== undefined ? { script } : {}),
       execMode: inputs.choice('pm2-exec-mode', ['fork', 'cluster'] as const, 'fork'),
       instances: ['', 'max'].includes(inputs.raw('pm2-instances'))
         ? 'max'
@@ -62,6 +63,7 @@ export function readReleaseTarget(inputs: Inputs, context: RunContext): ReleaseT
     },
     healthUrls: parseHealthUrlTemplates('health-url', inputs.list('health-url'), hosts.length),
     health,
+    versionCheck: inputs.choice('version-check', ['auto', 'require', 'off'] as const, 'auto'),
     stabilizationMs: inputs.duration('stabilization-window', 5000, { min: 0, max: 600_000 }),
     lock: {
       graceMs: inputs.duration('lock-ttl', 30_000, { min: 1000, max: 3_600_000 }),

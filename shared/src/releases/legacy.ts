@@ -13,6 +13,8 @@ import type { SshSession } from '../ssh/session.js';
 import { allOf, sh } from '../ssh/shell.js';
 import { discardPartial } from './disk.js';
 import { appPaths, newReleaseId } from './layout.js';
+import { discoverEntry, type AppEntry } from './entry.js';
+import { entryStartOptions } from './pm2.js';
 import { stamp } from '../stamp.js';
 
 export interface LegacyState {
@@ -116,8 +118,9 @@ export interface LegacyDeployOptions {
   tarball: string;
   linkedFiles: string[];
   linkedDirs: string[];
-  /** The entry script, relative to the app: must exist before the switch. */
-  script: string;
+  appName: string;
+  /** app-script; undefined: found in the new code (entry.ts). */
+  script?: string;
 }
 
 /** The new code unpacked beside the app as <app-dir>-next-<id>, with the app's linked files copied in. */
@@ -126,7 +129,7 @@ export async function prepareLegacy(
   options: LegacyDeployOptions,
   id: string,
   install?: (dir: string) => Promise<void>,
-): Promise<string> {
+): Promise<{ dir: string; entry: AppEntry }> {
   const next = `${options.appDir}-next-${id}`;
   const upload = `${next}.tar.gz`;
   // Next directories and uploads left by earlier runs are litter: we hold the lease.
@@ -145,14 +148,10 @@ export async function prepareLegacy(
       sh`tar -xzf ${upload} -C ${next} && rm -f -- ${upload} && printf '%s\\n' ${options.sha} > ${`${next}/REVISION`} && ${allOf(...copies)}`,
     );
     if (install) await install(next);
-    await session.run(
-      'check the entry script',
-      sh`test -f ${`${next}/${options.script}`} || { echo ${`${options.script} (app-script) is not in the new code`} >&2; exit 1; }`,
-    );
+    return { dir: next, entry: await discoverEntry(session, next, options.appName, options.script) };
   } catch (error) {
     throw await discardPartial(session, options.appDir, [next, upload], error);
   }
-  return next;
 }
 
 /**
@@ -165,7 +164,7 @@ export async function switchLegacy(
   appDir: string,
   next: string,
   appName: string,
-  script: string,
+  entry: AppEntry,
   env: Record<string, string>,
 ): Promise<'started' | 'restarted'> {
   const paths = appPaths(appDir);
@@ -184,7 +183,7 @@ export async function switchLegacy(
   }
   await session.run(
     'pm2 start',
-    sh`cd -- ${appDir} && env ${Object.entries(env).map(([n, v]) => `${n}=${v}`)} pm2 start ${`${appDir}/${script}`} --name ${appName} --cwd ${appDir}`,
+    sh`cd -- ${appDir} && env ${Object.entries({ ...entry.env, ...env }).map(([n, v]) => `${n}=${v}`)} pm2 start ${`${appDir}/${entry.script}`} --name ${appName} --cwd ${appDir} ${entryStartOptions(entry)}`,
     { timeoutMs: 120_000 },
   );
   return 'started';

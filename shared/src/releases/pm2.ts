@@ -8,6 +8,7 @@
 import { OperationError } from '../errors.js';
 import type { SshSession } from '../ssh/session.js';
 import { sh, type ShellCommand } from '../ssh/shell.js';
+import type { AppEntry } from './entry.js';
 import type { AppPaths } from './layout.js';
 
 export interface Pm2Process {
@@ -19,12 +20,16 @@ export interface Pm2Process {
   execMode: 'cluster' | 'fork';
   execPath?: string;
   cwd?: string;
+  nodeArgs: string[];
+  args: string[];
+  /** When the running process started (ms since the epoch, the host's clock). */
+  startedAt?: number;
 }
 
 export interface Pm2AppOptions {
   name: string;
-  /** Entry script, relative to the release. */
-  script: string;
+  /** The entry script given as app-script; undefined: each release's own (see entry.ts). */
+  script?: string;
   execMode: 'cluster' | 'fork';
   instances: string;
   waitReady: boolean;
@@ -56,8 +61,15 @@ export function parseJlist(output: string): Pm2Process[] {
       execMode: env.exec_mode === 'cluster_mode' ? 'cluster' : 'fork',
       ...(typeof env.pm_exec_path === 'string' ? { execPath: env.pm_exec_path } : {}),
       ...(typeof env.pm_cwd === 'string' ? { cwd: env.pm_cwd } : {}),
+      nodeArgs: strings(env.node_args),
+      args: strings(env.args),
+      ...(typeof env.pm_uptime === 'number' ? { startedAt: env.pm_uptime } : {}),
     };
   });
+}
+
+function strings(value: unknown): string[] {
+  return Array.isArray(value) ? value.map(String) : typeof value === 'string' && value ? [value] : [];
 }
 
 export async function pm2List(session: SshSession): Promise<Pm2Process[]> {
@@ -74,17 +86,27 @@ export async function runCurrentRelease(
   session: SshSession,
   paths: AppPaths,
   app: Pm2AppOptions,
+  entry: AppEntry,
   env: Record<string, string>,
   /** The process list if it was just read (saves a pm2 start-up, ~0.3 s, on the way to the switch). */
   known?: Pm2Process[],
 ): Promise<'started' | 'reloaded' | 'restarted'> {
   const processes = (known ?? (await pm2List(session))).filter((p) => p.name === app.name);
-  const script = `${paths.current}/${app.script}`;
+  const script = `${paths.current}/${entry.script}`;
+  env = { ...entry.env, ...env };
+  const same = (a: string[], b: string[]) => a.join('\0') === b.join('\0');
   // `env 'NAME=value' pm2 …`: values reach pm2's environment (and with --update-env the app's) quoted.
   const withEnv = (command: ShellCommand) =>
     sh`env ${Object.entries(env).map(([n, v]) => `${n}=${v}`)} ${command}`;
   const inPlace =
-    processes.length > 0 && processes.every((p) => p.execPath === script && p.cwd === paths.current);
+    processes.length > 0 &&
+    processes.every(
+      (p) =>
+        p.execPath === script &&
+        p.cwd === paths.current &&
+        same(p.nodeArgs, entry.nodeArgs) &&
+        same(p.args, entry.args),
+    );
   if (inPlace) {
     const mode = processes[0]?.execMode ?? app.execMode;
     const verb = mode === 'cluster' ? 'reload' : 'restart';
@@ -107,6 +129,7 @@ export async function runCurrentRelease(
     String(app.killTimeoutMs),
     ...(app.execMode === 'cluster' ? ['-i', app.instances] : []),
     ...(app.waitReady ? ['--wait-ready'] : []),
+    ...entryStartOptions(entry),
   ];
   await session.run(
     'pm2 start',
@@ -114,6 +137,15 @@ export async function runCurrentRelease(
     { timeoutMs: 120_000 },
   );
   return 'started';
+}
+
+/** The `pm2 start` words an entry adds after the other options: node's flags, then the script's arguments. */
+export function entryStartOptions(entry: AppEntry): string[] {
+  return [
+    // pm2 splits --node-args on spaces, as a shell would.
+    ...(entry.nodeArgs.length ? ['--node-args', entry.nodeArgs.join(' ')] : []),
+    ...(entry.args.length ? ['--', ...entry.args] : []),
+  ];
 }
 
 /** Stops and forgets the app (used when a first deploy fails and there is nothing to go back to). */

@@ -14,6 +14,9 @@ import { healthUrlFor } from './host-url.js';
 import type { DeployDeps, HostRun } from './host-run.js';
 import type { ReleaseStore } from './store.js';
 import { releaseDir } from './layout.js';
+import type { AppEntry } from './entry.js';
+import { entryStartOptions } from './pm2.js';
+import { versionExpectation } from './switch-verify.js';
 import type { DeployOptions } from './strategy.js';
 
 /** Asks the host's kernel for a free port (node is there: pm2 runs on it). */
@@ -36,6 +39,7 @@ export async function preflightRelease(
   const release = run.release as string;
   const dir = releaseDir(store.paths, release);
   const name = `${options.pm2.name}-preflight`;
+  const entry = run.entry as AppEntry;
   const { stdout } = await session.run('find a spare port', sh`node -e ${SPARE_PORT}`);
   const port = Number(stdout.trim());
   if (!Number.isInteger(port) || port <= 0) throw new Error(`no spare port on ${run.name}: ${stdout.trim()}`);
@@ -48,14 +52,14 @@ export async function preflightRelease(
     await session.run('pm2 delete an old preflight', sh`pm2 delete ${name}`, { okCodes: [1] });
     await session.run(
       'pm2 start preflight',
-      sh`cd -- ${dir} && env ${env} pm2 start ${`${dir}/${options.pm2.script}`} --name ${name} --cwd ${dir} --update-env --no-autorestart`,
+      sh`cd -- ${dir} && env ${[...Object.entries(entry.env).map(([n, v]) => `${n}=${v}`), ...env]} pm2 start ${`${dir}/${entry.script}`} --name ${name} --cwd ${dir} --update-env --no-autorestart ${entryStartOptions(entry)}`,
       { timeoutMs: 120_000 },
     );
     const health = await verifyHealth(
       {
         ...options.health,
         urls: [url],
-        expectedVersion: options.sha,
+        ...versionExpectation(options, options.sha, undefined),
         // Through the SSH connection: nothing but sshd need be open to the runner.
         tunnel: (host, p) => session.forward(host, p),
       },

@@ -14,7 +14,17 @@ import {
   type HostRun,
   type ReleaseTarget,
 } from './host-run.js';
-import { HealthGateFailed, switchAndVerify, verifyRunning } from './switch-verify.js';
+import {
+  HealthGateFailed,
+  entryOf,
+  proveRunning,
+  readBefore,
+  switchAndVerify,
+  verifyRunning,
+} from './switch-verify.js';
+import { describeEntry, startProblems } from './entry.js';
+import { releaseDir } from './layout.js';
+import { pm2List, runCurrentRelease } from './pm2.js';
 import { previousGood, type ReleaseStore } from './store.js';
 import { legacyPrevious, noLegacyPrevious, readLegacyState, restartLegacy, swapLegacy } from './legacy.js';
 import type { SshSession } from '../ssh/session.js';
@@ -49,10 +59,14 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     await openHosts(runs, options, 'rollback', deps, options.maxParallel);
     throwIfCancelled(deps.signal);
 
-    // Decide every host before touching any.
+    // Decide every host before touching any: the target must be able to start, and what serves
+    // now is read (is it healthy? does it serve a version?) so that the way back knows it.
     for (const run of runs) {
       if (options.layout === 'legacy') await decideLegacy(run, options);
-      else decideReleases(run, options, log);
+      else {
+        decideReleases(run, options, log);
+        await checkTarget(run, options, deps);
+      }
       run.report.release = run.release;
       run.report.previousRelease = run.previous;
     }
@@ -62,12 +76,19 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
       if (options.layout === 'legacy') {
         return `${run.name}: move ${options.appDir} aside to ${options.appDir}-broken-<time> and ${run.release} into its place (one command), pm2 restart ${options.pm2.name}, verify health`;
       }
-      if (run.release === run.previous) return `${run.name}: already on ${run.release}; nothing to do`;
+      if (run.release === run.previous)
+        return run.alreadyServing
+          ? `${run.name}: already on ${run.release}, online and healthy; nothing to do`
+          : `${run.name}: already on ${run.release}, but it is not serving healthy (${run.before?.failure ?? 'pm2 does not run it from there'}): start it with ${describeEntry(run.entries?.get(run.release as string) as never)} and verify`;
       const sha = run.state?.releases.find((r) => r.id === run.release)?.sha ?? run.release;
       const gone = run.state?.currentMissing
         ? ` (its directory is gone; the bad mark goes to the release log)`
         : '';
-      return `${run.name}: switch current from ${run.previous}${gone} to ${run.release}, mark ${run.previous} bad, pm2 reload/restart ${options.pm2.name}, verify it serves ${sha}`;
+      const entry = run.entries?.get(run.release as string);
+      const mark = run.before?.ok
+        ? `${run.previous} answers healthy, so it is not marked bad`
+        : `mark ${run.previous} bad (its health: ${run.before?.failure ?? 'unknown'})`;
+      return `${run.name}: switch current from ${run.previous}${gone} to ${run.release}, ${mark}, pm2 start it with ${entry ? describeEntry(entry) : 'its entry'}, verify health and that pm2 runs it from its directory (serving ${sha} if a version is served); if it fails, ${run.previous} is put back and started again`;
     });
     await log.group('Plan', async () => report.plan.forEach((line) => log.info(line)));
     if (options.dryRun) {
@@ -76,10 +97,11 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     }
 
     const failures: string[] = [];
+    let failureHint = 'read `pm2 logs` on the host now.';
     for (let i = 0; i < runs.length; i += options.maxParallel) {
       // A cancelled rollback stops between batches; a switch under way is finished and verified.
       throwIfCancelled(deps.signal);
-      const batch = runs.slice(i, i + options.maxParallel).filter((run) => run.release !== run.previous);
+      const batch = runs.slice(i, i + options.maxParallel).filter((run) => !run.alreadyServing);
       await Promise.all(
         batch.map((run) =>
           log.group(`${run.name}: back to ${run.release}`, async () => {
@@ -89,14 +111,15 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
               run.report.outcome = 'rolled-back';
             } catch (error) {
               run.report.outcome = 'failed';
-              run.report.error = errorText(error);
+              run.report.error ??= errorText(error);
+              if (error instanceof OperationError) failureHint = error.hint;
               if (error instanceof HealthGateFailed)
                 run.report.health = {
                   healthy: false,
                   attempts: error.health.attempts,
                   failure: error.health.failure,
                 };
-              failures.push(`${run.name}: ${errorText(error)}`);
+              failures.push(`${run.name}: ${run.report.error ?? errorText(error)}`);
             }
           }),
         ),
@@ -106,7 +129,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     if (failures.length > 0) {
       report.failure = new OperationError(
         `Rollback to ${report.release} did not verify: ${failures.join('; ')}`,
-        'this is an incident: the rollback target does not serve healthy either — check the database, Redis and `pm2 logs` on the host now.',
+        `this is an incident: ${failureHint}`,
       );
     }
     return report;
@@ -177,42 +200,123 @@ async function decideLegacy(run: HostRun, options: RollbackOptions): Promise<voi
   run.previous = options.appDir;
 }
 
+/**
+ * What the target needs to start is checked before pm2 is touched (directory, entry, dependencies,
+ * linked files); the health of what serves now decides whether it is marked bad; a host already on
+ * the target counts as done only when pm2 runs it from there and it answers healthy.
+ */
+async function checkTarget(run: HostRun, options: RollbackOptions, deps: DeployDeps): Promise<void> {
+  const session = run.session as SshSession;
+  const store = run.store as ReleaseStore;
+  const target = run.release as string;
+  const entry = await entryOf(run, target, options);
+  const problems = await startProblems(session, releaseDir(store.paths, target), entry);
+  if (problems.length > 0)
+    throw new OperationError(
+      `${run.name}: ${target} cannot be started: ${problems.join('; ')}. Nothing was changed.`,
+      'name another release with `release:`, or deploy a fixed one; a release whose dependencies are missing needs its install run again.',
+    );
+  if (run.previous && run.previous !== target && !run.state?.currentMissing)
+    await entryOf(run, run.previous, options).catch(() => undefined);
+  await readBefore(run, options, deps);
+  if (target === run.previous && run.before?.ok) {
+    const processes = run.processes ?? (await pm2List(session));
+    run.alreadyServing = await proveRunning(session, options.pm2.name, processes, {
+      releaseDir: releaseDir(store.paths, target),
+    }).then(
+      () => true,
+      () => false,
+    );
+  }
+}
+
 async function actReleases(run: HostRun, options: RollbackOptions, deps: DeployDeps): Promise<void> {
   const now = deps.now ?? (() => new Date());
-  const reason = `rolled back to ${run.release}${options.holder.actor ? ` by ${options.holder.actor}` : ''}`;
-  // Marked first, in the same command as the switch (in the release log, and in its directory if
-  // that still exists): should the switch fail midway, a later rollback must still skip it.
-  const sha = run.state?.releases.find((r) => r.id === run.release)?.sha;
+  const calm = uncancellable(deps);
+  const target = run.release as string;
+  const from = run.previous as string;
+  // Marked bad only when its own health is why we leave it (and then in the same command as the
+  // switch, so that a later rollback skips it even if this one stops midway).
+  const reason = run.before?.ok
+    ? undefined
+    : `rolled back to ${target}${options.holder.actor ? ` by ${options.holder.actor}` : ''}: it did not answer healthy (${run.before?.failure ?? 'no answer'})`;
+  const sha = run.state?.releases.find((r) => r.id === target)?.sha;
   let verified = false;
   try {
-    const health = await switchAndVerify(
-      run,
-      run.release as string,
-      sha,
-      run.previous,
-      options,
-      uncancellable(deps),
-      reason,
-    );
+    const health =
+      target === from
+        ? await restartInPlace(run, options, calm, sha)
+        : await switchAndVerify(run, target, sha, from, options, calm, reason);
     run.report.health = { healthy: true, attempts: health.attempts };
     verified = true;
     run.report.verified = true;
+  } catch (error) {
+    if (target !== from && !run.state?.currentMissing) await putBack(run, options, calm, error);
+    throw error;
   } finally {
     // The store the switch ended on: a lost connection may have been replaced by a new one.
     await (run.store as ReleaseStore)
       .log({
         time: now().toISOString(),
         host: run.name,
-        release: run.release as string,
+        release: target,
         sha,
         outcome: 'rollback',
         verified,
-        from: run.previous,
-        reason,
+        from,
+        ...(reason ? { reason } : {}),
         actor: options.holder.actor,
         runUrl: options.holder.runUrl,
       })
       .catch(() => undefined);
+  }
+}
+
+/** The host is on the target already, but it does not serve: start it from there and verify. */
+async function restartInPlace(
+  run: HostRun,
+  options: RollbackOptions,
+  deps: DeployDeps,
+  sha: string | undefined,
+): Promise<Awaited<ReturnType<typeof verifyRunning>>> {
+  const session = run.session as SshSession;
+  const store = run.store as ReleaseStore;
+  const release = run.release as string;
+  run.report.pm2 = await runCurrentRelease(
+    session,
+    store.paths,
+    options.pm2,
+    await entryOf(run, release, options),
+    { RELEASE_ID: release, ...(sha ? { GIT_SHA: sha } : {}) },
+  );
+  return verifyRunning(run, session, sha, options, deps, { releaseDir: releaseDir(store.paths, release) });
+}
+
+/**
+ * A rollback that failed puts back the release that was serving, started and proven as well as it
+ * can be: healthy when it answered healthy before, running from its directory either way.
+ */
+async function putBack(
+  run: HostRun,
+  options: RollbackOptions,
+  deps: DeployDeps,
+  cause: unknown,
+): Promise<void> {
+  const from = run.previous as string;
+  const sha = run.state?.releases.find((r) => r.id === from)?.sha;
+  deps.log.warn(`${run.name}: the rollback did not verify (${errorText(cause)}); putting ${from} back`);
+  try {
+    await deps.log.group(`${run.name}: put ${from} back`, () =>
+      switchAndVerify(run, from, sha, run.release, options, deps),
+    );
+    run.report.restored = true;
+    run.report.error = `the rollback to ${run.release} failed, ${from} was put back and verified healthy: ${errorText(cause)}`;
+  } catch (error) {
+    const runningAgain = error instanceof HealthGateFailed && !run.before?.ok;
+    run.report.restored = runningAgain;
+    run.report.error = runningAgain
+      ? `the rollback to ${run.release} failed; ${from} was put back and runs again, unhealthy as it was before: ${errorText(cause)}`
+      : `the rollback to ${run.release} failed, and putting ${from} back failed too: ${errorText(error)}`;
   }
 }
 

@@ -11,6 +11,7 @@ import type { SshSession } from '../ssh/session.js';
 import { allOf, sh, type ShellCommand } from '../ssh/shell.js';
 import { appPaths, isReleaseId, releaseDir, type AppPaths } from './layout.js';
 import { discardPartial } from './disk.js';
+import { discoverEntry, type AppEntry, type RecordedEntry } from './entry.js';
 
 export interface ReleaseInfo {
   id: string;
@@ -20,6 +21,8 @@ export interface ReleaseInfo {
   live: boolean;
   /** Named in the release log at all: a release we have no record of is not vouched for either way. */
   known: boolean;
+  /** The entry it was last started with, as the release log recorded it. */
+  entry?: RecordedEntry;
 }
 
 export interface HostState {
@@ -61,6 +64,8 @@ export interface ReleaseLogEntry {
   actor?: string;
   runUrl?: string;
   reason?: string;
+  /** The entry pm2 starts the release with (recorded at the switch). */
+  entry?: RecordedEntry;
 }
 
 export interface ReleaseHistory {
@@ -69,6 +74,7 @@ export interface ReleaseHistory {
   known: boolean;
   /** Only ever seen as the release a run started from: it was serving before we arrived. */
   adopted: boolean;
+  entry?: RecordedEntry;
 }
 
 export interface PrepareOptions {
@@ -78,8 +84,9 @@ export interface PrepareOptions {
   tarball: string;
   linkedFiles: string[];
   linkedDirs: string[];
-  /** The entry script, relative to the release: must exist before the release may be switched to. */
-  script: string;
+  /** The pm2 app: its entry is app-script when given, else found in the release (entry.ts). */
+  appName: string;
+  script?: string;
 }
 
 const VERIFIED: readonly LogOutcome[] = ['deployed', 'rolled-back', 'migrated'];
@@ -99,6 +106,7 @@ export function readHistory(entries: ReleaseLogEntry[]): Map<string, ReleaseHist
     if (VERIFIED.includes(entry.outcome) || (entry.outcome === 'rollback' && entry.verified === true))
       h.live = true;
     if (MARKED_BAD.includes(entry.outcome)) h.bad = true;
+    if (entry.entry && typeof entry.entry.script === 'string') h.entry = entry.entry;
     // A release a run started from, which no run of ours ever switched to: it served before we came.
     if (entry.from && isReleaseId(entry.from) && !named.has(entry.from)) {
       const from = of(entry.from);
@@ -149,10 +157,13 @@ exit 0`,
 
   /**
    * Creates the release directory from the tarball, writes REVISION, links the shared files and
-   * checks the entry script is there. On failure it removes what it made (a full disk must not stay
+   * finds the entry point (entry.ts). On failure it removes what it made (a full disk must not stay
    * full) and says "disk full" when that is why.
    */
-  async prepare(options: PrepareOptions, install?: (dir: string) => Promise<void>): Promise<string> {
+  async prepare(
+    options: PrepareOptions,
+    install?: (dir: string) => Promise<void>,
+  ): Promise<{ dir: string; entry: AppEntry }> {
     const dir = releaseDir(this.paths, options.id);
     const upload = `${this.paths.meta}/upload-${options.id}.tar.gz`;
     const preparing: ReleaseLogEntry = {
@@ -178,22 +189,17 @@ exit 0`,
           sh`rm -rf -- ${`${dir}/${path}`} && mkdir -p -- "$(dirname -- ${`${dir}/${path}`})" && ln -s -- ${`${this.paths.shared}/${path}`} ${`${dir}/${path}`}`,
       ),
     ];
-    const checkScript = sh`test -f ${`${dir}/${options.script}`} || { echo ${`${options.script} (app-script) is not in the release after unpacking${install ? ' and installing' : ''}`} >&2; exit 1; }`;
     try {
       await this.session.upload('upload release', options.tarball, upload);
-      // Without an install step the entry script is checked in the same round trip as the unpack.
       await this.session.run(
-        install ? 'unpack release' : 'unpack release and check the entry script',
-        sh`tar -xzf ${upload} -C ${dir} && rm -f -- ${upload} && printf '%s\\n' ${options.sha} > ${`${dir}/REVISION`} && ${allOf(...links, ...(install ? [] : [checkScript]))}`,
+        'unpack release',
+        sh`tar -xzf ${upload} -C ${dir} && rm -f -- ${upload} && printf '%s\\n' ${options.sha} > ${`${dir}/REVISION`} && ${allOf(...links)}`,
       );
-      if (install) {
-        await install(dir);
-        await this.session.run('check the entry script', checkScript);
-      }
+      if (install) await install(dir);
+      return { dir, entry: await discoverEntry(this.session, dir, options.appName, options.script) };
     } catch (error) {
       throw await discardPartial(this.session, this.paths.root, [dir, upload], error);
     }
-    return dir;
   }
 
   /**
@@ -201,10 +207,21 @@ exit 0`,
    * log line goes first, in the same command: a run killed right after the switch leaves a release
    * the log knows was switched to and never verified.
    */
-  async switchTo(id: string, entry: ReleaseLogEntry, first?: ShellCommand): Promise<void> {
-    await this.session.run(
+  async switchTo(id: string, entry: ReleaseLogEntry, first?: ShellCommand): Promise<number | undefined> {
+    const { stdout } = await this.session.run(
       'switch current',
-      sh`${first ?? sh`true`} && cd -- ${this.paths.root} && test -d ${`releases/${id}`} && printf '%s\\n' ${JSON.stringify(entry)} >> ${this.paths.log} && ln -sfn -- ${`releases/${id}`} current.next && mv -Tf -- current.next current`,
+      sh`${first ?? sh`true`} && cd -- ${this.paths.root} && test -d ${`releases/${id}`} && printf '%s\\n' ${JSON.stringify(entry)} >> ${this.paths.log} && ln -sfn -- ${`releases/${id}`} current.next && mv -Tf -- current.next current && date +%s%3N`,
+    );
+    // The host's clock at the switch: a process pm2 starts after it must have started later.
+    const ms = Number(stdout.trim().split('\n').pop());
+    return Number.isSafeInteger(ms) && ms > 1e12 ? ms : undefined;
+  }
+
+  /** A failed first deploy leaves no `current` behind (only when it still points at `id`). */
+  async unsetCurrent(id: string): Promise<void> {
+    await this.session.run(
+      'remove current',
+      sh`cd -- ${this.paths.root} && if [ "$(readlink current)" = ${`releases/${id}`} ]; then rm -f -- current; fi`,
     );
   }
 
@@ -309,6 +326,7 @@ export function parseState(stdout: string): HostState {
         bad: file.bad || (h?.bad ?? false),
         live: h?.live ?? false,
         known: h?.known ?? false,
+        ...(h?.entry ? { entry: h.entry } : {}),
       };
     })
     .sort((a, b) => a.id.localeCompare(b.id));

@@ -17,7 +17,13 @@ import {
   type HostRun,
   type ReleaseTarget,
 } from './host-run.js';
-import { checkStable, deleteApp, pm2List, restartCount, runCurrentRelease } from './pm2.js';
+import { checkStable, deleteApp, pm2List, restartCount, runCurrentRelease, type Pm2Process } from './pm2.js';
+import { discoverEntry, recordOf, type AppEntry } from './entry.js';
+import { releaseDir } from './layout.js';
+import type { ReleaseStore } from './store.js';
+import { probeUrl, type ProbeRecord } from '../health/probe.js';
+import type { HealthCriteria } from '../health/options.js';
+import { sh } from '../ssh/shell.js';
 
 export async function switchAndVerify(
   run: HostRun,
@@ -31,9 +37,12 @@ export async function switchAndVerify(
   markFromBad?: string,
 ): Promise<HealthReport> {
   const { session, store } = await liveStore(run, target, deps.log);
+  const entry = await entryOf(run, release, target);
+  if (sha && target.versionCheck === 'auto' && !target.health.expectedVersion)
+    await readBefore(run, target, deps);
   const first =
     markFromBad && from ? store.markBadCommand(from, markFromBad, target.holder.actor) : undefined;
-  await store.switchTo(
+  const switchedAt = await store.switchTo(
     release,
     {
       time: new Date().toISOString(),
@@ -44,6 +53,7 @@ export async function switchAndVerify(
       ...(from ? { from } : {}),
       actor: target.holder.actor,
       runUrl: target.holder.runUrl,
+      entry: recordOf(entry),
     },
     first,
   );
@@ -52,13 +62,96 @@ export async function switchAndVerify(
   const env: Record<string, string> = { RELEASE_ID: release, ...(sha ? { GIT_SHA: sha } : {}) };
   const known = run.processes;
   run.processes = undefined;
-  run.report.pm2 = await runCurrentRelease(session, store.paths, target.pm2, env, known);
-  return verifyRunning(run, session, sha, target, deps);
+  run.report.pm2 = await runCurrentRelease(session, store.paths, target.pm2, entry, env, known);
+  return verifyRunning(run, session, sha, target, deps, {
+    releaseDir: releaseDir(store.paths, release),
+    ...(switchedAt !== undefined ? { since: switchedAt } : {}),
+  });
 }
 
 /**
- * Proves what pm2 now runs on one host: its health URL answers healthy with `sha` serving (when
- * known), then pm2's restart count stays put over the stabilization window. Throws when not.
+ * The entry a release is started with: the one found when this run prepared it, else the one the
+ * release log recorded when it last started, else found in its directory now (a release made before
+ * entries were recorded) — never a default guessed from the inputs alone.
+ */
+export async function entryOf(run: HostRun, release: string, target: ReleaseTarget): Promise<AppEntry> {
+  if (release === run.release && run.entry) return run.entry;
+  const cached = run.entries?.get(release);
+  if (cached) return cached;
+  const store = run.store as ReleaseStore;
+  const recorded = run.state?.history.get(release)?.entry;
+  const entry = recorded
+    ? { ...recorded, source: 'as recorded in the release log' }
+    : (runningEntry(run, release, store.paths.current) ??
+      (await discoverEntry(
+        run.session as SshSession,
+        releaseDir(store.paths, release),
+        target.pm2.name,
+        target.pm2.script,
+      )));
+  (run.entries ??= new Map()).set(release, entry);
+  return entry;
+}
+
+/** The entry pm2 runs the current release with, read from its process list before anything changed. */
+function runningEntry(run: HostRun, release: string, current: string): AppEntry | undefined {
+  if (release !== run.state?.current) return undefined;
+  const p = run.processes?.find((q) => q.execPath?.startsWith(`${current}/`) && q.cwd === current);
+  if (!p?.execPath) return undefined;
+  return {
+    script: p.execPath.slice(current.length + 1),
+    nodeArgs: p.nodeArgs,
+    args: p.args,
+    env: {},
+    source: 'as pm2 runs it now',
+  };
+}
+
+/** The health URL's answer before anything changes, read once per host (it says whether a version is served). */
+export async function readBefore(
+  run: HostRun,
+  target: ReleaseTarget,
+  deps: DeployDeps,
+): Promise<ProbeRecord> {
+  if (run.before) return run.before;
+  const url = healthUrlFor(target.healthUrls, run.index, run.target);
+  run.before = await probeUrl(
+    url,
+    0,
+    { ...target.health, expectedVersion: undefined, urls: [url] },
+    deps.now ?? (() => new Date()),
+  );
+  return run.before;
+}
+
+/** What the health gate asks of the served version (see ReleaseTarget.versionCheck). */
+export function versionExpectation(
+  target: ReleaseTarget,
+  sha: string | undefined,
+  before: ProbeRecord | undefined,
+): Pick<HealthCriteria, 'expectedVersion' | 'versionCheck'> {
+  const expected = target.health.expectedVersion ?? sha;
+  if (target.versionCheck === 'off' || !expected)
+    return { expectedVersion: undefined, versionCheck: undefined };
+  const required =
+    target.versionCheck === 'require' ||
+    target.health.expectedVersion !== undefined ||
+    before?.version !== undefined;
+  return { expectedVersion: expected, versionCheck: required ? 'require' : 'auto' };
+}
+
+/** What pm2 must show after a start: the process online, started after `since`, its cwd inside `releaseDir`. */
+export interface RunningProof {
+  releaseDir: string;
+  /** The host's clock (ms) just before pm2 was asked to start it. */
+  since?: number;
+}
+
+/**
+ * Proves what pm2 now runs on one host: its health URL answers healthy (serving `sha` as
+ * versionCheck asks), pm2's processes of the app are online, started after the switch and run in
+ * the release's directory (`/proc/<pid>/cwd`) — the proof that needs nothing from the app — then
+ * pm2's restart count stays put over the stabilization window. Throws when not.
  */
 export async function verifyRunning(
   run: HostRun,
@@ -66,12 +159,13 @@ export async function verifyRunning(
   sha: string | undefined,
   target: ReleaseTarget,
   deps: DeployDeps,
+  proof?: RunningProof,
 ): Promise<HealthReport> {
   const health = await verifyHealth(
     {
       ...target.health,
       urls: [healthUrlFor(target.healthUrls, run.index, run.target)],
-      ...(sha ? { expectedVersion: sha } : {}),
+      ...versionExpectation(target, sha, run.before),
     },
     {
       log: deps.log,
@@ -80,22 +174,86 @@ export async function verifyRunning(
       ...(deps.signal ? { signal: deps.signal } : {}),
     },
   );
-  if (!health.healthy) throw new HealthGateFailed(health);
+  if (!health.healthy) throw new HealthGateFailed(health, target.pm2.name);
+  // The baseline is read once the app answers: a pm2 CLI start costs a core for ~0.3 s, which must
+  // not compete with the app's own start-up. A crash loop keeps restarting, so the window still sees it.
+  const processes = await pm2List(session);
+  if (proof) await proveRunning(session, target.pm2.name, processes, proof);
   if (target.stabilizationMs > 0) {
-    // The baseline is read once the app answers: a pm2 CLI start costs a core for ~0.3 s, which must
-    // not compete with the app's own start-up. A crash loop keeps restarting, so the window still sees it.
-    const baseline = restartCount(await pm2List(session), target.pm2.name);
+    const baseline = restartCount(processes, target.pm2.name);
     await checkStable(session, target.pm2.name, baseline, target.stabilizationMs, deps.sleep ?? realSleep);
   }
   return health;
 }
 
-export class HealthGateFailed extends OperationError {
-  constructor(readonly health: HealthReport) {
-    super(
-      health.failure ?? 'not healthy',
-      'read `pm2 logs` on the host for why the release does not answer healthy.',
+export async function proveRunning(
+  session: SshSession,
+  name: string,
+  processes: Pm2Process[],
+  proof: RunningProof,
+): Promise<void> {
+  const mine = processes.filter((p) => p.name === name);
+  const logs = `read \`pm2 logs ${name} --err --lines 100\` on ${session.name}`;
+  if (mine.length === 0)
+    throw new OperationError(
+      `${session.name}: pm2 runs no process named ${name} after the start.`,
+      `${logs}.`,
     );
+  const down = mine.filter((p) => p.status !== 'online' || !(p.pid > 0));
+  if (down.length > 0)
+    throw new OperationError(
+      `${session.name}: ${name} is ${down.map((p) => `${p.status} (pm2 id ${p.pmId})`).join(', ')} in pm2, though its health URL answered: something else answers there.`,
+      `${logs}; check that no other process holds the app's port (\`ss -ltnp\`).`,
+    );
+  const since = proof.since;
+  const stale =
+    since === undefined ? [] : mine.filter((p) => p.startedAt !== undefined && p.startedAt < since);
+  if (stale.length > 0)
+    throw new OperationError(
+      `${session.name}: ${name} (pm2 id ${stale.map((p) => p.pmId).join(', ')}) was started at ${new Date(stale[0]?.startedAt ?? 0).toISOString()}, before the switch: pm2 did not restart it, so the old code still runs.`,
+      `${logs}; \`pm2 describe ${name}\` shows its script and cwd.`,
+    );
+  const { stdout } = await session.run(
+    "read the app's working directory",
+    sh`readlink -f -- ${proof.releaseDir}; for p in ${mine.map((p) => p.pid)}; do printf '%s\\t%s\\n' "$p" "$(readlink -f /proc/$p/cwd 2>/dev/null)"; done`,
+  );
+  const [want = proof.releaseDir, ...rows] = stdout.split('\n').filter((l) => l !== '');
+  for (const row of rows) {
+    const [pid, cwd = ''] = row.split('\t');
+    if (cwd !== want && !cwd.startsWith(`${want}/`))
+      throw new OperationError(
+        `${session.name}: ${name}'s process ${pid} runs in ${cwd || '(unreadable)'}, not in ${want}: the code of another release is what runs.`,
+        `pm2 resolves a \`current\` link when it starts an app (pm2#1663): \`pm2 delete ${name}\` and deploy again, so it is started from ${proof.releaseDir.replace(/\/releases\/[^/]+$/, '/current')}.`,
+      );
+  }
+}
+
+/** Advice for a failed health gate, from what failed. */
+function healthAdvice(health: HealthReport, app: string): string {
+  const logs = `\`pm2 logs ${app} --err --lines 100\` on the host`;
+  switch (health.lastFailure?.failureKind) {
+    case 'refused':
+      return `nothing answers at the health URL: the app crashed at start or listens on another port — read ${logs}, and check the port it is given (PORT in shared/.env).`;
+    case 'version':
+      return 'the app answers, but not with the deployed version: serve RELEASE_ID or GIT_SHA (pm2 gives both to the app) as `version` in its /health body, or set version-check: off (pm2 still proves the new process runs in the new release).';
+    case 'status':
+    case 'body':
+      return `the release answers unhealthy (the body above says which part): read ${logs} for the cause, then check the dependency it names.`;
+    case 'latency':
+      return 'the release answers slower than max-latency: check load and slow queries (action-diagnose).';
+    case 'tls':
+      return 'the certificate is not trusted or expires soon: renew it (action-ops certificates) or set tls-ca.';
+    default:
+      return `read ${logs} for why the release does not answer healthy.`;
+  }
+}
+
+export class HealthGateFailed extends OperationError {
+  constructor(
+    readonly health: HealthReport,
+    app = '<app>',
+  ) {
+    super(health.failure ?? 'not healthy', healthAdvice(health, app));
   }
 }
 
@@ -148,6 +306,7 @@ async function restoreOnce(
       `${run.name}: first deploy failed and there is no previous release: stopping ${target.pm2.name}`,
     );
     await deleteApp(session, target.pm2.name);
+    await store.unsetCurrent(release);
     run.report.restored = true;
     run.report.outcome = 'rolled-back';
     return;
@@ -174,7 +333,9 @@ async function restoreOnce(
       run.report.restored
         ? `${run.name}: switched back to ${run.previous}, but it does not prove healthy either: ${errorText(error)}`
         : `${run.name}: could not switch back to ${run.previous}: ${errorText(error)}`,
-      'this is an incident: check the database, Redis and `pm2 logs` on the host now.',
+      error instanceof OperationError
+        ? `this is an incident: ${error.hint}`
+        : 'this is an incident: read `pm2 logs` on the host now.',
     );
   }
   run.report.restored = true;

@@ -1,0 +1,221 @@
+/**
+ * action-deploy and action-rollback on an app shaped like real TypeScript APIs (sandbox/real-app):
+ * built by tsc into dist/, started from package.json, .env by dotenv, `/health` without a version —
+ * through the committed bundles, with only the inputs the reusable workflows pass (no app-script).
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  makeRealAppRelease,
+  runActionBundle,
+  type ActionRun,
+  type RealAppRelease,
+} from '../../sandbox/index.js';
+import {
+  APP_NAME,
+  deployHostPool,
+  hostShell,
+  runningAppInputs,
+  sha,
+  type DeployHost,
+} from '../../sandbox/deploy-host.js';
+
+const pool = deployHostPool();
+afterAll(() => pool.stopAll());
+
+let artifacts = 0;
+function artifact(h: DeployHost, release: RealAppRelease = {}): string {
+  return makeRealAppRelease(join(h.droplet.root, 'artifacts', `real${++artifacts}`), release);
+}
+
+/** The inputs deploy.yml and incident.yml give: no app-script, no expect-json, no version settings. */
+function inputs(h: DeployHost): Record<string, string> {
+  return { ...runningAppInputs([h]), 'max-attempts': '5' };
+}
+
+function deploy(
+  h: DeployHost,
+  n: number,
+  release: RealAppRelease = {},
+  extra: Record<string, string> = {},
+): Promise<ActionRun> {
+  return runActionBundle(
+    'action-deploy',
+    { ...inputs(h), 'install-command': '', artifact: artifact(h, release), sha: sha(n), ...extra },
+    { secrets: [h.droplet.sshd?.privateKey ?? ''] },
+  );
+}
+
+function rollback(h: DeployHost, extra: Record<string, string> = {}): Promise<ActionRun> {
+  return runActionBundle(
+    'action-rollback',
+    { ...inputs(h), ...extra },
+    { secrets: [h.droplet.sshd?.privateKey ?? ''] },
+  );
+}
+
+function current(h: DeployHost): string {
+  try {
+    return readlinkSync(h.droplet.realPath(`${h.appDir}/current`)).replace(/^releases\//, '');
+  } catch {
+    return '';
+  }
+}
+
+function isBad(h: DeployHost, id: string): boolean {
+  return existsSync(h.droplet.realPath(`${h.appDir}/releases/${id}/BAD_RELEASE`));
+}
+
+interface Running {
+  status: string;
+  script: string;
+  cwd: string;
+}
+
+/** What pm2 runs for the app, and the real working directory of its process. */
+async function running(h: DeployHost): Promise<Running[]> {
+  const list = (await h.droplet.pm2.list()) as unknown as {
+    name: string;
+    pid: number;
+    pm2_env: Record<string, unknown>;
+  }[];
+  return list
+    .filter((p) => p.name === APP_NAME)
+    .map((p) => ({
+      status: String(p.pm2_env.status),
+      script: String(p.pm2_env.pm_exec_path),
+      cwd: p.pid ? hostShell(h, 'readlink -f /proc/"$1"/cwd', String(p.pid)).trim() : '',
+    }));
+}
+
+async function health(h: DeployHost): Promise<unknown> {
+  return (await fetch(h.healthUrl)).json();
+}
+
+describe('an app built with tsc, started from package.json, /health without a version', () => {
+  let h: DeployHost;
+  const ids: string[] = [];
+  beforeAll(async () => {
+    h = await pool.host();
+  });
+
+  it('deploys from package.json start, proven by pm2 (pid, start time, cwd) rather than a version', async () => {
+    const run = await deploy(h, 1);
+    expect(run.errors).toEqual([]);
+    expect(run.exitCode).toBe(0);
+    ids.push(run.outputs.release as string);
+    expect(run.stdout).toContain('entry node dist/index.js (package.json scripts.start)');
+    expect(await health(h)).toMatchObject({ status: 'ok' });
+    expect(await running(h)).toEqual([
+      {
+        status: 'online',
+        script: `${h.appDir}/current/dist/index.js`,
+        cwd: `${h.appDir}/releases/${ids[0]}`,
+      },
+    ]);
+    const log = readFileSync(h.droplet.realPath(`${h.appDir}/.runbook/releases.log`), 'utf8');
+    expect(log).toContain('"entry":{"script":"dist/index.js"');
+  });
+
+  it('rolls a broken build back automatically: the previous release runs again', async () => {
+    const run = await deploy(h, 2, { broken: 'crash-at-start' });
+    ids.push(run.outputs.release as string);
+    expect(run.exitCode).toBe(1);
+    expect(run.outputs['rolled-back']).toBe('true');
+    expect(run.errors[0]).toMatch(/connection refused/);
+    expect(current(h)).toBe(ids[0]);
+    expect((await running(h))[0]).toMatchObject({ status: 'online', cwd: `${h.appDir}/releases/${ids[0]}` });
+  });
+
+  it('deploys two more good releases', async () => {
+    for (const n of [3, 4]) {
+      const run = await deploy(h, n);
+      expect(run.errors).toEqual([]);
+      ids.push(run.outputs.release as string);
+    }
+    expect(current(h)).toBe(ids[3]);
+  });
+
+  it('rolls back twice as the incident workflow runs it: the bad release is skipped, a healthy one is not marked bad', async () => {
+    const first = await rollback(h);
+    expect(first.errors).toEqual([]);
+    expect(first.outputs).toMatchObject({ release: ids[2], 'from-release': ids[3] });
+    expect(isBad(h, ids[3] as string)).toBe(false);
+    expect((await running(h))[0]).toMatchObject({ status: 'online', cwd: `${h.appDir}/releases/${ids[2]}` });
+
+    const second = await rollback(h);
+    expect(second.errors).toEqual([]);
+    expect(second.outputs).toMatchObject({ release: ids[0], 'from-release': ids[2] });
+    expect((await running(h))[0]).toMatchObject({ status: 'online', cwd: `${h.appDir}/releases/${ids[0]}` });
+
+    // The healthy release rolled away from is still a valid target when named.
+    const forward = await rollback(h, { release: ids[3] as string });
+    expect(forward.errors).toEqual([]);
+    expect(current(h)).toBe(ids[3]);
+  });
+
+  it('starts a target that is current but not running, instead of "nothing to do"', async () => {
+    await h.droplet.pm2.command(['stop', APP_NAME]);
+    const run = await rollback(h, { release: ids[3] as string });
+    expect(run.errors).toEqual([]);
+    expect(run.stdout).toMatch(/already on .*, but it is not serving healthy/);
+    expect((await running(h))[0]).toMatchObject({ status: 'online', cwd: `${h.appDir}/releases/${ids[3]}` });
+    const again = await rollback(h, { release: ids[3] as string });
+    expect(again.stdout).toMatch(/already on .*, online and healthy; nothing to do/);
+  });
+
+  it('refuses a target whose dependencies are gone before pm2 is touched', async () => {
+    hostShell(h, 'rm -f "$1/node_modules"', `${h.appDir}/releases/${ids[2]}`);
+    const run = await rollback(h, { release: ids[2] as string });
+    expect(run.exitCode).toBe(1);
+    expect(run.errors[0]).toMatch(
+      /cannot be started: package\.json lists dependencies but node_modules is not installed\. Nothing was changed/,
+    );
+    expect(current(h)).toBe(ids[3]);
+    expect((await running(h))[0]).toMatchObject({ status: 'online', cwd: `${h.appDir}/releases/${ids[3]}` });
+  });
+
+  it('puts the serving release back when the rollback target fails to come up', async () => {
+    hostShell(
+      h,
+      'printf "throw new Error(\\"broken on the host\\");\\n" > "$1/dist/index.js"',
+      `${h.appDir}/releases/${ids[0]}`,
+    );
+    const run = await rollback(h, { release: ids[0] as string });
+    expect(run.exitCode).toBe(1);
+    expect(run.errors[0]).toMatch(new RegExp(`${ids[3]} was put back and verified healthy`));
+    expect(current(h)).toBe(ids[3]);
+    expect(isBad(h, ids[3] as string)).toBe(false);
+    expect((await running(h))[0]).toMatchObject({ status: 'online', cwd: `${h.appDir}/releases/${ids[3]}` });
+    expect(await health(h)).toMatchObject({ status: 'ok' });
+  });
+
+  it('says so at once when version-check: require meets a /health without a version', async () => {
+    const run = await deploy(h, 5, {}, { 'version-check': 'require' });
+    expect(run.exitCode).toBe(1);
+    expect(run.errors[0]).toMatch(/no release id served .*version-check: require/);
+    expect(run.errors[0]).toMatch(/the failure does not heal by waiting/);
+    expect(current(h)).toBe(ids[3]);
+  });
+});
+
+describe('first deploys and installs that fail', () => {
+  it('a failed first deploy leaves no current and no crash-looping process', async () => {
+    const h = await pool.host();
+    const run = await deploy(h, 7, { broken: 'crash-at-start' });
+    expect(run.exitCode).toBe(1);
+    expect(current(h)).toBe('');
+    expect(await running(h)).toEqual([]);
+
+    const missing = await deploy(h, 8, {}, { 'install-command': 'npm ci --omit=dev' });
+    expect(missing.exitCode).toBe(1);
+    expect(missing.errors[0]).toMatch(/needs a package-lock\.json .* and there is none/);
+    expect(missing.errors[0]).toMatch(/install-command: npm install --omit=dev/);
+
+    const unfound = await deploy(h, 9, { ecosystem: { name: 'other-app', script: 'dist/missing.js' } }, {});
+    expect(unfound.exitCode).toBe(0);
+    expect(unfound.stdout).toContain('entry node dist/index.js (package.json scripts.start)');
+    expect(unfound.stdout + unfound.summary).not.toContain('never printed');
+  });
+});
