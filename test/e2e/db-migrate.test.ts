@@ -265,9 +265,19 @@ describe('rollback', () => {
     );
     expect(await tracked(name)).toEqual(['1', '2', '3']);
     writeFileSync(join(dir, '003_more_rollback.sql'), 'DROP TABLE more;\n');
+    // Gated like migrate: a rollback file typically drops a table.
+    failedWith(
+      await migrateAction(url, { 'migrations-dir': dir, mode: 'rollback', steps: '2', 'require-backup': 'true' }),
+      /Refused to roll back migrations of .*: no backup-manifest was given\. Nothing was rolled back/,
+    );
+    expect(await tracked(name)).toEqual(['1', '2', '3']);
     const run = await migrateAction(url, { 'migrations-dir': dir, mode: 'rollback', steps: '2' });
     ok(run);
     expect(run.outputs['current-version']).toBe('001');
+    // The outputs and the summary show the state after it.
+    expect(JSON.parse(run.outputs.pending ?? '[]')).toEqual(['002_plans.sql', '003_more.sql']);
+    expect(run.summary).toMatch(/\| 003_more\.sql \| pending/);
+    expect(run.summary).not.toMatch(/\| 003_more\.sql \| applied/);
     expect(await tracked(name)).toEqual(['1']);
     expect(await exists(name, 'more')).toBe(false);
     expect(await exists(name, 'plans')).toBe(false);

@@ -137,14 +137,14 @@ describe('one host, deploy after deploy', () => {
     });
   });
 
-  it('rolls back on request to the previous good release, skipping bad ones, and marks the abandoned one bad', async () => {
+  it('rolls back on request to the previous good release, skipping bad ones; the healthy one it leaves is not marked bad', async () => {
     const run = await rollback([h]);
     expect(run.errors).toEqual([]);
     expect(run.exitCode).toBe(0);
     expect(run.outputs).toMatchObject({ release: v1, 'from-release': v2 });
     expect(current(h)).toBe(v1);
     expect(await served(h)).toBe(sha(1));
-    expect(isBad(h, v2)).toBe(true);
+    expect(isBad(h, v2)).toBe(false);
   });
 
   it('refuses to roll back when no good release is left, and changes nothing', async () => {

@@ -1,12 +1,15 @@
 /**
- * action-deploy and action-rollback on an app shaped like real TypeScript APIs (sandbox/real-app):
- * built by tsc into dist/, started from package.json, .env by dotenv, `/health` without a version —
- * through the committed bundles, with only the inputs the reusable workflows pass (no app-script).
+ * action-deploy, action-rollback, action-rotate-secret and action-diagnose on an app shaped like real
+ * TypeScript APIs (sandbox/real-app): built by tsc into dist/, started from package.json, .env by
+ * dotenv, `/health` without a version, a Redis client that gives up — through the committed bundles,
+ * with only the inputs the reusable workflows pass (no app-script).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  findLeaks,
   makeRealAppRelease,
   runActionBundle,
   type ActionRun,
@@ -16,10 +19,12 @@ import {
   APP_NAME,
   deployHostPool,
   hostShell,
+  hostWriteFile,
   runningAppInputs,
   sha,
   type DeployHost,
 } from '../../sandbox/deploy-host.js';
+import { startRedis, type SandboxRedis } from '../../sandbox/redis.js';
 
 const pool = deployHostPool();
 afterAll(() => pool.stopAll());
@@ -217,5 +222,105 @@ describe('first deploys and installs that fail', () => {
     expect(unfound.exitCode).toBe(0);
     expect(unfound.stdout).toContain('entry node dist/index.js (package.json scripts.start)');
     expect(unfound.stdout + unfound.summary).not.toContain('never printed');
+  });
+});
+
+describe('rotation and diagnosis of the app, its Redis client one that gives up', () => {
+  let h: DeployHost;
+  let redis: SandboxRedis;
+  const OLD = 'old-jwt-secret-0123456789abcdef';
+  const NEW = 'new-jwt-secret-fedcba9876543210';
+  beforeAll(async () => {
+    h = await pool.host();
+    redis = await startRedis();
+    hostWriteFile(
+      h,
+      `${h.appDir}/shared/.env`,
+      `PORT=${h.port}\nHOST=127.0.0.1\nREDIS_URL=${redis.url}\n# the signing key\nJWT_SECRET="${OLD}"\n`,
+    );
+    const run = await deploy(h, 1);
+    expect(run.errors).toEqual([]);
+  });
+  afterAll(() => redis.stop());
+
+  /** SHA-256 of the variable in the app process's own environment, read on the host ('' when unset). */
+  async function environHash(name: string): Promise<string> {
+    const list = (await h.droplet.pm2.list()) as unknown as { name: string; pid: number }[];
+    const pid = list.find((p) => p.name === APP_NAME)?.pid;
+    const env = hostShell(h, 'tr "\\0" "\\n" < /proc/"$1"/environ', String(pid));
+    const value = env
+      .split('\n')
+      .find((l) => l.startsWith(`${name}=`))
+      ?.slice(name.length + 1);
+    return value ? createHash('sha256').update(value).digest('hex') : '';
+  }
+
+  it('rotates JWT_SECRET into the running process, and says the app ignores JWT_SECRET_PREVIOUS', async () => {
+    const run = await runActionBundle(
+      'action-rotate-secret',
+      { ...inputs(h), name: 'JWT_SECRET', value: NEW },
+      { secrets: [OLD, NEW, h.droplet.sshd?.privateKey ?? ''] },
+    );
+    expect(run.errors).toEqual([]);
+    expect(run.exitCode).toBe(0);
+    expect(run.summary).toMatch(/never mentions JWT_SECRET_PREVIOUS .*stops working at once/);
+    expect(await environHash('JWT_SECRET')).toBe(createHash('sha256').update(NEW).digest('hex'));
+    expect(findLeaks([OLD, NEW], { stdout: run.stdout, summary: run.summary })).toEqual([]);
+  });
+
+  it('with grace: none writes no previous value and says the old one stops working', async () => {
+    const run = await runActionBundle(
+      'action-rotate-secret',
+      { ...inputs(h), name: 'JWT_SECRET', value: OLD, grace: 'none' },
+      { secrets: [OLD, NEW, h.droplet.sshd?.privateKey ?? ''] },
+    );
+    expect(run.errors).toEqual([]);
+    expect(run.summary).toMatch(/grace: none — the old JWT_SECRET stops working/);
+    expect(readFileSync(h.droplet.realPath(`${h.appDir}/shared/.env`), 'utf8')).toContain(
+      '# the signing key',
+    );
+    expect(await environHash('JWT_SECRET')).toBe(createHash('sha256').update(OLD).digest('hex'));
+  });
+
+  it('diagnoses the app after Redis restarted and its client gave up, though /health stays 200', async () => {
+    await redis.stop();
+    // The client reconnects three times, then gives up: every command fails from then on.
+    await new Promise((r) => setTimeout(r, 2500));
+    redis = await startRedis();
+    expect((await fetch(h.healthUrl)).status).toBe(200);
+    const register = await fetch(new URL('/api/auth/register', h.healthUrl), { method: 'POST', body: '{}' });
+    expect(register.status).toBe(400);
+    const run = await runActionBundle(
+      'action-diagnose',
+      {
+        ...inputs(h),
+        'smoke-requests':
+          'POST /api/auth/register {"email":"smoke@example.com"} -> 201\nPOST /api/auth/login -> 401',
+        'log-window': '3s',
+      },
+      { secrets: [OLD, NEW, h.droplet.sshd?.privateKey ?? ''], timeoutMs: 90_000 },
+    );
+    expect(run.exitCode).toBe(0);
+    const findings = JSON.parse(run.outputs.findings ?? '[]') as {
+      severity: string;
+      check: string;
+      why: string;
+    }[];
+    expect(run.outputs.severity).toBe('P1');
+    expect(findings).toContainEqual(
+      expect.objectContaining({
+        severity: 'P1',
+        check: 'smoke',
+        why: expect.stringMatching(/register answered 400, expected 201: .*The client is closed/),
+      }),
+    );
+    expect(findings).toContainEqual(
+      expect.objectContaining({
+        severity: 'P1',
+        check: 'logs',
+        why: expect.stringMatching(/error flood: .*The client is closed/),
+      }),
+    );
+    expect(findings.filter((f) => f.check === 'smoke')).toHaveLength(1);
   });
 });

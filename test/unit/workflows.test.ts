@@ -210,6 +210,57 @@ describe('workflows', () => {
     ]);
   });
 
+  it('every action input a real app may need is a workflow input wherever the step takes it, or a documented fixed choice', () => {
+    // What an app that was never written for this suite needs to set (its entry, its install, its
+    // health body, its readiness, how to prove it runs), by the workflow input that carries it.
+    const appNeeds: Record<string, string> = {
+      'app-script': 'app-script',
+      'install-command': 'host-install-command',
+      'linked-files': 'linked-files',
+      'linked-dirs': 'linked-dirs',
+      'pm2-exec-mode': 'pm2-exec-mode',
+      'pm2-instances': 'pm2-instances',
+      'start-timeout': 'start-timeout',
+      'expected-status': 'expected-status',
+      'expect-json': 'expect-json',
+      'version-check': 'version-check',
+      'smoke-requests': 'smoke-requests',
+      grace: 'grace',
+    };
+    // Steps that leave one of them at its default on purpose, and why.
+    const fixed: Record<string, string> = {
+      'maintenance.yml action-ops start-timeout':
+        'maintenance runs certificates and logrotate only, which never start the app',
+      'maintenance.yml action-ops expected-status': 'certificates and logrotate never run the health gate',
+      'maintenance.yml action-ops expect-json': 'certificates and logrotate never run the health gate',
+      'maintenance.yml action-rotate-secret grace': 'mode: audit reads ages only; it rotates nothing',
+      'maintenance.yml action-rotate-secret start-timeout': 'mode: audit restarts nothing',
+      'maintenance.yml action-rotate-secret expected-status': 'mode: audit runs no health gate',
+      'maintenance.yml action-rotate-secret expect-json': 'mode: audit runs no health gate',
+    };
+    const problems: string[] = [];
+    for (const name of ['deploy.yml', 'incident.yml', 'maintenance.yml']) {
+      const file = ours(name);
+      const declared = file.doc.on?.workflow_call?.inputs ?? {};
+      for (const [, job] of jobsOf(file))
+        for (const step of job.steps ?? []) {
+          const dir = step.uses ? localAction(step.uses) : undefined;
+          if (!dir) continue;
+          for (const [input, carrier] of Object.entries(appNeeds)) {
+            if (!(input in (action(dir).inputs ?? {}))) continue;
+            const given = String(step.with?.[input] ?? '');
+            if (given.includes(`inputs.${carrier} }}`) && carrier in declared) continue;
+            if (given !== '' && !given.includes('inputs.')) continue; // a value the workflow fixes in plain sight
+            if (fixed[`${name} ${dir} ${input}`]) continue;
+            problems.push(
+              `${name} ${dir}: ${input} is neither passed from inputs.${carrier} nor a documented fixed choice`,
+            );
+          }
+        }
+    }
+    expect(problems).toEqual([]);
+  });
+
   it('every steps.<id>.outputs.<name> names a declared output of that step', () => {
     const problems: string[] = [];
     for (const file of files)

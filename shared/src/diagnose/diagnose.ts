@@ -24,6 +24,8 @@ import { sleep } from '../retry/backoff.js';
 import type { SshSession } from '../ssh/session.js';
 import { judge, overallSeverity, type Finding, type HostObservation, type Observations } from './judge.js';
 import { checkRedis, checkRedisOnHost, type RedisFacts } from './redis.js';
+import { logMetrics, watchLogGrowth } from './log-metrics.js';
+import { runSmokeRequests, type SmokeRequest } from '../health/smoke.js';
 import { maskEnvValues, redactShapes } from './redaction.js';
 
 export interface DiagnoseOptions {
@@ -46,6 +48,10 @@ export interface DiagnoseOptions {
   /** No redis-url: ask redis-cli on the first host, on this port. */
   redisOnHost?: { port: number; password?: string };
   externalUrls: URL[];
+  /** How long to watch each app's error log grow (0: not watched). */
+  logWindowMs: number;
+  /** Requests run against each host's health URL origin, with the status each must get. */
+  smokeRequests: SmokeRequest[];
   /** Extra values to redact (the `redact` input). */
   secrets: string[];
   bundleDir?: string;
@@ -83,9 +89,19 @@ export async function diagnose(options: DiagnoseOptions, deps: { log: Log }): Pr
     const observation: HostObservation = { host, errorLines: 0 };
     const url = options.healthUrls.length ? healthUrlFor(options.healthUrls, index, target) : undefined;
     const probe = url
-      ? probeUrl(url, 1, { ...options.health, urls: [url] }, () => new Date()).then(
-          (p) => (observation.health = p),
-        )
+      ? Promise.all([
+          probeUrl(url, 1, { ...options.health, urls: [url] }, () => new Date()).then(
+            (p) => (observation.health = p),
+          ),
+          options.smokeRequests.length
+            ? runSmokeRequests(url, options.smokeRequests, options.health).then(
+                (results) =>
+                  (observation.smoke = results.map((r) =>
+                    r.failure ? { ...r, failure: clean(r.failure) } : r,
+                  )),
+              )
+            : undefined,
+        ])
       : Promise.resolve();
     try {
       const session = await openSession(target, options.ssh as SshOptions, log);
@@ -106,7 +122,26 @@ export async function diagnose(options: DiagnoseOptions, deps: { log: Log }): Pr
         await watchFreshStarts(session, facts, options);
         const apps = options.app ? facts.apps.filter((a) => a.name === options.app) : facts.apps;
         const paths = apps.flatMap((a) => [a.errLog, a.outLog]).filter((p): p is string => p !== undefined);
-        const tails = await readLogTails(session, paths, options.logLines);
+        const errLogs = apps.map((a) => a.errLog).filter((p): p is string => p !== undefined);
+        const [tails, grown] = await Promise.all([
+          readLogTails(session, paths, options.logLines),
+          watchLogGrowth(session, errLogs, options.logWindowMs),
+        ]);
+        for (const a of apps) {
+          const err = clean(tails[a.errLog ?? ''] ?? '')
+            .split('\n')
+            .filter((l) => l.trim() !== '');
+          const out = clean(tails[a.outLog ?? ''] ?? '')
+            .split('\n')
+            .filter((l) => l.trim() !== '');
+          const metrics = logMetrics(err, out, new Date());
+          const added = a.errLog ? grown[a.errLog] : undefined;
+          if (added !== undefined && options.logWindowMs > 0) {
+            metrics.errorsPerMinuteNow = Math.round((added / options.logWindowMs) * 60_000 * 10) / 10;
+            metrics.watchMs = options.logWindowMs;
+          }
+          (observation.logMetrics ??= {})[a.name] = metrics;
+        }
         for (const a of apps) {
           for (const kind of ['err', 'out'] as const) {
             const path = kind === 'err' ? a.errLog : a.outLog;

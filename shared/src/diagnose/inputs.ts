@@ -1,4 +1,5 @@
 /** The inputs of action-diagnose, read one way for the action and the CLI. */
+import { readSmokeRequests } from '../health/smoke.js';
 import type { Inputs } from '../config/inputs.js';
 import { readHealthCriteria } from '../health/inputs.js';
 import { readDatabaseUrl, readSshRoute } from '../postgres/inputs.js';
@@ -58,6 +59,8 @@ export function readDiagnoseOptions(inputs: Inputs, env: NodeJS.ProcessEnv = pro
       ? { redisOnHost: { port: redisCliPort, ...(redisPassword ? { password: redisPassword } : {}) } }
       : {}),
     externalUrls: inputs.urls('external-urls'),
+    logWindowMs: inputs.duration('log-window', 5000, { min: 0, max: 60_000 }),
+    smokeRequests: readSmokeRequests(inputs),
     secrets,
     ...(bundleDir ? { bundleDir } : {}),
   };

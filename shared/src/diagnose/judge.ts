@@ -7,6 +7,8 @@ import type { TaskResult } from '../postgres/maintenance/tasks.js';
 import type { ProbeRecord } from '../health/probe.js';
 import type { HostFacts } from './host-facts.js';
 import type { RedisFacts } from './redis.js';
+import type { LogMetrics } from './log-metrics.js';
+import type { SmokeResult } from '../health/smoke.js';
 
 export type Severity = 'P0' | 'P1' | 'P2' | 'P3';
 
@@ -27,6 +29,10 @@ export interface HostObservation {
   health?: ProbeRecord;
   /** Error lines in the last `log-lines` of the app's error log. */
   errorLines: number;
+  /** Per app: rates, requests and the most frequent errors from its logs. */
+  logMetrics?: Record<string, LogMetrics>;
+  /** The smoke requests against this host's health URL. */
+  smoke?: SmokeResult[];
 }
 
 export interface ExternalObservation {
@@ -99,6 +105,18 @@ export function judge(o: Observations): Finding[] {
     } else if (health?.latencyMs !== undefined && health.latencyMs > o.slowMs) {
       slow(h.host, health.latencyMs);
     }
+    for (const result of h.smoke ?? []) {
+      if (!result.ok)
+        add(
+          'P1',
+          h.host,
+          'smoke',
+          `a real request fails: ${result.failure}`,
+          "a core function is broken though /health may pass: a dependency's client that gave up (Redis, the database) comes back only when the app restarts — check the dependency, then runbook ops restart.",
+        );
+    }
+    for (const [app, m] of Object.entries(h.logMetrics ?? {}))
+      judgeLogs(app, m, (severity, why, next) => add(severity, h.host, 'logs', why, next));
     const f = h.facts;
     if (!f) continue;
     if (f.pm2Error)
@@ -304,6 +322,44 @@ export function judge(o: Observations): Finding[] {
       );
   }
   return findings.sort((a, b) => ORDER.indexOf(a.severity) - ORDER.indexOf(b.severity));
+}
+
+/** Error flood in an app's log: P1 at a line a second or more; a jump over its own earlier rate P2. */
+export const FLOOD_PER_MINUTE = 60;
+const JUMP_PER_MINUTE = 5;
+const JUMP_FACTOR = 3;
+
+function judgeLogs(
+  app: string,
+  m: LogMetrics,
+  add: (severity: Severity, why: string, next: string) => void,
+): void {
+  const now = m.errorsPerMinuteNow ?? m.recentErrorsPerMinute;
+  const top = m.topErrors[0] ? ` — most frequent: "${m.topErrors[0].message}" ×${m.topErrors[0].count}` : '';
+  const how =
+    m.errorsPerMinuteNow !== undefined
+      ? ` (counted over ${Math.round((m.watchMs ?? 0) / 1000)} s)`
+      : ' (last 5 minutes)';
+  const next = `\`pm2 logs ${app} --err --lines 100\`: the app fails requests while /health may be green — a client that gave up (Redis, the database) comes back only with a restart (runbook ops restart) once its dependency is up.`;
+  if (now !== undefined && now >= FLOOD_PER_MINUTE)
+    add('P1', `error flood: ${app} logs ${now} error lines a minute${how}${top}`, next);
+  else if (
+    now !== undefined &&
+    now >= JUMP_PER_MINUTE &&
+    (m.earlierErrorsPerMinute === undefined || now >= JUMP_FACTOR * Math.max(m.earlierErrorsPerMinute, 1))
+  )
+    add(
+      'P2',
+      `error rate up: ${app} logs ${now} error lines a minute${how}${m.earlierErrorsPerMinute !== undefined ? `, ${m.earlierErrorsPerMinute} before` : ''}${top}`,
+      next,
+    );
+  const r = m.requests;
+  if (r && r.count >= 10 && r.serverErrors / r.count >= 0.2)
+    add(
+      'P2',
+      `${r.serverErrors} of the last ${r.count} requests in ${app}'s log answered 5xx${r.averageMs !== undefined ? ` (average ${r.averageMs} ms)` : ''}`,
+      next,
+    );
 }
 
 export function overallSeverity(findings: Finding[]): Severity | 'OK' {

@@ -17,6 +17,9 @@ export interface HttpGetRequest {
   ca?: string;
   /** Opens the connection some other way than TCP from here (an SSH tunnel to a port on the host). */
   tunnel?: (host: string, port: number) => Promise<Duplex>;
+  /** GET unless said (a smoke request may POST); a body is sent as JSON. */
+  method?: string;
+  body?: string;
 }
 
 export interface PeerCertificate {
@@ -50,8 +53,15 @@ export function httpGet(request: HttpGetRequest): Promise<HttpGetResponse> {
   const elapsed = () => Math.round(performance.now() - started);
   const isHttps = request.url.protocol === 'https:';
   const options: https.RequestOptions = {
-    method: 'GET',
-    headers: { 'user-agent': 'runbook-actions/health', accept: 'application/json, */*', ...request.headers },
+    method: request.method ?? 'GET',
+    headers: {
+      'user-agent': 'runbook-actions/health',
+      accept: 'application/json, */*',
+      ...(request.body !== undefined
+        ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(request.body)) }
+        : {}),
+      ...request.headers,
+    },
     // A fresh connection each time: a health probe must see what a new client sees.
     agent: false,
     ...(isHttps && request.ca ? { ca: request.ca } : {}),
@@ -119,7 +129,7 @@ export function httpGet(request: HttpGetRequest): Promise<HttpGetResponse> {
       () => fail('TIMEOUT', `no complete answer within ${request.timeoutMs} ms (timeout)`),
       request.timeoutMs,
     );
-    req.end();
+    req.end(request.body);
   });
 }
 

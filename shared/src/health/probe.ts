@@ -125,7 +125,10 @@ function judge(
     record.latencyMs !== undefined &&
     record.latencyMs > options.maxLatencyMs
   ) {
-    return ['latency', `answered in ${record.latencyMs} ms, slower than max-latency ${options.maxLatencyMs} ms`];
+    return [
+      'latency',
+      `answered in ${record.latencyMs} ms, slower than max-latency ${options.maxLatencyMs} ms`,
+    ];
   }
   if (options.expectJson) {
     if (!bodyIsJson) return ['body', 'body is not JSON (set expect-json: none to skip body checks)'];

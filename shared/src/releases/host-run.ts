@@ -23,6 +23,7 @@ import {
 import { pm2List, type Pm2AppOptions, type Pm2Process } from './pm2.js';
 import type { AppEntry } from './entry.js';
 import type { ProbeRecord } from '../health/probe.js';
+import type { SmokeRequest } from '../health/smoke.js';
 import { ReleaseStore, symlinkRefusal, type HostState } from './store.js';
 
 export interface ReleaseTarget {
@@ -39,6 +40,8 @@ export interface ReleaseTarget {
    * pm2's proof (pid online, started after the switch, cwd in the release) is made whatever this says.
    */
   versionCheck: 'auto' | 'require' | 'off';
+  /** Real requests that must answer as said once /health passes (empty: none). */
+  smokeRequests: SmokeRequest[];
   stabilizationMs: number;
   lock: LeasePolicy;
   /** How long to keep trying to reach a switched host again to restore it. */

@@ -1,6 +1,7 @@
 /** The inputs of action-deploy and action-rollback, read one way for both (and for the CLI). */
 import type { Inputs } from '../config/inputs.js';
 import { readHealthCriteria } from '../health/inputs.js';
+import { readSmokeRequests } from '../health/smoke.js';
 import { readHosts, readSshOptions } from '../ssh/inputs.js';
 import { checkArtifact } from './artifact.js';
 import type { DeployOptions, ReleaseTarget } from './deploy.js';
@@ -64,6 +65,7 @@ export function readReleaseTarget(inputs: Inputs, context: RunContext): ReleaseT
     healthUrls: parseHealthUrlTemplates('health-url', inputs.list('health-url'), hosts.length),
     health,
     versionCheck: inputs.choice('version-check', ['auto', 'require', 'off'] as const, 'auto'),
+    smokeRequests: readSmokeRequests(inputs),
     stabilizationMs: inputs.duration('stabilization-window', 5000, { min: 0, max: 600_000 }),
     lock: {
       graceMs: inputs.duration('lock-ttl', 30_000, { min: 1000, max: 3_600_000 }),

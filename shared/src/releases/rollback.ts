@@ -85,9 +85,10 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
         ? ` (its directory is gone; the bad mark goes to the release log)`
         : '';
       const entry = run.entries?.get(run.release as string);
-      const mark = run.before?.ok
-        ? `${run.previous} answers healthy, so it is not marked bad`
-        : `mark ${run.previous} bad (its health: ${run.before?.failure ?? 'unknown'})`;
+      const mark =
+        run.before?.ok && !run.state?.currentMissing
+          ? `${run.previous} answers healthy, so it is not marked bad`
+          : `mark ${run.previous} bad (its health: ${run.before?.failure ?? 'unknown'})`;
       return `${run.name}: switch current from ${run.previous}${gone} to ${run.release}, ${mark}, pm2 start it with ${entry ? describeEntry(entry) : 'its entry'}, verify health and that pm2 runs it from its directory (serving ${sha} if a version is served); if it fails, ${run.previous} is put back and started again`;
     });
     await log.group('Plan', async () => report.plan.forEach((line) => log.info(line)));
@@ -237,9 +238,12 @@ async function actReleases(run: HostRun, options: RollbackOptions, deps: DeployD
   const from = run.previous as string;
   // Marked bad only when its own health is why we leave it (and then in the same command as the
   // switch, so that a later rollback skips it even if this one stops midway).
-  const reason = run.before?.ok
-    ? undefined
-    : `rolled back to ${target}${options.holder.actor ? ` by ${options.holder.actor}` : ''}: it did not answer healthy (${run.before?.failure ?? 'no answer'})`;
+  const by = `rolled back to ${target}${options.holder.actor ? ` by ${options.holder.actor}` : ''}`;
+  const reason = run.state?.currentMissing
+    ? `${by}: its directory is gone`
+    : run.before?.ok
+      ? undefined
+      : `${by}: it did not answer healthy (${run.before?.failure ?? 'no answer'})`;
   const sha = run.state?.releases.find((r) => r.id === target)?.sha;
   let verified = false;
   try {

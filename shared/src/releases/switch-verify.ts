@@ -24,6 +24,7 @@ import type { ReleaseStore } from './store.js';
 import { probeUrl, type ProbeRecord } from '../health/probe.js';
 import type { HealthCriteria } from '../health/options.js';
 import { sh } from '../ssh/shell.js';
+import { runSmokeRequests } from '../health/smoke.js';
 
 export async function switchAndVerify(
   run: HostRun,
@@ -175,6 +176,7 @@ export async function verifyRunning(
     },
   );
   if (!health.healthy) throw new HealthGateFailed(health, target.pm2.name);
+  if (target.smokeRequests.length > 0) await smokeGate(run, target);
   // The baseline is read once the app answers: a pm2 CLI start costs a core for ~0.3 s, which must
   // not compete with the app's own start-up. A crash loop keeps restarting, so the window still sees it.
   const processes = await pm2List(session);
@@ -226,6 +228,17 @@ export async function proveRunning(
         `pm2 resolves a \`current\` link when it starts an app (pm2#1663): \`pm2 delete ${name}\` and deploy again, so it is started from ${proof.releaseDir.replace(/\/releases\/[^/]+$/, '/current')}.`,
       );
   }
+}
+
+/** The smoke requests, once /health passes: /health alone does not see a dependency that gave up. */
+async function smokeGate(run: HostRun, target: ReleaseTarget): Promise<void> {
+  const url = healthUrlFor(target.healthUrls, run.index, run.target);
+  const failed = (await runSmokeRequests(url, target.smokeRequests, target.health)).filter((r) => !r.ok);
+  if (failed.length > 0)
+    throw new OperationError(
+      `${run.name}: /health passes but ${failed.length} smoke request${failed.length > 1 ? 's' : ''} failed: ${failed.map((r) => r.failure).join('; ')}.`,
+      `read \`pm2 logs ${target.pm2.name} --err --lines 100\` on the host: a core route fails (a dependency unreachable, a missing setting).`,
+    );
 }
 
 /** Advice for a failed health gate, from what failed. */

@@ -86,6 +86,7 @@ export function readRotateOptions(
     ...target,
     ...(value !== undefined ? { value } : {}),
     generate: parseGenerate('generate', inputs.raw('generate') || 'base64:64'),
+    grace: inputs.choice('grace', ['previous-variable', 'none'] as const, 'previous-variable'),
     ...(token ? { github: readGithubTarget(inputs, token, target.name, env) } : {}),
   };
 }

@@ -23,6 +23,8 @@ import {
   type SecretHost,
   type SecretTarget,
 } from './secret-hosts.js';
+import type { SshSession } from '../ssh/session.js';
+import { sh } from '../ssh/shell.js';
 import { describeGenerate, fingerprint, fingerprintOf, generateValue, type GenerateSpec } from './value.js';
 
 export interface RotateOptions extends SecretTarget {
@@ -31,6 +33,11 @@ export interface RotateOptions extends SecretTarget {
   generate: GenerateSpec;
   /** Without it GitHub is not updated, and the report says so. */
   github?: GithubSecretTarget;
+  /**
+   * `previous-variable`: the old value stays in `<NAME>_PREVIOUS` for apps that verify with both;
+   * `none`: it is not kept, and the report says the old value stops working at once.
+   */
+  grace: 'previous-variable' | 'none';
 }
 
 export interface RotationReport {
@@ -99,7 +106,14 @@ export function rotateSecret(options: RotateOptions, deps: DeployDeps): Promise<
         `finishes the rotation to ${decision.resumes.fingerprint} interrupted on ${decision.resumes.started_at}${decision.resumes.run ? ` (${decision.resumes.run})` : ''}${decision.adopted ? ', with the value it had written' : ''}`,
       );
     }
-    report.plan = rotationPlan(hosts, decision, options, github?.client);
+    // The old value is the grace value only where the app can use it.
+    const graceValue = options.grace === 'previous-variable' ? decision.oldValue : undefined;
+    if (decision.oldValue !== undefined && !decision.unchanged) {
+      const notes = await graceNotes(hosts, options);
+      notes.forEach((note) => log.warn(note));
+      report.notes.push(...notes);
+    }
+    report.plan = rotationPlan(hosts, { ...decision, oldValue: graceValue }, options, github?.client);
     await log.group('Plan', async () => report.plan.forEach((line) => log.info(line)));
     report.hosts = hosts.map((h) => h.report);
     if (options.dryRun) {
@@ -110,7 +124,7 @@ export function rotateSecret(options: RotateOptions, deps: DeployDeps): Promise<
 
     const pending: PendingRotation = decision.resumes ?? {
       fingerprint: report.fingerprint,
-      ...(decision.oldValue !== undefined ? { previous_fingerprint: fingerprint(decision.oldValue) } : {}),
+      ...(graceValue !== undefined ? { previous_fingerprint: fingerprint(graceValue) } : {}),
       started_at: now().toISOString(),
       ...(options.holder.actor ? { by: options.holder.actor } : {}),
       ...(options.holder.runUrl ? { run: options.holder.runUrl } : {}),
@@ -120,11 +134,11 @@ export function rotateSecret(options: RotateOptions, deps: DeployDeps): Promise<
     const backupStamp = stamp(now());
     const values: Record<string, string> = {
       [options.name]: decision.newValue,
-      ...(decision.oldValue !== undefined ? { [options.previousName]: decision.oldValue } : {}),
+      ...(graceValue !== undefined ? { [options.previousName]: graceValue } : {}),
     };
     const failure = await changeEveryHost(hosts, options, deps, report, backupStamp, (h) => {
       const env = EnvFile.parse(h.original).set(options.name, decision.newValue);
-      if (decision.oldValue !== undefined) env.set(options.previousName, decision.oldValue);
+      if (graceValue !== undefined) env.set(options.previousName, graceValue);
       return { text: env.toString(), values, expected: report.fingerprint as string };
     });
     if (failure) {
@@ -160,7 +174,7 @@ export function rotateSecret(options: RotateOptions, deps: DeployDeps): Promise<
       record.pending = without(record.pending, options.name);
       record.secrets[options.name] = {
         fingerprint: report.fingerprint as string,
-        ...(decision.oldValue !== undefined ? { previous_fingerprint: fingerprint(decision.oldValue) } : {}),
+        ...(graceValue !== undefined ? { previous_fingerprint: fingerprint(graceValue) } : {}),
         rotated_at: decision.unchanged ? (record.secrets[options.name]?.rotated_at ?? at) : at,
         ...(options.holder.actor ? { by: options.holder.actor } : {}),
         ...(options.holder.runUrl ? { run: options.holder.runUrl } : {}),
@@ -245,6 +259,33 @@ async function onHosts(
     report.durationMs = now().getTime() - started;
   }
   return report;
+}
+
+/**
+ * Says plainly when the old value stops working at once: with `grace: none`, or when the app's own
+ * code (in work-dir, node_modules aside) never mentions the grace variable — most apps read only
+ * `<NAME>`, so a JWT secret rotated under them logs everyone out.
+ */
+async function graceNotes(hosts: SecretHost[], options: RotateOptions): Promise<string[]> {
+  if (options.grace === 'none')
+    return [
+      `grace: none — the old ${options.name} stops working on each host as it restarts: whatever was signed or authenticated with it (every JWT, every session) is invalid at once.`,
+    ];
+  const ignoring: string[] = [];
+  await Promise.all(
+    hosts.map(async (h) => {
+      const { stdout } = await (h.run.session as SshSession).run(
+        `does the app read ${options.previousName}`,
+        sh`if [ -d ${options.workDir} ]; then timeout 20 grep -rlsF --exclude-dir=node_modules --exclude-dir=.git -e ${options.previousName} -- ${`${options.workDir}/`} | head -n 1; echo checked; fi`,
+      );
+      const lines = stdout.split('\n').filter(Boolean);
+      if (lines.length === 1 && lines[0] === 'checked') ignoring.push(h.run.name);
+    }),
+  );
+  if (ignoring.length === 0) return [];
+  return [
+    `the app's code in ${options.workDir} never mentions ${options.previousName} (on ${ignoring.join(', ')}): it will not accept the old value, which stops working at once — every JWT or session signed with it is invalid after the restart. ${options.previousName} is written anyway; set grace: none to leave it out, or make the app verify with both values.`,
+  ];
 }
 
 function rotationPlan(

@@ -33,6 +33,7 @@ import { pm2List, restartWithValues } from '../releases/pm2.js';
 import { ReleaseStore } from '../releases/store.js';
 import { verifyRunning } from '../releases/switch-verify.js';
 import { readRecord, recordPath, type RotationRecord } from './record.js';
+import { processHolds } from './process-env.js';
 
 /** What every mode of the action needs to reach and judge the hosts. */
 export interface SecretTarget extends ReleaseTarget {
@@ -230,7 +231,7 @@ export async function changeHost(
     if (written.backup) host.report.backup = written.backup;
   }
   host.report.pm2 = await restartWithValues(session, options.pm2.name, host.mode, values);
-  await verifyHost(host, expected, options, deps);
+  await verifyHost(host, values, expected, options, deps);
   host.report.outcome = text === host.original ? 'unchanged' : 'updated';
   host.report.verified = true;
 }
@@ -251,6 +252,7 @@ export async function revertHost(
       await replaceRemoteFile(session, 'put the env file back', host.envPath, host.original);
     host.report.pm2 = await restartWithValues(session, options.pm2.name, host.mode, values);
     await verifyRunning(host.run, session, undefined, options, deps);
+    await processHolds(session, options.pm2.name, values);
     host.report.outcome = 'reverted';
     host.report.verified = true;
   } catch (error) {
@@ -263,12 +265,14 @@ export async function revertHost(
 
 async function verifyHost(
   host: SecretHost,
+  values: Record<string, string>,
   expected: string,
   options: SecretTarget,
   deps: DeployDeps,
 ): Promise<void> {
   const session = host.run.session as SshSession;
   await verifyRunning(host.run, session, undefined, options, deps);
+  await processHolds(session, options.pm2.name, values);
   if (options.verifyCommand) {
     await session.run('verify-command', userCommand(options.workDir, options.verifyCommand), {
       timeoutMs: options.health.deadlineMs,

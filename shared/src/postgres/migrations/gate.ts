@@ -1,6 +1,7 @@
 /**
- * The backup gate: `migrate` changes the schema only after a backup of this database, taken by
- * action-db-backup in the same run, passed verification less than `backup-max-age` ago.
+ * The backup gate: `migrate` and `rollback` (a _rollback.sql typically drops tables) change the
+ * schema only after a backup of this database, taken by action-db-backup in the same run, passed
+ * verification less than `backup-max-age` ago.
  */
 import { existsSync } from 'node:fs';
 import { OperationError } from '../../errors.js';
@@ -12,11 +13,18 @@ export interface BackupGate {
   maxAgeMs: number;
 }
 
-export async function checkBackupGate(gate: BackupGate, database: string, now = Date.now()): Promise<string> {
+export async function checkBackupGate(
+  gate: BackupGate,
+  database: string,
+  now = Date.now(),
+  mode: 'migrate' | 'rollback' = 'migrate',
+): Promise<string> {
   if (!gate.required) return 'backup gate off (require-backup: false)';
   const refuse = (why: string) =>
     new OperationError(
-      `Refused to migrate ${database}: ${why}. Nothing was applied.`,
+      mode === 'rollback'
+        ? `Refused to roll back migrations of ${database}: ${why}. Nothing was rolled back.`
+        : `Refused to migrate ${database}: ${why}. Nothing was applied.`,
       'run action-db-backup (verify: list or more) in the same job before this step and pass its `manifest` output as backup-manifest; or set require-backup: false if a backup is taken another way.',
     );
   if (!gate.manifest) throw refuse('no backup-manifest was given');

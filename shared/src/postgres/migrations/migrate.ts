@@ -79,9 +79,10 @@ export async function migrate(
   const files = await readMigrations(options.dir);
   const report: MigrateReport = { mode: options.mode, applied: [], rolledBack: [], wouldRun: [] };
   const database = options.access.db.database;
-  if (options.mode === 'migrate' && !options.dryRun) {
+  // A _rollback.sql typically drops what its migration made: gated on a backup like migrate.
+  if ((options.mode === 'migrate' || options.mode === 'rollback') && !options.dryRun) {
     try {
-      report.gate = await checkBackupGate(options.gate, database);
+      report.gate = await checkBackupGate(options.gate, database, Date.now(), options.mode);
     } catch (error) {
       if (!(error instanceof OperationError)) throw error;
       report.failure = error;
@@ -167,7 +168,9 @@ export async function migrate(
         report.rolledBack.push({ version: file.version, file: file.rollback?.file ?? '', durationMs: ms });
         log.info(`rolled back ${file.file} with ${file.rollback?.file} in ${ms} ms`);
       }
-      report.currentVersion = planMigrations(files, await readApplied(session, options.table)).currentVersion;
+      // The summary and outputs show the state after it: rolled-back migrations are pending again.
+      if (!options.dryRun) report.plan = planMigrations(files, await readApplied(session, options.table));
+      report.currentVersion = report.plan.currentVersion;
       return report;
     }
 
