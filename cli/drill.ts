@@ -4,10 +4,18 @@
  * it did and how long each step took, and exits 1 if any step did not end as it should.
  * Later issues add their procedures as further steps.
  */
-import { Droplet, runActionBundle, type ActionRun, type SampleRelease } from '../sandbox/index.js';
+import {
+  Droplet,
+  makeRealAppRelease,
+  runActionBundle,
+  type ActionRun,
+  type RealAppRelease,
+  type SampleRelease,
+} from '../sandbox/index.js';
 import {
   currentRelease,
   hostInputs,
+  hostWriteFile,
   killSshdAtSwitch,
   mountSmallDisk,
   runningAppInputs,
@@ -157,6 +165,50 @@ try {
   say(
     `${rolledOk ? 'ok  ' : 'FAIL'} action-rollback: v3 → ${rolled.outputs.release} (previous good, skipping the bad v2), verified, in ${rolled.durationMs} ms`,
   );
+
+  // An app shaped like real ones (issue 17): tsc into dist/, started from package.json, dotenv,
+  // /health without a version — with only the inputs the reusable workflows pass.
+  const real = await startDeployHost();
+  try {
+    hostWriteFile(
+      real,
+      `${real.appDir}/shared/.env`,
+      `PORT=${real.port}\nHOST=127.0.0.1\nJWT_SECRET=drill-old-secret-0123456789\n`,
+    );
+    const realBase = { ...runningAppInputs([real]), 'install-command': '', 'max-attempts': '5' };
+    const realSecrets = [real.droplet.sshd?.privateKey ?? '', 'drill-old-secret-0123456789'];
+    const realDeploy = (n: number, release: RealAppRelease = {}) =>
+      runActionBundle(
+        'action-deploy',
+        {
+          ...realBase,
+          artifact: makeRealAppRelease(join(real.droplet.root, 'artifacts', `r${n}`), release),
+          sha: sha(n),
+        },
+        { secrets: realSecrets },
+      );
+    const r1 = await realDeploy(1);
+    check(
+      r1.exitCode === 0,
+      `real-shaped app: deployed from package.json start (no app-script, no version in /health), proven by pm2's pid, start time and cwd, in ${r1.durationMs} ms${r1.errors[0] ? ` — ${firstLine(r1.errors[0])}` : ''}`,
+    );
+    const r2 = await realDeploy(2, { broken: 'crash-at-start' });
+    check(
+      r2.exitCode === 1 && r2.outputs['rolled-back'] === 'true',
+      `real-shaped app: a build that crashes at start rolled back automatically in ${r2.durationMs} ms`,
+    );
+    const rot = await runActionBundle(
+      'action-rotate-secret',
+      { ...realBase, name: 'JWT_SECRET', grace: 'none' },
+      { secrets: realSecrets },
+    );
+    check(
+      rot.exitCode === 0,
+      `real-shaped app: JWT_SECRET rotated (grace: none, said plainly), proven in the running process's environment, in ${rot.durationMs} ms${rot.errors[0] ? ` — ${firstLine(rot.errors[0])}` : ''}`,
+    );
+  } finally {
+    await real.droplet.stop();
+  }
 
   // Faults of an unlucky night (issue 6): the connection lost at the switch, a release that never
   // binds its port, one that crashes at start caught by preflight, and a full disk.

@@ -293,7 +293,12 @@ describe('rotation and diagnosis of the app, its Redis client one that gives up'
     const run = await runActionBundle(
       'action-diagnose',
       {
-        ...inputs(h),
+        ...Object.fromEntries(
+          ['hosts', 'ssh-key', 'known-hosts', 'app-name', 'app-dir', 'health-url'].map((k) => [
+            k,
+            inputs(h)[k] ?? '',
+          ]),
+        ),
         'smoke-requests':
           'POST /api/auth/register {"email":"smoke@example.com"} -> 201\nPOST /api/auth/login -> 401',
         'log-window': '3s',
