@@ -267,7 +267,12 @@ describe('rollback', () => {
     writeFileSync(join(dir, '003_more_rollback.sql'), 'DROP TABLE more;\n');
     // Gated like migrate: a rollback file typically drops a table.
     failedWith(
-      await migrateAction(url, { 'migrations-dir': dir, mode: 'rollback', steps: '2', 'require-backup': 'true' }),
+      await migrateAction(url, {
+        'migrations-dir': dir,
+        mode: 'rollback',
+        steps: '2',
+        'require-backup': 'true',
+      }),
       /Refused to roll back migrations of .*: no backup-manifest was given\. Nothing was rolled back/,
     );
     expect(await tracked(name)).toEqual(['1', '2', '3']);
