@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   findLeaks,
@@ -92,6 +92,19 @@ async function running(h: DeployHost): Promise<Running[]> {
       script: String(p.pm2_env.pm_exec_path),
       cwd: p.pid ? hostShell(h, 'readlink -f /proc/"$1"/cwd', String(p.pid)).trim() : '',
     }));
+}
+
+async function waitHealthy(h: DeployHost): Promise<void> {
+  for (const until = Date.now() + 15_000; Date.now() < until; await new Promise((r) => setTimeout(r, 100))) {
+    if (
+      await fetch(h.healthUrl).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return;
+  }
+  throw new Error('the app started by hand never answered');
 }
 
 async function health(h: DeployHost): Promise<unknown> {
@@ -196,6 +209,20 @@ describe('an app built with tsc, started from package.json, /health without a ve
     expect(await health(h)).toMatchObject({ status: 'ok' });
   });
 
+  it('ops restart starts the current release with its recorded entry when pm2 has lost the app', async () => {
+    await h.droplet.pm2.command(['delete', APP_NAME]);
+    const run = await runActionBundle(
+      'action-ops',
+      { ...inputs(h), operation: 'restart' },
+      { secrets: [h.droplet.sshd?.privateKey ?? ''] },
+    );
+    expect(run.errors).toEqual([]);
+    expect(run.stdout).toMatch(
+      /pm2 runs no bunty-backend: start \S+ \(current\) with node dist\/index\.js \(as recorded in the release log\)/,
+    );
+    expect((await running(h))[0]).toMatchObject({ status: 'online', cwd: `${h.appDir}/releases/${ids[3]}` });
+  });
+
   it('says so at once when version-check: require meets a /health without a version', async () => {
     const run = await deploy(h, 5, {}, { 'version-check': 'require' });
     expect(run.exitCode).toBe(1);
@@ -222,6 +249,50 @@ describe('first deploys and installs that fail', () => {
     expect(unfound.exitCode).toBe(0);
     expect(unfound.stdout).toContain('entry node dist/index.js (package.json scripts.start)');
     expect(unfound.stdout + unfound.summary).not.toContain('never printed');
+
+    // pm2's way: the ecosystem app of that name, started with its env — read on the host, never shown.
+    const eco = await deploy(h, 10, { ecosystem: { name: APP_NAME, script: 'dist/index.js' } });
+    expect(eco.errors).toEqual([]);
+    expect(eco.stdout).toContain('entry node dist/index.js (ecosystem.config.js (app bunty-backend))');
+    const list = (await h.droplet.pm2.list()) as unknown as { name: string; pid: number }[];
+    const pid = list.find((p) => p.name === APP_NAME)?.pid;
+    expect(hostShell(h, 'tr "\\0" "\\n" < /proc/"$1"/environ', String(pid))).toContain(
+      'SECRET_IN_ECOSYSTEM=never printed',
+    );
+    const log = readFileSync(h.droplet.realPath(`${h.appDir}/.runbook/releases.log`), 'utf8');
+    for (const text of [eco.stdout, eco.summary, log]) expect(text).not.toContain('never printed');
+  });
+});
+
+describe('the first deploy over an app pm2 already runs from elsewhere', () => {
+  it('fails its gate and puts back what ran before, running and healthy', async () => {
+    const h = await pool.host();
+    // Started by hand, the runbook's way, outside app-dir.
+    const byHand = makeRealAppRelease(join(h.droplet.root, 'home', 'byhand'));
+    writeFileSync(
+      join(byHand, '.env'),
+      `PORT=${h.port}\nHOST=127.0.0.1\nJWT_SECRET=by-hand-secret-0123456789\n`,
+    );
+    await h.droplet.pm2.command([
+      'start',
+      join(byHand, 'dist', 'index.js'),
+      '--name',
+      APP_NAME,
+      '--cwd',
+      byHand,
+    ]);
+    await waitHealthy(h);
+    const run = await deploy(h, 11, { broken: 'crash-at-start' });
+    expect(run.exitCode).toBe(1);
+    expect(run.errors[0]).toMatch(
+      /first deploy\), taken back out: what pm2 ran before it runs again, verified healthy/,
+    );
+    expect(current(h)).toBe('');
+    expect(await running(h)).toEqual([
+      { status: 'online', script: join(byHand, 'dist', 'index.js'), cwd: byHand },
+    ]);
+    expect(await health(h)).toMatchObject({ status: 'ok' });
+    expect(existsSync(h.droplet.realPath(`${h.appDir}/.runbook/replaced-pm2-app.json`))).toBe(false);
   });
 });
 

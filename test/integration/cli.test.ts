@@ -227,7 +227,11 @@ describe('runbook migrate and maintain', () => {
       expect(applied.out).toMatch(/^applied: \["001_a\.sql"\]$/m);
       const rows = await db.sql<{ applied_by: string }>(name, 'SELECT applied_by FROM runbook_migrations');
       expect(rows[0]?.applied_by).toMatch(/^runbook CLI on /);
-      const rolled = await runbook('migrate', ...common, '--mode', 'rollback');
+      // Gated like migrate: a rollback file typically drops a table.
+      const gated = await runbook('migrate', ...common, '--mode', 'rollback');
+      expect(gated.code).toBe(1);
+      expect(gated.out).toMatch(/Refused to roll back migrations of .*no backup-manifest was given/);
+      const rolled = await runbook('migrate', ...common, '--mode', 'rollback', '--require-backup', 'false');
       expect(rolled.code).toBe(0);
       const maintained = await runbook(
         'maintain',

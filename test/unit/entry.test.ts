@@ -72,6 +72,7 @@ describe('chooseEntry', () => {
       nodeArgs: ['--enable-source-maps'],
       args: ['--x'],
       env: {},
+      ecosystem: { file: 'ecosystem.config.js', app: 'api' },
       source: 'ecosystem.config.js (app api)',
     });
   });

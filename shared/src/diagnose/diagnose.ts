@@ -24,7 +24,7 @@ import { sleep } from '../retry/backoff.js';
 import type { SshSession } from '../ssh/session.js';
 import { judge, overallSeverity, type Finding, type HostObservation, type Observations } from './judge.js';
 import { checkRedis, checkRedisOnHost, type RedisFacts } from './redis.js';
-import { logMetrics, watchLogGrowth } from './log-metrics.js';
+import { clientGaveUp, logMetrics, watchLogs } from './log-metrics.js';
 import { runSmokeRequests, type SmokeRequest } from '../health/smoke.js';
 import { maskEnvValues, redactShapes } from './redaction.js';
 
@@ -123,9 +123,9 @@ export async function diagnose(options: DiagnoseOptions, deps: { log: Log }): Pr
         const apps = options.app ? facts.apps.filter((a) => a.name === options.app) : facts.apps;
         const paths = apps.flatMap((a) => [a.errLog, a.outLog]).filter((p): p is string => p !== undefined);
         const errLogs = apps.map((a) => a.errLog).filter((p): p is string => p !== undefined);
-        const [tails, grown] = await Promise.all([
+        const [tails, watch] = await Promise.all([
           readLogTails(session, paths, options.logLines),
-          watchLogGrowth(session, errLogs, options.logWindowMs),
+          watchLogs(session, errLogs, options.logWindowMs),
         ]);
         for (const a of apps) {
           const err = clean(tails[a.errLog ?? ''] ?? '')
@@ -135,7 +135,11 @@ export async function diagnose(options: DiagnoseOptions, deps: { log: Log }): Pr
             .split('\n')
             .filter((l) => l.trim() !== '');
           const metrics = logMetrics(err, out, new Date());
-          const added = a.errLog ? grown[a.errLog] : undefined;
+          const added = a.errLog ? watch.grown[a.errLog] : undefined;
+          const age = a.errLog ? watch.ageSeconds[a.errLog] : undefined;
+          if (age !== undefined) metrics.errorLogAgeSeconds = age;
+          const gaveUp = clientGaveUp(err);
+          if (gaveUp) metrics.clientGaveUp = gaveUp.slice(0, 200);
           if (added !== undefined && options.logWindowMs > 0) {
             metrics.errorsPerMinuteNow = Math.round((added / options.logWindowMs) * 60_000 * 10) / 10;
             metrics.watchMs = options.logWindowMs;

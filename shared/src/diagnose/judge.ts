@@ -353,6 +353,17 @@ function judgeLogs(
       `error rate up: ${app} logs ${now} error lines a minute${how}${m.earlierErrorsPerMinute !== undefined ? `, ${m.earlierErrorsPerMinute} before` : ''}${top}`,
       next,
     );
+  // Written in the last ten minutes: a dependency's client that gave up fails every request using it.
+  if (
+    m.clientGaveUp &&
+    (m.errorLogAgeSeconds ?? Infinity) <= 600 &&
+    !(now !== undefined && now >= FLOOD_PER_MINUTE)
+  )
+    add(
+      'P1',
+      `a dependency's client in ${app} has given up or lost its connection (error log written ${m.errorLogAgeSeconds} s ago): "${m.clientGaveUp}"`,
+      `check the dependency it names (Redis, the database) is up, then restart the app so its client connects again (runbook ops restart); ${next.split(':')[0]}.`,
+    );
   const r = m.requests;
   if (r && r.count >= 10 && r.serverErrors / r.count >= 0.2)
     add(

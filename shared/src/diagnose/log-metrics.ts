@@ -25,6 +25,10 @@ export interface LogMetrics {
   };
   /** The most frequent error messages in the tail (numbers and ids folded), with their counts. */
   topErrors: { message: string; count: number }[];
+  /** Seconds since the error log was last written. */
+  errorLogAgeSeconds?: number;
+  /** A recent error line saying a dependency's client gave up (redacted). */
+  clientGaveUp?: string;
 }
 
 const RECENT_MS = 5 * 60_000;
@@ -105,30 +109,48 @@ export function logMetrics(errLines: string[], outLines: string[], now: Date): L
   return metrics;
 }
 
+/** What the host says of each log over the watch: lines appended, and how long ago it was last written. */
+export interface LogWatch {
+  grown: Record<string, number>;
+  /** Seconds since each file was last written (its mtime, by the host's clock). */
+  ageSeconds: Record<string, number>;
+}
+
 /**
  * Lines appended to each log while diagnose waits `windowMs` on the host (one command; `wc -l`
- * counts lines whether or not they carry a time). Never reads the lines themselves.
+ * counts lines whether or not they carry a time), and each file's age. Never reads the lines.
  */
-export async function watchLogGrowth(
-  session: SshSession,
-  paths: string[],
-  windowMs: number,
-): Promise<Record<string, number>> {
-  if (paths.length === 0 || windowMs <= 0) return {};
+export async function watchLogs(session: SshSession, paths: string[], windowMs: number): Promise<LogWatch> {
+  const watch: LogWatch = { grown: {}, ageSeconds: {} };
+  if (paths.length === 0) return watch;
   const { stdout } = await session.run(
     'watch the error log grow',
     sh`count() { for f in "$@"; do printf '%s\\t%s\\n' "$(wc -l < "$f" 2>/dev/null || echo 0)" "$f"; done; }
-before=$(count ${paths}); sleep ${(windowMs / 1000).toFixed(1)}; after=$(count ${paths})
-printf '%s\\n' "$before" | sed 's/^/b\\t/'; printf '%s\\n' "$after" | sed 's/^/a\\t/'`,
+before=$(count ${paths}); sleep ${(Math.max(windowMs, 0) / 1000).toFixed(1)}; after=$(count ${paths}); now=$(date +%s)
+printf '%s\\n' "$before" | sed 's/^/b\\t/'; printf '%s\\n' "$after" | sed 's/^/a\\t/'
+for f in ${paths}; do printf 'm\\t%s\\t%s\\n' "$(( now - $(stat -c %Y -- "$f" 2>/dev/null || echo "$now") ))" "$f"; done`,
     { timeoutMs: windowMs + 30_000 },
   );
   const before = new Map<string, number>();
-  const grown: Record<string, number> = {};
   for (const line of stdout.split('\n')) {
     const [kind, n, ...path] = line.split('\t');
     const file = path.join('\t');
     if (kind === 'b') before.set(file, Number(n));
-    else if (kind === 'a') grown[file] = Math.max(0, Number(n) - (before.get(file) ?? Number(n)));
+    else if (kind === 'a' && windowMs > 0)
+      watch.grown[file] = Math.max(0, Number(n) - (before.get(file) ?? Number(n)));
+    else if (kind === 'm') watch.ageSeconds[file] = Number(n);
   }
-  return grown;
+  return watch;
+}
+
+/**
+ * Errors of a dependency's client that has given up or lost its connection, as the common Node
+ * clients word them (node-redis, ioredis, pg, mongoose): seen in recent errors, `/health` may be lying.
+ */
+const CLIENT_GAVE_UP =
+  /The client is closed|ClientClosedError|Connection is closed|Reached the max retries per request|Connection terminated unexpectedly|Client has encountered a connection error|connect ECONNREFUSED|Socket closed unexpectedly|MongoNotConnectedError|sorry, too many clients/i;
+
+/** The first recent error line that says a dependency's client gave up, or undefined. */
+export function clientGaveUp(errLines: string[]): string | undefined {
+  return [...errLines].reverse().find((line) => CLIENT_GAVE_UP.test(line));
 }

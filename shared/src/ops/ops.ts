@@ -11,8 +11,11 @@ import { ConfigurationError, OperationError, errorText } from '../errors.js';
 import { probeUrl } from '../health/probe.js';
 import type { DeployDeps } from '../releases/host-run.js';
 import { healthUrlFor } from '../releases/host-url.js';
-import { pm2List } from '../releases/pm2.js';
-import { verifyRunning } from '../releases/switch-verify.js';
+import { entryOf, verifyRunning } from '../releases/switch-verify.js';
+import { describeEntry, startProblems, type AppEntry } from '../releases/entry.js';
+import { releaseDir } from '../releases/layout.js';
+import { pm2List, runCurrentRelease } from '../releases/pm2.js';
+import type { ReleaseStore } from '../releases/store.js';
 import {
   changeHost,
   closeSecretHosts,
@@ -59,12 +62,13 @@ async function onHosts(
   deps: DeployDeps,
   needEnvFile: boolean,
   body: (hosts: SecretHost[], report: OpsReport) => Promise<void>,
+  needProcess = true,
 ): Promise<OpsReport> {
   const started = Date.now();
   const report: OpsReport = { operation, plan: [], hosts: [], durationMs: 0 };
   let hosts: SecretHost[] | undefined;
   try {
-    hosts = await openSecretHosts(target, operation, deps, needEnvFile);
+    hosts = await openSecretHosts(target, operation, deps, needEnvFile, needProcess);
     await body(hosts, report);
   } catch (error) {
     if (!(error instanceof OperationError)) throw error;
@@ -82,47 +86,99 @@ export function pm2Operation(
   target: SecretTarget,
   deps: DeployDeps,
 ): Promise<OpsReport> {
-  return onHosts(target, operation, deps, false, async (hosts, report) => {
-    report.plan = hosts.map(
-      (h) =>
-        `${h.run.name}: pm2 ${operation} ${target.pm2.name}${operation === 'stop' ? '' : ' --update-env'}, then ${operation === 'stop' ? 'prove it stopped (pm2 status, health URL refuses)' : 'the health gate'}`,
-    );
-    await deps.log.group('Plan', async () => report.plan.forEach((l) => deps.log.info(l)));
-    if (target.dryRun) {
-      report.hosts = hosts.map((h) => ({ host: h.run.name, result: 'planned', detail: '' }));
-      return;
-    }
-    for (const h of hosts) {
-      throwIfCancelled(deps.signal);
-      const session = h.run.session as SshSession;
-      const result: HostResult = { host: h.run.name, result: 'failed', detail: '' };
-      report.hosts.push(result);
-      try {
-        await deps.log.group(`${h.run.name}: pm2 ${operation}`, async () => {
-          await session.run(
-            `pm2 ${operation}`,
-            operation === 'stop'
-              ? sh`pm2 stop ${target.pm2.name}`
-              : sh`pm2 ${operation} ${target.pm2.name} --update-env`,
-            { timeoutMs: 120_000 },
+  return onHosts(
+    target,
+    operation,
+    deps,
+    false,
+    async (hosts, report) => {
+      // An app pm2 does not run (deleted, a reboot without `pm2 save`) is started from app-dir's
+      // current release with the entry the release log recorded for it.
+      const starts = new Map<SecretHost, { release: string; entry: AppEntry; dir: string }>();
+      for (const h of hosts.filter((host) => host.absent)) {
+        if (operation === 'stop') continue;
+        const store = h.run.store as ReleaseStore;
+        h.run.state = await store.state();
+        const release = h.run.state.current;
+        if (!release)
+          throw new OperationError(
+            `${h.run.name}: pm2 runs no app named ${target.pm2.name}, and ${target.appDir} has no current release to start. Nothing was changed.`,
+            'check app-name and app-dir; deploy the app (action-deploy) if it was never deployed here.',
           );
-          if (operation === 'stop') await provenStopped(h, target);
-          else await verifyRunning(h.run, session, undefined, target, uncancellable(deps));
-        });
-        result.result = 'done';
-        result.detail =
-          operation === 'stop' ? 'stopped: pm2 says stopped, the health URL refuses' : 'healthy';
-      } catch (error) {
-        result.detail = errorText(error);
-        throw new OperationError(
-          `pm2 ${operation} of ${target.pm2.name} on ${h.run.name} did not end as it should: ${errorText(error)}${report.hosts.length < hosts.length ? ' The hosts after it were left alone.' : ''}`,
-          operation === 'stop'
-            ? 'check `pm2 status` on the host; something may restart the app (a systemd unit, a cron `pm2 resurrect`).'
-            : 'run action-diagnose for why; roll back (action-rollback) if a deploy just happened.',
-        );
+        const entry = await entryOf(h.run, release, target);
+        const dir = releaseDir(store.paths, release);
+        const problems = await startProblems(h.run.session as SshSession, dir, entry);
+        if (problems.length)
+          throw new OperationError(
+            `${h.run.name}: pm2 runs no app named ${target.pm2.name}, and its current release ${release} cannot be started: ${problems.join('; ')}. Nothing was changed.`,
+            'roll back to a release that can start (action-rollback with `release:`), or deploy again.',
+          );
+        starts.set(h, { release, entry, dir });
       }
-    }
-  });
+      report.plan = hosts.map((h) => {
+        const start = starts.get(h);
+        if (start)
+          return `${h.run.name}: pm2 runs no ${target.pm2.name}: start ${start.release} (current) with ${describeEntry(start.entry)}, then the health gate and pm2's proof`;
+        if (h.absent) return `${h.run.name}: pm2 runs no ${target.pm2.name}: already stopped`;
+        return `${h.run.name}: pm2 ${operation} ${target.pm2.name}${operation === 'stop' ? '' : ' --update-env'}, then ${operation === 'stop' ? 'prove it stopped (pm2 status, health URL refuses)' : 'the health gate'}`;
+      });
+      await deps.log.group('Plan', async () => report.plan.forEach((l) => deps.log.info(l)));
+      if (target.dryRun) {
+        report.hosts = hosts.map((h) => ({ host: h.run.name, result: 'planned', detail: '' }));
+        return;
+      }
+      for (const h of hosts) {
+        throwIfCancelled(deps.signal);
+        const session = h.run.session as SshSession;
+        const result: HostResult = { host: h.run.name, result: 'failed', detail: '' };
+        report.hosts.push(result);
+        try {
+          await deps.log.group(`${h.run.name}: pm2 ${operation}`, async () => {
+            const start = starts.get(h);
+            if (start) {
+              const sha = h.run.state?.releases.find((r) => r.id === start.release)?.sha;
+              const store = h.run.store as ReleaseStore;
+              await runCurrentRelease(session, store.paths, target.pm2, start.entry, {
+                RELEASE_ID: start.release,
+                ...(sha ? { GIT_SHA: sha } : {}),
+              });
+              await verifyRunning(h.run, session, undefined, target, uncancellable(deps), {
+                releaseDir: start.dir,
+              });
+            } else if (h.absent) {
+              await provenStopped(h, target);
+            } else {
+              await session.run(
+                `pm2 ${operation}`,
+                operation === 'stop'
+                  ? sh`pm2 stop ${target.pm2.name}`
+                  : sh`pm2 ${operation} ${target.pm2.name} --update-env`,
+                { timeoutMs: 120_000 },
+              );
+              if (operation === 'stop') await provenStopped(h, target);
+              else await verifyRunning(h.run, session, undefined, target, uncancellable(deps));
+            }
+          });
+          result.result = 'done';
+          result.detail =
+            operation === 'stop'
+              ? 'stopped: pm2 says stopped, the health URL refuses'
+              : starts.has(h)
+                ? `started ${starts.get(h)?.release} with its recorded entry: healthy, pm2 runs it from its directory`
+                : 'healthy';
+        } catch (error) {
+          result.detail = errorText(error);
+          throw new OperationError(
+            `pm2 ${operation} of ${target.pm2.name} on ${h.run.name} did not end as it should: ${errorText(error)}${report.hosts.length < hosts.length ? ' The hosts after it were left alone.' : ''}`,
+            operation === 'stop'
+              ? 'check `pm2 status` on the host; something may restart the app (a systemd unit, a cron `pm2 resurrect`).'
+              : 'run action-diagnose for why; roll back (action-rollback) if a deploy just happened.',
+          );
+        }
+      }
+    },
+    false,
+  );
 }
 
 async function provenStopped(h: SecretHost, target: SecretTarget): Promise<void> {

@@ -1,6 +1,7 @@
 /** The releases/ + current layout's deploy verbs (Deployer's and Capistrano's layout). */
 import type { SshSession } from '../ssh/session.js';
 import { installer } from './install.js';
+import { forgetReplaced } from './pm2.js';
 import { describeEntry, recordOf } from './entry.js';
 import { healthUrlFor } from './host-url.js';
 import { reachAgain, type DeployDeps, type HostRun } from './host-run.js';
@@ -75,6 +76,7 @@ export function releasesStrategy(options: DeployOptions, deps: DeployDeps): Depl
         actor: options.holder.actor,
         runUrl: options.holder.runUrl,
       });
+      await forgetReplaced(run.session as SshSession, store.paths);
       const state = await store.state();
       run.report.pruned = await store.prune(state, options.keepReleases, run.previous ? [run.previous] : []);
     },

@@ -19,6 +19,11 @@ export interface AppEntry {
   args: string[];
   /** `NAME=value` assignments written before `node` in the start script. */
   env: Record<string, string>;
+  /**
+   * Found in a pm2 ecosystem file: its app's `env` is applied at every start, read on the host by
+   * pm2.ts — the values never leave the host and are not recorded.
+   */
+  ecosystem?: { file: string; app: string };
   /** Where it was found, for the plan and the log. */
   source: string;
 }
@@ -136,6 +141,7 @@ export function chooseEntry(facts: EntryFacts, appName: string, where: string): 
         nodeArgs: stringList(app.node_args) ?? [],
         args: stringList(app.args) ?? [],
         env: {},
+        ecosystem: { file: eco.file, app: String(app.name) },
         source: `${eco.file} (app ${String(app.name)})`,
       };
   } else looked.push('ecosystem.config.{js,cjs,mjs,json}: none');
@@ -224,7 +230,13 @@ export async function discoverEntry(
 export type RecordedEntry = Omit<AppEntry, 'source'>;
 
 export function recordOf(entry: AppEntry): RecordedEntry {
-  return { script: entry.script, nodeArgs: entry.nodeArgs, args: entry.args, env: entry.env };
+  return {
+    script: entry.script,
+    nodeArgs: entry.nodeArgs,
+    args: entry.args,
+    env: entry.env,
+    ...(entry.ecosystem ? { ecosystem: entry.ecosystem } : {}),
+  };
 }
 
 /** A human line: `dist/index.js (package.json scripts.start)`. Env values are never shown. */

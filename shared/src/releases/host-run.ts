@@ -66,6 +66,8 @@ export interface HostReport {
   switched: boolean;
   /** Switched back to the release that served before. */
   restored: boolean;
+  /** A failed first deploy: whether an app pm2 ran from elsewhere runs again, or nothing ran before. */
+  firstDeploy?: 'ran-before' | 'nothing-before';
   /** What serves now was proven healthy. */
   verified: boolean;
   /** Reached again when it had to be; false: its state is unknown. */

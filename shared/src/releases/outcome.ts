@@ -11,6 +11,10 @@ export function hostLine(run: HostRun): string {
   const r = run.report;
   if (!r.reachable)
     return `${run.name}: UNREACHABLE — ${r.switched ? `switched to ${r.release}` : `may have switched to ${r.release}`}, not restored, state unknown`;
+  if (r.restored && r.firstDeploy === 'nothing-before')
+    return `${run.name}: switched to ${r.release} (first deploy), taken back out: nothing ran before it, so the app is stopped and removed from pm2 and no current is left`;
+  if (r.restored && r.firstDeploy === 'ran-before')
+    return `${run.name}: switched to ${r.release} (first deploy), taken back out: what pm2 ran before it runs again, ${r.verified ? 'verified healthy' : 'NOT verified healthy'}`;
   if (r.restored)
     return `${run.name}: switched to ${r.release}, restored to ${r.previousRelease ?? 'stopped (no previous release)'}, ${r.verified ? 'verified healthy' : 'NOT verified healthy'}`;
   if (r.switched)
@@ -37,7 +41,9 @@ export function describeOutcome(
   const notRestored = runs.filter(
     (run) => run.report.reachable && run.report.switched && !run.report.restored,
   );
-  const unhealthy = runs.filter((run) => run.report.restored && !run.report.verified);
+  const unhealthy = runs.filter(
+    (run) => run.report.restored && !run.report.verified && run.report.firstDeploy !== 'nothing-before',
+  );
   const lines: string[] = [];
   if (unreachable.length > 0) {
     lines.push(
@@ -54,7 +60,8 @@ export function describeOutcome(
     hint =
       'this is an incident: a host could not be brought back healthy — act on the lines above now (check the database, Redis and `pm2 logs` on the host).';
   } else {
-    hint = `${anyRestored ? 'production is back on the previous release' : 'nothing serving was changed'}. The failed release ${failedRelease ?? ''} is kept and marked bad for forensics; read \`pm2 logs ${options.pm2.name} --lines 200\` on ${runs.find((r) => r.report.outcome === 'failed')?.name ?? 'the host'}.`;
+    const first = runs.every((run) => run.report.firstDeploy !== undefined || !run.report.restored);
+    hint = `${anyRestored ? (first && runs.some((r) => r.report.firstDeploy) ? 'every host is as the deploy found it' : 'production is back on the previous release') : 'nothing serving was changed'}. The failed release ${failedRelease ?? ''} is kept and marked bad for forensics; read \`pm2 logs ${options.pm2.name} --lines 200\` on ${runs.find((r) => r.report.outcome === 'failed')?.name ?? 'the host'}.`;
   }
   return new OperationError(lines.join('\n'), hint);
 }

@@ -37,6 +37,20 @@ export interface Pm2AppOptions {
   killTimeoutMs: number;
 }
 
+/** Exports each `NAME=<base64 value>` line of stdin: values reach pm2 without a command line (`ps`). */
+const EXPORT_LINES = sh`while IFS= read -r line; do
+  [ -n "$line" ] || continue
+  k=\${line%%=*}
+  v=$(printf '%s' "\${line#*=}" | base64 -d) || exit 1
+  export "$k=$v"
+done`;
+
+/** Runs on the host in the release: prints the ecosystem app's `env` as `NAME=<base64>` lines, as EXPORT_LINES reads them. */
+const ECOSYSTEM_ENV = `const path=require('path'),url=require('url');const [file,name]=process.argv.slice(1);
+(file.endsWith('.json')?Promise.resolve(JSON.parse(require('fs').readFileSync(file,'utf8'))):import(url.pathToFileURL(path.resolve(file)).href).then(m=>m.default??m)).then(c=>{let apps=Array.isArray(c)?c:(c&&c.apps)||[];if(!Array.isArray(apps))apps=[apps];
+const a=apps.find(x=>x&&x.name===name)||{};for(const [k,v] of Object.entries(a.env||{}))if(/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)&&v!==undefined&&v!==null)console.log(k+'='+Buffer.from(String(v)).toString('base64'));})
+.catch(e=>{console.error('the ecosystem file could not be loaded: '+String(e&&e.message||e).split('\\n')[0]);process.exit(1)});`;
+
 /** The JSON array in `pm2 jlist` output, wherever a banner or warnings put it. */
 export function parseJlist(output: string): Pm2Process[] {
   let parsed: unknown;
@@ -95,9 +109,18 @@ export async function runCurrentRelease(
   const script = `${paths.current}/${entry.script}`;
   env = { ...entry.env, ...env };
   const same = (a: string[], b: string[]) => a.join('\0') === b.join('\0');
-  // `env 'NAME=value' pm2 …`: values reach pm2's environment (and with --update-env the app's) quoted.
-  const withEnv = (command: ShellCommand) =>
-    sh`env ${Object.entries(env).map(([n, v]) => `${n}=${v}`)} ${command}`;
+  // `env 'NAME=value' pm2 …`: values reach pm2's environment (and with --update-env the app's) quoted;
+  // an ecosystem app's own env is read and exported on the host first (never on a command line).
+  const ecosystem = entry.ecosystem;
+  const withEnv = (command: ShellCommand) => {
+    const plain = sh`env ${Object.entries(env).map(([n, v]) => `${n}=${v}`)} ${command}`;
+    if (!ecosystem) return plain;
+    return sh`lines=$(cd -- ${paths.current} && node -e ${ECOSYSTEM_ENV} ${ecosystem.file} ${ecosystem.app} </dev/null) || exit 1
+printf '%s\n' "$lines" | {
+${EXPORT_LINES}
+${plain}
+}`;
+  };
   const inPlace =
     processes.length > 0 &&
     processes.every(
@@ -115,8 +138,17 @@ export async function runCurrentRelease(
     });
     return mode === 'cluster' ? 'reloaded' : 'restarted';
   }
-  if (processes.length > 0)
-    await session.run('pm2 delete (started from elsewhere)', sh`pm2 delete ${app.name}`);
+  if (processes.length > 0) {
+    // An app pm2 ran from outside app-dir (the suite's first deploy over a running app) is kept as
+    // pm2 would restart it, so that a failed first deploy can start it again (see startReplaced).
+    const foreign = processes.every((p) => !p.cwd?.startsWith(`${paths.root}/`) && p.cwd !== paths.root);
+    await session.run(
+      'pm2 delete (started from elsewhere)',
+      foreign
+        ? sh`PM2_DISCRETE_MODE=true pm2 jlist | node -e ${SAVE_DEFINITION} ${app.name} ${replacedFile(paths)} && pm2 delete ${app.name}`
+        : sh`pm2 delete ${app.name}`,
+    );
+  }
   const options = [
     '--name',
     app.name,
@@ -134,9 +166,45 @@ export async function runCurrentRelease(
   await session.run(
     'pm2 start',
     sh`cd -- ${paths.current} && ${withEnv(sh`pm2 start ${script} ${options}`)}`,
-    { timeoutMs: 120_000 },
+    {
+      timeoutMs: 120_000,
+    },
   );
   return 'started';
+}
+
+/**
+ * Runs on the host: from `pm2 jlist` on stdin, writes the named app as a pm2 app declaration (script,
+ * cwd, args, node_args, mode, instances and its environment) to the file, readable by the owner only.
+ * Nothing is printed: the environment holds the app's secrets, as pm2's own dump file does.
+ */
+const SAVE_DEFINITION = `const fs=require('fs');const [name,file]=process.argv.slice(1);let t='';process.stdin.on('data',d=>t+=d).on('end',()=>{
+const ps=JSON.parse(t.slice(t.indexOf('['))).filter(p=>p.name===name);if(!ps.length)return;const e=ps[0].pm2_env||{};
+const app={name,script:e.pm_exec_path,cwd:e.pm_cwd,args:e.args||[],node_args:e.node_args||[],exec_mode:e.exec_mode==='cluster_mode'?'cluster':'fork',instances:ps.length,env:e.env||{}};
+fs.mkdirSync(require('path').dirname(file),{recursive:true});fs.writeFileSync(file+'.tmp',JSON.stringify({apps:[app]}),{mode:0o600});fs.renameSync(file+'.tmp',file);})`;
+
+/** Where the app pm2 ran from elsewhere is kept until the first deploy over it succeeds. */
+export function replacedFile(paths: AppPaths): string {
+  return `${paths.meta}/replaced-pm2-app.json`;
+}
+
+/**
+ * A failed first deploy: the app pm2 ran before it, from elsewhere, starts again as it was declared.
+ * Returns false when there was none (nothing ran before: nothing is started).
+ */
+export async function startReplaced(session: SshSession, paths: AppPaths): Promise<boolean> {
+  const file = replacedFile(paths);
+  const { stdout } = await session.run(
+    'start what ran before',
+    sh`if [ -f ${file} ]; then pm2 start ${file} >/dev/null && rm -f -- ${file} && echo started; fi`,
+    { timeoutMs: 120_000 },
+  );
+  return stdout.trim() === 'started';
+}
+
+/** The deploy over it succeeded: what ran before is not needed any more (its file holds its environment). */
+export async function forgetReplaced(session: SshSession, paths: AppPaths): Promise<void> {
+  await session.run('forget what ran before', sh`rm -f -- ${replacedFile(paths)}`);
 }
 
 /** The `pm2 start` words an entry adds after the other options: node's flags, then the script's arguments. */
@@ -201,12 +269,7 @@ export async function restartWithValues(
     .join('');
   await session.run(
     `pm2 ${verb} --update-env`,
-    sh`while IFS= read -r line; do
-  [ -n "$line" ] || continue
-  k=\${line%%=*}
-  v=$(printf '%s' "\${line#*=}" | base64 -d) || exit 1
-  export "$k=$v"
-done
+    sh`${EXPORT_LINES}
 exec pm2 ${verb} ${app} --update-env`,
     { stdin, timeoutMs: 120_000 },
   );

@@ -76,20 +76,21 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
       if (options.layout === 'legacy') {
         return `${run.name}: move ${options.appDir} aside to ${options.appDir}-broken-<time> and ${run.release} into its place (one command), pm2 restart ${options.pm2.name}, verify health`;
       }
+      const entry = run.entries?.get(run.release as string);
+      const startWith = entry ? describeEntry(entry) : 'its entry';
       if (run.release === run.previous)
         return run.alreadyServing
           ? `${run.name}: already on ${run.release}, online and healthy; nothing to do`
-          : `${run.name}: already on ${run.release}, but it is not serving healthy (${run.before?.failure ?? 'pm2 does not run it from there'}): start it with ${describeEntry(run.entries?.get(run.release as string) as never)} and verify`;
+          : `${run.name}: already on ${run.release}, but it is not serving healthy (${run.before?.failure ?? 'pm2 does not run it from there'}): start it with ${startWith} and verify`;
       const sha = run.state?.releases.find((r) => r.id === run.release)?.sha ?? run.release;
       const gone = run.state?.currentMissing
         ? ` (its directory is gone; the bad mark goes to the release log)`
         : '';
-      const entry = run.entries?.get(run.release as string);
       const mark =
         run.before?.ok && !run.state?.currentMissing
           ? `${run.previous} answers healthy, so it is not marked bad`
           : `mark ${run.previous} bad (its health: ${run.before?.failure ?? 'unknown'})`;
-      return `${run.name}: switch current from ${run.previous}${gone} to ${run.release}, ${mark}, pm2 start it with ${entry ? describeEntry(entry) : 'its entry'}, verify health and that pm2 runs it from its directory (serving ${sha} if a version is served); if it fails, ${run.previous} is put back and started again`;
+      return `${run.name}: switch current from ${run.previous}${gone} to ${run.release}, ${mark}, pm2 start it with ${startWith}, verify health and that pm2 runs it from its directory (serving ${sha} if a version is served); if it fails, ${run.previous} is put back and started again`;
     });
     await log.group('Plan', async () => report.plan.forEach((line) => log.info(line)));
     if (options.dryRun) {
@@ -128,9 +129,15 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
       if (failures.length > 0) break;
     }
     if (failures.length > 0) {
+      // Put back healthy where it was healthy before: production is as the rollback found it.
+      const asFound = runs.every(
+        (run) => run.report.outcome !== 'failed' || (run.report.restored && run.before?.ok),
+      );
       report.failure = new OperationError(
         `Rollback to ${report.release} did not verify: ${failures.join('; ')}`,
-        `this is an incident: ${failureHint}`,
+        asFound
+          ? `production serves as before the rollback; the target does not come up: ${failureHint}`
+          : `this is an incident: ${failureHint}`,
       );
     }
     return report;

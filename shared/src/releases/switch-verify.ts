@@ -17,7 +17,15 @@ import {
   type HostRun,
   type ReleaseTarget,
 } from './host-run.js';
-import { checkStable, deleteApp, pm2List, restartCount, runCurrentRelease, type Pm2Process } from './pm2.js';
+import {
+  checkStable,
+  deleteApp,
+  pm2List,
+  restartCount,
+  runCurrentRelease,
+  startReplaced,
+  type Pm2Process,
+} from './pm2.js';
 import { discoverEntry, recordOf, type AppEntry } from './entry.js';
 import { releaseDir } from './layout.js';
 import type { ReleaseStore } from './store.js';
@@ -315,11 +323,22 @@ async function restoreOnce(
   run.switched = true;
   run.report.switched = true;
   if (!run.previous) {
-    log.warn(
-      `${run.name}: first deploy failed and there is no previous release: stopping ${target.pm2.name}`,
-    );
+    // A failed first deploy leaves the host as it found it: no `current`, and what pm2 ran before
+    // (an app started from elsewhere) running again — or nothing, never a crash-looping release.
     await deleteApp(session, target.pm2.name);
     await store.unsetCurrent(release);
+    if (await startReplaced(session, store.paths)) {
+      log.warn(`${run.name}: first deploy failed: ${target.pm2.name} runs again as pm2 ran it before`);
+      const health = await verifyRunning(run, session, undefined, { ...target, versionCheck: 'off' }, deps);
+      run.report.rollbackHealth = summary(health);
+      run.report.verified = true;
+      run.report.firstDeploy = 'ran-before';
+    } else {
+      run.report.firstDeploy = 'nothing-before';
+      log.warn(
+        `${run.name}: first deploy failed and nothing ran before it: ${target.pm2.name} is stopped and removed from pm2`,
+      );
+    }
     run.report.restored = true;
     run.report.outcome = 'rolled-back';
     return;

@@ -78,6 +78,8 @@ export interface SecretHost {
   previous?: string;
   record: RotationRecord;
   mode: 'cluster' | 'fork';
+  /** pm2 runs no process of the app here (only an operation that starts it goes on). */
+  absent?: boolean;
   /** A change was attempted here (the file may have been written): a failure must revert it. */
   touched: boolean;
 }
@@ -94,6 +96,8 @@ export async function openSecretHosts(
   deps: DeployDeps,
   /** false: a missing env file is no reason to refuse (an operation that only restarts). */
   needEnvFile = true,
+  /** false: pm2 not running the app is no reason to refuse (start it: ops start/restart). */
+  needProcess = true,
 ): Promise<SecretHost[]> {
   const { log } = deps;
   const runs = hostRuns(options.hosts, Date.now());
@@ -149,7 +153,9 @@ export async function openSecretHosts(
       const lockFailure = firstRejection(locked);
       if (lockFailure) throw lockFailure;
     }
-    const read = await forEachBatch(hosts, 8, (host) => readHost(host, options, deps, needEnvFile));
+    const read = await forEachBatch(hosts, 8, (host) =>
+      readHost(host, options, deps, needEnvFile, needProcess),
+    );
     const readFailure = firstRejection(read);
     if (readFailure) throw readFailure;
     return hosts;
@@ -164,6 +170,7 @@ async function readHost(
   options: SecretTarget,
   deps: DeployDeps,
   needEnvFile: boolean,
+  needProcess: boolean,
 ): Promise<void> {
   const session = host.run.session as SshSession;
   const [text, record, processes] = await Promise.all([
@@ -178,7 +185,9 @@ async function readHost(
     );
   }
   const mine = processes.filter((p) => p.name === options.pm2.name);
-  if (mine.length === 0) {
+  host.run.processes = processes;
+  host.absent = mine.length === 0;
+  if (mine.length === 0 && needProcess) {
     throw new OperationError(
       `${host.run.name}: pm2 runs no app named ${options.pm2.name} (it runs ${processes.map((p) => p.name).join(', ') || 'nothing'}). Nothing was changed.`,
       'check app-name; a rotation must restart the app to prove it holds the new value.',
