@@ -199,7 +199,7 @@ try {
     );
     const rot = await runActionBundle(
       'action-rotate-secret',
-      { ...realBase, name: 'JWT_SECRET', grace: 'none' },
+      { ...runningAppInputs([real]), name: 'JWT_SECRET', grace: 'none' },
       { secrets: realSecrets },
     );
     check(

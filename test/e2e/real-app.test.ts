@@ -221,6 +221,18 @@ describe('an app built with tsc, started from package.json, /health without a ve
       /pm2 runs no bunty-backend: start \S+ \(current\) with node dist\/index\.js \(as recorded in the release log\)/,
     );
     expect((await running(h))[0]).toMatchObject({ status: 'online', cwd: `${h.appDir}/releases/${ids[3]}` });
+
+    // A mistyped app-name starts no second copy of the app.
+    const typo = await runActionBundle(
+      'action-ops',
+      { ...inputs(h), operation: 'restart', 'app-name': 'bunty-backnd' },
+      { secrets: [h.droplet.sshd?.privateKey ?? ''] },
+    );
+    expect(typo.exitCode).toBe(1);
+    expect(typo.errors[0]).toMatch(
+      /pm2 runs no app named bunty-backnd, but runs bunty-backend from .*Nothing was changed/,
+    );
+    expect(await running(h)).toHaveLength(1);
   });
 
   it('says so at once when version-check: require meets a /health without a version', async () => {

@@ -98,6 +98,13 @@ export function pm2Operation(
       for (const h of hosts.filter((host) => host.absent)) {
         if (operation === 'stop') continue;
         const store = h.run.store as ReleaseStore;
+        // A mistyped app-name must not start a second copy of the app under that name.
+        const other = h.run.processes?.find((p) => p.cwd === store.paths.current);
+        if (other)
+          throw new OperationError(
+            `${h.run.name}: pm2 runs no app named ${target.pm2.name}, but runs ${other.name} from ${store.paths.current}. Nothing was changed.`,
+            `check app-name (did you mean ${other.name}?).`,
+          );
         h.run.state = await store.state();
         const release = h.run.state.current;
         if (!release)

@@ -185,7 +185,7 @@ async function readHost(
     );
   }
   const mine = processes.filter((p) => p.name === options.pm2.name);
-  host.run.processes = processes;
+  host.run.processes = processes; // ops start reads it (who else runs from current?)
   host.absent = mine.length === 0;
   if (mine.length === 0 && needProcess) {
     throw new OperationError(
