@@ -179,7 +179,10 @@ describe('first deploy that fails', () => {
     const run = await deploy([h], 21, {}, { sha: sha(21), mode: 'unavailable' });
     expect(run.exitCode).toBe(1);
     expect(run.outputs['rolled-back']).toBe('true');
-    expect(run.errors[0]).toMatch(/stopped \(no previous release\)/);
+    expect(run.errors[0]).toMatch(
+      /taken back out: nothing ran before it, so the app is stopped and removed from pm2 and no current is left/,
+    );
+    expect(run.errors[0]).toMatch(/every host is as the deploy found it/);
     await expect(fetch(h.healthUrl)).rejects.toThrow();
   });
 });
