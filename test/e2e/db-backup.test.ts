@@ -334,6 +334,48 @@ describe('refusals that touch nothing', () => {
     expect(await tableContents(url)).toEqual(before);
   }, 60_000);
 
+  it('a backup of another database is refused over this one unless allow-other-database; a path that is a file is an input error', async () => {
+    const source = await db.freshDatabase();
+    const target = await db.freshDatabase();
+    const backup = await backupOf(source.url);
+    await mutate(target.name);
+    const before = await tableContents(target.url);
+    const dir = newDir();
+    const refused = await backupAction({
+      mode: 'restore',
+      'database-url': target.url,
+      backup: backup.outputs.path as string,
+      confirm: target.name,
+      path: dir,
+    });
+    failedWith(
+      refused,
+      new RegExp(
+        `^Input 'allow-other-database': the backup .* is of database "${source.name}" \\(its manifest\\), not of "${target.name}"`,
+      ),
+    );
+    expect(existsSync(dir)).toBe(false);
+    expect(await tableContents(target.url)).toEqual(before);
+    const allowed = await backupAction({
+      mode: 'restore',
+      'database-url': target.url,
+      backup: backup.outputs.path as string,
+      confirm: target.name,
+      'allow-other-database': 'true',
+      'safety-backup': 'false',
+    });
+    expect(allowed.errors).toEqual([]);
+    expect(await tableContents(target.url)).toEqual(await tableContents(source.url));
+
+    const file = join(newDir(), 'not-a-dir');
+    mkdirSync(join(file, '..'), { recursive: true });
+    writeFileSync(file, 'x');
+    failedWith(
+      await backupAction({ 'database-url': source.url, path: file }),
+      /^Input 'path': ".*not-a-dir" is a file, not a directory/,
+    );
+  }, 90_000);
+
   it('a table the role cannot read fails the backup naming it, and writes nothing', async () => {
     const { name, url } = await db.freshDatabase();
     await db.sql(name, 'CREATE TABLE secret_admin_notes (note text)');

@@ -3,6 +3,7 @@
  * and a real redis-server: every operation planned, destructive ones refused without confirm,
  * results proven, secrets never printed, hostile patterns and settings quoted, never run.
  */
+import dotenv from 'dotenv';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { runActionBundle, type ActionRun } from '../../sandbox/index.js';
@@ -111,6 +112,14 @@ describe('set-env (the fallback flags)', () => {
     expect(await flags()).toEqual({ PLAID_ENABLED: 'false', STRIPE_ENABLED: 'true', SILA_ENABLED: 'false' });
   }, 60_000);
 
+  it('one KEY=value a line: commas and = stay in the value', async () => {
+    const run = await ops('set-env', { settings: 'PLAID_OPTIONS=mode=sandbox,retries=3', confirm: APP_NAME });
+    expect(run.errors).toEqual([]);
+    const read = dotenv.parse(readFileSync(envFile(), 'utf8'));
+    expect(read.PLAID_OPTIONS).toBe('mode=sandbox,retries=3');
+    expect(Object.keys(read)).not.toContain('retries');
+  }, 60_000);
+
   it('a setting the app does not come up healthy with: the host is put back as found', async () => {
     const before = readFileSync(envFile(), 'utf8');
     const run = await ops('set-env', {
@@ -139,6 +148,20 @@ describe('set-env (the fallback flags)', () => {
     const bad = await ops('set-env', { settings: 'A; rm -rf /=1', confirm: APP_NAME });
     expect(bad.exitCode).toBe(1);
     expect(bad.errors[0]).toMatch(/^Input 'settings': "A; rm -rf \/=1" is not KEY=value/);
+    // Names that change how node, the loader or pm2 run — in the pm2 restart itself — are refused.
+    const before = readFileSync(envFile(), 'utf8');
+    for (const [settings, why] of [
+      ['NODE_OPTIONS=--require /tmp/evil.js', /NODE_OPTIONS changes how node/],
+      ['LD_PRELOAD=/tmp/evil.so', /LD_PRELOAD changes how node/],
+      ['PM2_HOME=/tmp/x', /PM2_HOME changes how node/],
+      ['plaid_enabled=false', /lower-case letters .*allow-lowercase-name: true/],
+    ] as const) {
+      const refused = await ops('set-env', { settings, confirm: APP_NAME });
+      expect(refused.exitCode).toBe(1);
+      expect(refused.errors[0]).toMatch(/^Input 'settings': /);
+      expect(refused.errors[0]).toMatch(why);
+    }
+    expect(readFileSync(envFile(), 'utf8')).toBe(before);
     const canary = h.droplet.realPath('/tmp/ops-canary');
     const value = `$(touch /tmp/ops-canary) \`touch /tmp/ops-canary\`; "'`;
     const run = await ops('set-env', { settings: `STRIPE_ENABLED=${value}`, confirm: APP_NAME });
@@ -223,6 +246,12 @@ describe('logs', () => {
     const hostile = await ops('logs', { pattern: '$(touch /tmp/logs-canary)', 'output-dir': out });
     expect(hostile.errors).toEqual([]);
     expect(existsSync(canary)).toBe(false);
+    // Not a valid ERE: grep's own error is an input error, never "matched 0".
+    const invalid = await ops('logs', { pattern: 'proof generation failed (circuit', 'output-dir': out });
+    expect(invalid.exitCode).toBe(1);
+    expect(invalid.errors[0]).toMatch(
+      /^Input 'pattern': "proof generation failed \(circuit" is not an extended regular expression \(grep -E: Unmatched \( or/,
+    );
     const window = await ops('logs', { since: '1h', 'log-kind': 'err', 'output-dir': out });
     expect(window.stdout).toContain('the lines carry no timestamps');
   }, 60_000);

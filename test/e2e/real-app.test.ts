@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
+import dotenv from 'dotenv';
 import { existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -92,6 +93,16 @@ async function running(h: DeployHost): Promise<Running[]> {
       script: String(p.pm2_env.pm_exec_path),
       cwd: p.pid ? hostShell(h, 'readlink -f /proc/"$1"/cwd', String(p.pid)).trim() : '',
     }));
+}
+
+function alive(pid: number): boolean {
+  if (!(pid > 0)) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function waitHealthy(h: DeployHost): Promise<void> {
@@ -365,6 +376,24 @@ describe('rotation and diagnosis of the app, its Redis client one that gives up'
     expect(await environHash('JWT_SECRET')).toBe(createHash('sha256').update(OLD).digest('hex'));
   });
 
+  it('edits .env as dotenv reads it: a JWT_SECRET= line inside a quoted PEM key is part of that key', async () => {
+    const pem =
+      '-----BEGIN PRIVATE KEY-----\nJWT_SECRET=inside-the-pem\nMIIBVwIBADANBgkqhkiG9w0BAQEFAASCAT8wggE7AgEAAkEA\n-----END PRIVATE KEY-----';
+    const envPath = `${h.appDir}/shared/.env`;
+    const before = readFileSync(h.droplet.realPath(envPath), 'utf8');
+    hostWriteFile(h, envPath, `PRIVATE_KEY="${pem}"\n${before}`);
+    const NEXT = 'next-jwt-secret-0123456789abcdef';
+    const run = await runActionBundle(
+      'action-rotate-secret',
+      { ...inputs(h), name: 'JWT_SECRET', value: NEXT },
+      { secrets: [OLD, NEW, NEXT, h.droplet.sshd?.privateKey ?? ''] },
+    );
+    expect(run.errors).toEqual([]);
+    const after = dotenv.parse(readFileSync(h.droplet.realPath(envPath), 'utf8'));
+    expect(after).toMatchObject({ PRIVATE_KEY: pem, JWT_SECRET: NEXT, JWT_SECRET_PREVIOUS: OLD });
+    expect(await environHash('JWT_SECRET')).toBe(createHash('sha256').update(NEXT).digest('hex'));
+  });
+
   it('diagnoses the app after Redis restarted and its client gave up, though /health stays 200', async () => {
     await redis.stop();
     // The client reconnects three times, then gives up: every command fails from then on.
@@ -410,5 +439,23 @@ describe('rotation and diagnosis of the app, its Redis client one that gives up'
       }),
     );
     expect(findings.filter((f) => f.check === 'smoke')).toHaveLength(1);
+  });
+
+  it('names a dead pm2 daemon as such, and changes nothing', async () => {
+    const list = (await h.droplet.pm2.list()) as unknown as { pid: number }[];
+    const pids = [h.droplet.pm2.daemonPid() ?? 0, ...list.map((p) => p.pid)].filter((p) => p > 0);
+    for (const pid of pids) process.kill(pid, 'SIGKILL');
+    for (const until = Date.now() + 5000; Date.now() < until && pids.some(alive);)
+      await new Promise((r) => setTimeout(r, 50));
+    const run = await runActionBundle(
+      'action-ops',
+      { ...inputs(h), operation: 'restart' },
+      { secrets: [h.droplet.sshd?.privateKey ?? ''] },
+    );
+    expect(run.exitCode).toBe(1);
+    expect(run.errors[0]).toMatch(/pm2's daemon is not running .*Nothing was changed/);
+    expect(existsSync(join(h.droplet.pm2.home, 'pm2.pid')) && alive(h.droplet.pm2.daemonPid() ?? 0)).toBe(
+      false,
+    );
   });
 });

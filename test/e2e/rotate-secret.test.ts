@@ -463,6 +463,20 @@ describe('plans, scopes, values and refusals', () => {
     );
   });
 
+  it('refuses to rotate a variable that changes how node, the loader or pm2 run, or a lower-case one', async () => {
+    const before = hashEnvDir(hosts[0] as DeployHost);
+    for (const [name, why] of [
+      ['LD_PRELOAD', /^Input 'name': LD_PRELOAD changes how node/],
+      ['PATH', /^Input 'name': PATH changes how node/],
+      ['jwt_secret', /^Input 'name': "jwt_secret" has lower-case letters/],
+    ] as const) {
+      const run = await rotate(hosts, { name });
+      expect(run.exitCode).toBe(1);
+      expect(run.errors[0]).toMatch(why);
+    }
+    expect(hashEnvDir(hosts[0] as DeployHost)).toBe(before);
+  });
+
   it('a provided value full of shell syntax is written literally to an environment secret through a GHES-style API root', async () => {
     const ghes = await FakeGithub.start({ prefix: '/api/v3' });
     ghes.known.add(scopePath.environment('bunty', 'api', 'production'));

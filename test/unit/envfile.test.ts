@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import dotenv from 'dotenv';
 import { EnvFile, checkKeyName } from '../../shared/src/envfile/envfile.js';
 import { ConfigurationError } from '../../shared/src/errors.js';
 
@@ -17,12 +18,14 @@ const SAMPLE = [
 describe('EnvFile', () => {
   it('reads values as dotenv does: quotes, escapes, inline comments, = and # inside values', () => {
     const env = EnvFile.parse(`${SAMPLE}\n`);
-    expect(env.get('JWT_SECRET')).toBe('old"secret\\x');
+    // dotenv 17: in double quotes only \n and \r are escapes; an unquoted # starts a comment.
+    expect(env.get('JWT_SECRET')).toBe('old\\"secret\\\\x');
     expect(env.get('PLAID_SECRET')).toBe('pl=ai#d');
     expect(env.get('EMPTY')).toBe('');
-    expect(env.get('URL')).toBe('postgres://u:p@h/db?x=1#frag');
+    expect(env.get('URL')).toBe('postgres://u:p@h/db?x=1');
     expect(env.get('SPACED')).toBe('value with spaces');
-    expect(env.get('HASHY')).toBe('a#b');
+    expect(env.get('HASHY')).toBe('a');
+    for (const [key, value] of Object.entries(dotenv.parse(`${SAMPLE}\n`))) expect(env.get(key)).toBe(value);
     expect(env.get('MISSING')).toBeUndefined();
     expect(env.keys()).toEqual(['NODE_ENV', 'JWT_SECRET', 'PLAID_SECRET', 'EMPTY', 'URL', 'SPACED', 'HASHY']);
   });
@@ -77,5 +80,29 @@ describe('EnvFile', () => {
   it('refuses a variable name that is not one', () => {
     expect(() => checkKeyName('name', 'A; rm -rf /')).toThrow(ConfigurationError);
     expect(() => checkKeyName('name', 'JWT_SECRET')).not.toThrow();
+  });
+
+  it('knows where a multi-line quoted value ends: a line inside a PEM key is not a definition', () => {
+    const pem =
+      '-----BEGIN PRIVATE KEY-----\nJWT_SECRET=inside-the-key\nMIIBVwIBADANBgkqhkiG9w0BAQEFAASCAT8wggE7AgEAAkEA\n-----END PRIVATE KEY-----';
+    const text = `PRIVATE_KEY="${pem}"\n# the signing key\nJWT_SECRET=real-one\n`;
+    const env = EnvFile.parse(text);
+    expect(env.get('JWT_SECRET')).toBe('real-one');
+    const out = env.set('JWT_SECRET', 'new-one').set('JWT_SECRET_PREVIOUS', 'real-one').toString();
+    expect(dotenv.parse(out)).toEqual({
+      PRIVATE_KEY: pem,
+      JWT_SECRET: 'new-one',
+      JWT_SECRET_PREVIOUS: 'real-one',
+    });
+    expect(out.startsWith(`PRIVATE_KEY="${pem}"\n# the signing key\nJWT_SECRET=new-one\n`)).toBe(true);
+    expect(EnvFile.parse(out).remove('JWT_SECRET_PREVIOUS').toString()).toBe(
+      text.replace('real-one', 'new-one'),
+    );
+  });
+
+  it('writes a multi-line value so that dotenv reads it back exactly', () => {
+    const value = 'line one\nline "two"\n';
+    const out = EnvFile.parse('A=1\n').set('KEY', value).toString();
+    expect(dotenv.parse(out)).toEqual({ A: '1', KEY: value });
   });
 });

@@ -2,95 +2,31 @@
  * A `.env` file edited as text, not re-serialised: reading a key, setting one, removing one, while
  * every other byte — comments, blank lines, order, quoting style, `export ` prefixes, spacing around
  * `=`, inline comments, CRLF line ends, a missing final newline — stays exactly as it was. Rotation
- * (issue 9) and the incident operations' `set-env` use it; values are secrets, so nothing here logs.
+ * and the incident operations' `set-env` use it; values are secrets, so nothing here logs.
  *
- * Syntax read as dotenv reads it: `[export ]KEY=value`, value unquoted (an inline comment starts at
- * ` #`), 'single' (literal) or "double" (\n, \r, \t, \" and \\ escapes); the last definition wins.
+ * What a value is, and where it ends, is what dotenv says — the app reads the file with dotenv: the
+ * assignments are found with dotenv's own line pattern (a quoted value may span lines, a PEM key), a
+ * value is read by `dotenv.parse`, a new value is written in the first style that dotenv reads back
+ * as exactly that value, and every edit is checked before it is used: `dotenv.parse(after)` must equal
+ * `dotenv.parse(before)` but for the keys meant to change. Otherwise the edit is refused.
  */
-import { ConfigurationError } from '../errors.js';
+import dotenv from 'dotenv';
+import { ConfigurationError, OperationError } from '../errors.js';
 
-interface Line {
-  /** The line without its end. */
-  text: string;
-  /** '\n', '\r\n' or '' (the last line of a file without a final newline). */
-  eol: string;
-}
-
-interface Assignment {
-  key: string;
-  /** Everything before the value: `export KEY = `. */
-  head: string;
-  /** The value as written, quotes included. */
-  rawValue: string;
-  /** What follows the value: spaces and an inline comment. */
-  tail: string;
-  quote: '' | "'" | '"';
-}
-
-const ASSIGNMENT = /^(\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*)(.*)$/;
 export const KEY_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-function splitLines(text: string): Line[] {
-  const lines: Line[] = [];
-  let start = 0;
-  while (start < text.length) {
-    const nl = text.indexOf('\n', start);
-    if (nl === -1) {
-      lines.push({ text: text.slice(start), eol: '' });
-      break;
-    }
-    const crlf = nl > start && text[nl - 1] === '\r';
-    lines.push({ text: text.slice(start, crlf ? nl - 1 : nl), eol: crlf ? '\r\n' : '\n' });
-    start = nl + 1;
-  }
-  return lines;
-}
+// dotenv 17's LINE (lib/main.js), with `d` for the positions of the key and the value.
+const LINE =
+  /(?:^|^)\s*(?:export\s+)?([\w.-]+)(?:\s*=\s*?|:\s+?)(\s*'(?:\\'|[^'])*'|\s*"(?:\\"|[^"])*"|\s*`(?:\\`|[^`])*`|[^#\r\n]+)?\s*(?:#.*)?(?:$|$)/dgm;
 
-function parseAssignment(text: string): Assignment | undefined {
-  const match = ASSIGNMENT.exec(text);
-  if (!match) return undefined;
-  const head = match[1] as string;
-  const key = match[2] as string;
-  const rest = match[3] as string;
-  const quote = rest[0] === '"' || rest[0] === "'" ? (rest[0] as '"' | "'") : '';
-  if (quote) {
-    // The closing quote: the last one on the line that is followed only by spaces and a comment.
-    for (let i = rest.length - 1; i > 0; i--) {
-      if (
-        rest[i] === quote &&
-        /^\s*(#.*)?$/.test(rest.slice(i + 1)) &&
-        (quote === "'" || !escaped(rest, i))
-      ) {
-        return { key, head, rawValue: rest.slice(0, i + 1), tail: rest.slice(i + 1), quote };
-      }
-    }
-  }
-  const comment = /\s+#/.exec(rest);
-  const value = comment ? rest.slice(0, comment.index) : rest;
-  const trimmed = value.replace(/\s+$/, '');
-  return { key, head, rawValue: trimmed, tail: rest.slice(trimmed.length), quote: '' };
-}
-
-function escaped(text: string, i: number): boolean {
-  let n = 0;
-  for (let j = i - 1; j >= 0 && text[j] === '\\'; j--) n++;
-  return n % 2 === 1;
-}
-
-function decode(a: Assignment): string {
-  if (a.quote === "'") return a.rawValue.slice(1, -1);
-  if (a.quote === '"')
-    return a.rawValue
-      .slice(1, -1)
-      .replace(/\\(.)/g, (_, c: string) => ({ n: '\n', r: '\r', t: '\t' })[c] ?? c);
-  return a.rawValue;
-}
-
-/** The value written in the style the line had; a style that cannot hold it becomes double quotes. */
-function encode(value: string, quote: Assignment['quote']): string {
-  if (quote === "'" && !/['\n\r]/.test(value)) return `'${value}'`;
-  if (quote === '' && /^[^\s'"#\\]*$/.test(value)) return value;
-  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/\r/g, '\\r')}"`;
+/** One definition: where its line starts, where its value is (as written, quotes and all). */
+interface Definition {
+  key: string;
+  lineStart: number;
+  valueStart: number;
+  valueEnd: number;
+  /** The quote the value was written with ('' for none). */
+  quote: '' | "'" | '"' | '`';
 }
 
 export function checkKeyName(input: string, key: string): void {
@@ -101,73 +37,180 @@ export function checkKeyName(input: string, key: string): void {
     );
 }
 
+/**
+ * Variables that change how node, the loader, the shell or pm2 itself run: a rotated `LD_PRELOAD` or
+ * a `NODE_OPTIONS=--require …` would run inside the very `pm2 restart` that applies it, and in the app.
+ */
+const PROCESS_VARIABLES =
+  /^(NODE_OPTIONS|NODE_PATH|NODE_REPL_EXTERNAL_MODULE|NODE_APP_INSTANCE|LD_\w*|DYLD_\w*|PATH|HOME|SHELL|USER|LOGNAME|IFS|ENV|BASH_ENV|PS4|PM2_\w*)$/;
+
+/**
+ * A variable a rotation or set-env may write into the app's environment: a name (checkKeyName), not
+ * one that changes how node, the loader, the shell or pm2 run, and upper case unless allowed (pm2 and
+ * the shell read lowercase names of their own: `name`, `pm_id`, `cwd`).
+ */
+export function checkAppVariable(input: string, key: string, allowLowercase: boolean): void {
+  checkKeyName(input, key);
+  if (PROCESS_VARIABLES.test(key))
+    throw new ConfigurationError(
+      input,
+      `${key} changes how node, the loader, the shell or pm2 itself run (it would take effect in the pm2 command this action runs, too); it is refused. Change it in the app's start-up by hand.`,
+    );
+  if (!allowLowercase && /[a-z]/.test(key))
+    throw new ConfigurationError(
+      input,
+      `${JSON.stringify(key)} has lower-case letters (pm2 and the shell use such names for themselves); set allow-lowercase-name: true if the app really reads it.`,
+    );
+}
+
+/** What dotenv reads from a text (it never throws: a line it cannot read is no assignment). */
+function read(text: string): Record<string, string> {
+  return dotenv.parse(text);
+}
+
+/**
+ * The definitions in `text`, found as dotenv finds them. dotenv matches on the text with every line
+ * end made `\n`; positions are mapped back to the text as it is.
+ */
+function definitions(text: string): Definition[] {
+  const original: number[] = [];
+  let normalized = '';
+  for (let i = 0; i < text.length; i++) {
+    original.push(i);
+    if (text[i] === '\r') {
+      normalized += '\n';
+      if (text[i + 1] === '\n') i++;
+    } else normalized += text[i];
+  }
+  original.push(text.length);
+  const out: Definition[] = [];
+  for (const m of normalized.matchAll(LINE)) {
+    const key = m[1] as string;
+    const keyAt = (m.indices?.[1] as [number, number])[0];
+    const lineStart = normalized.lastIndexOf('\n', keyAt - 1) + 1;
+    const raw = m[2] ?? '';
+    const span = m.indices?.[2];
+    // The value as dotenv trims it: its first and last non-space character.
+    const lead = raw.length - raw.trimStart().length;
+    // No value (`KEY=`): it goes right after the separator, as dotenv matches it (`\s*=` or `: `).
+    const keyEnd = (m.indices?.[1] as [number, number])[1];
+    const separator = /^\s*=|^:\s/.exec(normalized.slice(keyEnd))?.[0].length ?? 0;
+    const valueStart = span ? span[0] + lead : keyEnd + separator;
+    const valueEnd = span ? span[0] + raw.trimEnd().length : valueStart;
+    const first = normalized[valueStart];
+    const quote = first === "'" || first === '"' || first === '`' ? first : '';
+    out.push({
+      key,
+      lineStart: original[lineStart] as number,
+      valueStart: original[valueStart] as number,
+      valueEnd: original[valueEnd] as number,
+      quote: valueEnd > valueStart ? quote : '',
+    });
+  }
+  return out;
+}
+
+/** The value written so that dotenv reads back exactly `value`: the line's own style first. */
+function encode(key: string, value: string, preferred: Definition['quote']): string {
+  const styles: Record<Definition['quote'], () => string | undefined> = {
+    // Unquoted only when plain: other readers of the file (a shell's `source`, docker) agree then.
+    '': () => (/^[^\s'"`#\\$]*$/.test(value) ? value : undefined),
+    "'": () => `'${value}'`,
+    '"': () => `"${value.replace(/\r/g, '\\r').replace(/\n/g, '\\n')}"`,
+    '`': () => `\`${value}\``,
+  };
+  const order: Definition['quote'][] = [preferred, '', '"', "'", '`'];
+  for (const style of order) {
+    const written = styles[style]();
+    if (written !== undefined && read(`${key}=${written}\n`)[key] === value) return written;
+  }
+  throw new ConfigurationError(
+    key,
+    'holds a combination of quotes and line breaks that no .env quoting can carry so that dotenv reads it back unchanged.',
+  );
+}
+
 export class EnvFile {
-  private constructor(private readonly lines: Line[]) {}
+  /** Keys this edit means to change: the new value, or undefined for removed. */
+  private readonly changes = new Map<string, string | undefined>();
+
+  private constructor(
+    private text: string,
+    private readonly before: string,
+  ) {}
 
   static parse(text: string): EnvFile {
-    return new EnvFile(splitLines(text));
-  }
-
-  toString(): string {
-    return this.lines.map((l) => l.text + l.eol).join('');
-  }
-
-  private assignments(key: string): { index: number; a: Assignment }[] {
-    const found: { index: number; a: Assignment }[] = [];
-    this.lines.forEach((line, index) => {
-      const a = parseAssignment(line.text);
-      if (a && a.key === key) found.push({ index, a });
-    });
-    return found;
-  }
-
-  /** The value the app sees (the last definition), or undefined. */
-  get(key: string): string | undefined {
-    const last = this.assignments(key).at(-1);
-    return last ? decode(last.a) : undefined;
-  }
-
-  keys(): string[] {
-    return [
-      ...new Set(
-        this.lines.map((l) => parseAssignment(l.text)?.key).filter((k): k is string => k !== undefined),
-      ),
-    ];
+    return new EnvFile(text, text);
   }
 
   /**
-   * Sets a key: every definition of it gets the new value in its own style (so no stale duplicate can
-   * win); a missing key is added at the end, with the file's line ending.
+   * The edited text, checked: dotenv must read it as it read the file before, but for the keys this
+   * edit changed. Throws — nothing to write — when it would read anything else differently.
+   */
+  toString(): string {
+    const expected = new Map(Object.entries(read(this.before)));
+    for (const [key, value] of this.changes) {
+      if (value === undefined) expected.delete(key);
+      else expected.set(key, value);
+    }
+    const after = new Map(Object.entries(read(this.text)));
+    const keys = new Set([...expected.keys(), ...after.keys()]);
+    const differ = [...keys].filter((k) => expected.get(k) !== after.get(k));
+    if (differ.length > 0)
+      throw new OperationError(
+        `the edit of the env file would change how dotenv reads ${differ.join(', ')} (a value that spans lines, or a line only dotenv reads that way); nothing was written.`,
+        `edit the file by hand for ${[...this.changes.keys()].join(', ')} (one definition a key, values quoted), then run again.`,
+      );
+    return this.text;
+  }
+
+  /** The value the app sees (dotenv: the last definition), or undefined. */
+  get(key: string): string | undefined {
+    return read(this.text)[key];
+  }
+
+  keys(): string[] {
+    return Object.keys(read(this.text));
+  }
+
+  /**
+   * Sets a key: every definition of it gets the new value, in its own style where dotenv reads that
+   * back unchanged (so no stale duplicate can win); a missing key is added at the end, with the
+   * file's line ending.
    */
   set(key: string, value: string): this {
-    const found = this.assignments(key);
-    for (const { index, a } of found) {
-      const line = this.lines[index] as Line;
-      line.text = `${a.head}${encode(value, a.quote)}${a.tail}`;
+    const found = definitions(this.text).filter((d) => d.key === key);
+    for (const d of [...found].reverse()) {
+      this.text =
+        this.text.slice(0, d.valueStart) + encode(key, value, d.quote) + this.text.slice(d.valueEnd);
     }
     if (found.length === 0) {
-      const eol = this.lines.find((l) => l.eol !== '')?.eol ?? '\n';
-      const last = this.lines.at(-1);
-      if (last && last.eol === '' && last.text !== '') {
-        // No final newline: keep it that way, the new line goes after a line break.
-        last.eol = eol;
-        this.lines.push({ text: `${key}=${encode(value, '')}`, eol: '' });
-      } else {
-        if (last && last.eol === '' && last.text === '') this.lines.pop();
-        this.lines.push({ text: `${key}=${encode(value, '')}`, eol });
-      }
+      const eol = /\r\n/.test(this.text) ? '\r\n' : '\n';
+      const line = `${key}=${encode(key, value, '')}`;
+      if (this.text === '') this.text = `${line}${eol}`;
+      else if (/\r?\n$/.test(this.text)) this.text += `${line}${eol}`;
+      // No final newline: keep it that way, the new line goes after a line break.
+      else this.text += `${eol}${line}`;
     }
+    this.changes.set(key, value);
     return this;
   }
 
-  /** Removes every definition of a key (the grace window's `<NAME>_PREVIOUS` when retired). */
+  /** Removes every definition of a key (the grace window's `<NAME>_PREVIOUS` when retired), its whole lines. */
   remove(key: string): this {
-    const drop = new Set(this.assignments(key).map((f) => f.index));
-    const kept = this.lines.filter((_, i) => !drop.has(i));
-    // Removing the last line of a file without a final newline must not leave one behind.
-    if (kept.length && this.lines.at(-1)?.eol === '' && drop.has(this.lines.length - 1))
-      (kept.at(-1) as Line).eol = '';
-    this.lines.splice(0, this.lines.length, ...kept);
+    const found = definitions(this.text).filter((d) => d.key === key);
+    for (const d of [...found].reverse()) {
+      const nl = this.text.indexOf('\n', d.valueEnd);
+      let end = nl === -1 ? this.text.length : nl + 1;
+      let start = d.lineStart;
+      // Removing the last line of a file without a final newline must not leave one behind.
+      if (nl === -1 && start > 0) {
+        start = this.text[start - 2] === '\r' ? start - 2 : start - 1;
+        end = this.text.length;
+      }
+      this.text = this.text.slice(0, start) + this.text.slice(end);
+    }
+    this.changes.set(key, undefined);
     return this;
   }
 }

@@ -1,5 +1,5 @@
 /** Each host in turn over a session of its own, closed whatever happens; a failure names its host. */
-import { OperationError, errorText } from '../errors.js';
+import { ConfigurationError, OperationError, errorText } from '../errors.js';
 import type { Log } from '../log.js';
 import { openSession, type SshOptions } from '../ssh/connect.js';
 import type { SshSession } from '../ssh/session.js';
@@ -18,6 +18,8 @@ export async function eachHostSession<T>(
     try {
       results.push(await fn(session, host));
     } catch (error) {
+      // An input the host proved wrong (an invalid log pattern) stays the user's error.
+      if (error instanceof ConfigurationError) throw error;
       throw error instanceof OperationError
         ? new OperationError(`${host}: ${error.message}`, error.hint)
         : new Error(`${host}: ${errorText(error)}`, { cause: error });

@@ -287,7 +287,11 @@ export async function runOps(
   const target = readTarget(inputs, context);
   const report =
     operation === 'set-env'
-      ? await setEnv(parseSettings('settings', inputs.raw('settings')), target, deps)
+      ? await setEnv(
+          parseSettings('settings', inputs.raw('settings'), inputs.boolean('allow-lowercase-name', false)),
+          target,
+          deps,
+        )
       : await pm2Operation(operation as Pm2Operation, target, deps);
   const result = dryRun
     ? 'planned'

@@ -8,6 +8,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Log } from '../log.js';
+import { ConfigurationError } from '../errors.js';
 import { Redactor } from '../redact/redactor.js';
 import { maskEnvValues, redactShapes } from '../diagnose/redaction.js';
 import { readHostFacts } from '../diagnose/host-facts.js';
@@ -74,13 +75,24 @@ export async function fetchLogs(
       const path = kind === 'err' ? app.errLog : app.outLog;
       if (!path) continue;
       const scan = options.pattern || since !== undefined ? SCAN_LINES : options.lines;
-      const { stdout } = await session.run(
+      // grep: 0 matched, 1 none; 2 is its own error (an invalid pattern), never read as "no match".
+      const { stdout, code, stderr } = await session.run(
         'read the log',
         options.pattern
-          ? sh`tail -n ${scan} -- ${path} 2>/dev/null | grep -E -e ${options.pattern}; exit 0`
+          ? sh`tail -n ${scan} -- ${path} 2>/dev/null | grep -E -e ${options.pattern}`
           : sh`tail -n ${scan} -- ${path} 2>/dev/null; exit 0`,
-        { timeoutMs: 120_000 },
+        { timeoutMs: 120_000, okCodes: [1, 2] },
       );
+      if (code === 2)
+        throw new ConfigurationError(
+          'pattern',
+          `${JSON.stringify(options.pattern)} is not an extended regular expression (grep -E: ${
+            stderr
+              .trim()
+              .replace(/^grep: /, '')
+              .split('\n')[0]
+          }); escape ( ) [ ] { } . * + ? | ^ $ with a backslash to match them as text.`,
+        );
       let lines = stdout.split('\n').filter((l) => l !== '');
       let note: string | undefined;
       if (since !== undefined) {

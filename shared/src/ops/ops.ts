@@ -6,7 +6,7 @@
  * The deploy lease is held, so a deploy or a rotation cannot restart the app at the same time.
  */
 import { throwIfCancelled, uncancellable } from '../cancel.js';
-import { EnvFile } from '../envfile/envfile.js';
+import { EnvFile, checkAppVariable } from '../envfile/envfile.js';
 import { ConfigurationError, OperationError, errorText } from '../errors.js';
 import { probeUrl } from '../health/probe.js';
 import type { DeployDeps } from '../releases/host-run.js';
@@ -233,14 +233,28 @@ export function setEnv(settings: Setting[], target: SecretTarget, deps: DeployDe
     }
     const values = Object.fromEntries(settings.map((s) => [s.key, s.value]));
     const backupStamp = stamp(new Date());
+    // Every host's new file first, each checked by dotenv's reading: one that cannot be edited safely
+    // stops the operation before any host changes.
+    const texts = new Map<SecretHost, string>();
+    for (const h of hosts) {
+      const env = EnvFile.parse(h.original);
+      for (const s of settings) env.set(s.key, s.value);
+      try {
+        texts.set(h, env.toString());
+      } catch (error) {
+        if (!(error instanceof OperationError)) throw error;
+        throw new OperationError(
+          `${h.run.name}: ${target.envFile}: ${error.message} No host was changed.`,
+          error.hint,
+        );
+      }
+    }
     let failed: unknown;
     for (const h of hosts) {
       try {
         throwIfCancelled(deps.signal);
-        const env = EnvFile.parse(h.original);
-        for (const s of settings) env.set(s.key, s.value);
         await deps.log.group(`${h.run.name}: set ${keys}`, () =>
-          changeHost(h, env.toString(), values, '', target, deps, backupStamp),
+          changeHost(h, texts.get(h) as string, values, '', target, deps, backupStamp),
         );
         report.hosts.push({
           host: h.run.name,
@@ -289,10 +303,13 @@ function shown(key: string, value: string | undefined, deps: DeployDeps): string
   return `(secret, fingerprint ${fingerprint(value)})`;
 }
 
-/** `KEY=value` lines (or comma-separated): the key checked, the value kept as written. */
-export function parseSettings(input: string, raw: string): Setting[] {
+/**
+ * One `KEY=value` a line: the key checked, the value kept as written — commas and `=` included
+ * (`PLAID_OPTIONS=mode=sandbox,retries=3` is one setting).
+ */
+export function parseSettings(input: string, raw: string, allowLowercase = false): Setting[] {
   const settings = raw
-    .split(/\r?\n|,(?=\s*[A-Za-z_][A-Za-z0-9_]*\s*=)/)
+    .split(/\r?\n/)
     .map((line) => line.trim())
     .filter(Boolean)
     .map((line) => {
@@ -303,6 +320,7 @@ export function parseSettings(input: string, raw: string): Setting[] {
           input,
           `${JSON.stringify(line)} is not KEY=value (a key of letters, digits and _).`,
         );
+      checkAppVariable(input, key, allowLowercase);
       const value = line.slice(eq + 1);
       if (/[\0\n\r]/.test(value))
         throw new ConfigurationError(input, `the value of ${key} holds a control character.`);

@@ -2,6 +2,7 @@
  * The inputs of action-db-backup (and the CLI's backup/verify/restore), read and checked in one
  * place before anything connects. The database URLs are secrets: masked whole and by password.
  */
+import { existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Inputs } from '../config/inputs.js';
@@ -50,7 +51,13 @@ export function readMode(inputs: Inputs): Mode {
 
 function backupDir(inputs: Inputs, env: NodeJS.ProcessEnv): string {
   const given = inputs.string('path');
-  return resolve(given ?? join(env.RUNNER_TEMP ?? tmpdir(), 'db-backups'));
+  const dir = resolve(given ?? join(env.RUNNER_TEMP ?? tmpdir(), 'db-backups'));
+  if (given !== undefined && existsSync(dir) && !statSync(dir).isDirectory())
+    throw new ConfigurationError(
+      'path',
+      `${JSON.stringify(given)} is a file, not a directory: backups are written into a directory of their own (it is made when missing).`,
+    );
+  return dir;
 }
 
 export function readDumpSpec(
@@ -183,6 +190,7 @@ export function readRestoreOptions(inputs: Inputs, env: NodeJS.ProcessEnv = proc
     ...(fromHost ? { fromHost } : {}),
     target,
     confirm: inputs.raw('confirm'),
+    allowOtherDatabase: inputs.boolean('allow-other-database', false),
     ...(safety ? { safety: { ...spec, format: 'custom', name: `${spec.name}-before-restore` } } : {}),
     dryRun: inputs.boolean('dry-run', false),
   };

@@ -24,6 +24,8 @@ export interface RestoreOptions {
   /** The database restored into (target-database-url, else database-url). */
   target: DatabaseAccess;
   confirm: string;
+  /** Restore a backup whose manifest names another database (a copy of production into staging). */
+  allowOtherDatabase: boolean;
   /** Where the safety backup goes; undefined: none (safety-backup: false). */
   safety?: DumpSpec;
   dryRun: boolean;
@@ -54,6 +56,11 @@ export async function restore(
   const file = await openBackupFile(
     options.fromHost ? await fetchFromHost(options.backup, options.fromHost, log) : options.backup,
   );
+  if (file.manifest && file.manifest.database !== target.database && !options.allowOtherDatabase)
+    throw new ConfigurationError(
+      'allow-other-database',
+      `the backup ${file.path} is of database ${JSON.stringify(file.manifest.database)} (its manifest), not of ${JSON.stringify(target.database)} that it would replace; set allow-other-database: true if that is meant (a copy of production into staging). Nothing was changed.`,
+    );
   const report: RestoreReport = { restored: false, mismatches: [], plan: [] };
   let connected: Connected | undefined;
   try {

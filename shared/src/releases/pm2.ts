@@ -86,6 +86,19 @@ function strings(value: unknown): string[] {
   return Array.isArray(value) ? value.map(String) : typeof value === 'string' && value ? [value] : [];
 }
 
+/**
+ * Whether the deploy user's pm2 daemon runs, read from its pid file without running pm2 — any pm2
+ * command starts a new, empty daemon, which would hide that the one holding the app died.
+ */
+export async function pm2DaemonRunning(session: SshSession): Promise<{ running: boolean; home: string }> {
+  const { stdout } = await session.run(
+    "is pm2's daemon running",
+    sh`home=\${PM2_HOME:-$HOME/.pm2}; if [ -f "$home/pm2.pid" ] && kill -0 "$(cat "$home/pm2.pid")" 2>/dev/null; then echo "running $home"; else echo "stopped $home"; fi`,
+  );
+  const [state, ...home] = stdout.trim().split(' ');
+  return { running: state === 'running', home: home.join(' ') };
+}
+
 export async function pm2List(session: SshSession): Promise<Pm2Process[]> {
   const { stdout } = await session.run('pm2 jlist', sh`PM2_DISCRETE_MODE=true pm2 jlist`);
   return parseJlist(stdout);

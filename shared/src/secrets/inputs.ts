@@ -1,7 +1,7 @@
 /** The inputs of action-rotate-secret, read one way for the action and the CLI. */
 import type { Inputs } from '../config/inputs.js';
 import { hasControlCharacters } from '../config/parse.js';
-import { checkKeyName } from '../envfile/envfile.js';
+import { checkAppVariable, checkKeyName } from '../envfile/envfile.js';
 import { ConfigurationError } from '../errors.js';
 import { readReleaseTarget, type RunContext } from '../releases/inputs.js';
 import { parseHealthUrlTemplates } from '../releases/host-url.js';
@@ -27,7 +27,7 @@ export function readSecretMode(inputs: Inputs): SecretMode {
 
 function readName(inputs: Inputs): string {
   const name = inputs.string('name', { required: true });
-  checkKeyName('name', name);
+  checkAppVariable('name', name, inputs.boolean('allow-lowercase-name', false));
   return name;
 }
 
@@ -49,7 +49,7 @@ export function readEnvFile(inputs: Inputs, appDir: string): { envFile: string; 
 export function readSecretTarget(inputs: Inputs, context: RunContext): SecretTarget {
   const name = readName(inputs);
   const previousName = inputs.string('previous-name') ?? `${name}_PREVIOUS`;
-  checkKeyName('previous-name', previousName);
+  checkAppVariable('previous-name', previousName, inputs.boolean('allow-lowercase-name', false));
   if (previousName === name)
     throw new ConfigurationError('previous-name', `must differ from name (${name}).`);
   const target = readReleaseTarget(inputs, context);

@@ -325,10 +325,24 @@ async function changeEveryHost(
   backupStamp: string,
   edit: (h: SecretHost) => { text: string; values: Record<string, string>; expected: string },
 ): Promise<OperationError | undefined> {
+  // Every host's new file first, each checked by dotenv's reading: one that cannot be edited safely
+  // stops the rotation before any host changes.
+  const edits = new Map<SecretHost, ReturnType<typeof edit>>();
+  for (const host of hosts) {
+    try {
+      edits.set(host, edit(host));
+    } catch (error) {
+      if (!(error instanceof OperationError)) throw error;
+      return new OperationError(
+        `${host.run.name}: ${host.envPath}: ${error.message} No host was changed.`,
+        error.hint,
+      );
+    }
+  }
   for (const host of hosts) {
     try {
       throwIfCancelled(deps.signal);
-      const { text, values, expected } = edit(host);
+      const { text, values, expected } = edits.get(host) as ReturnType<typeof edit>;
       await deps.log.group(`${host.run.name}: ${options.name}`, () =>
         changeHost(host, text, values, expected, options, deps, backupStamp),
       );

@@ -29,7 +29,7 @@ import {
 import { Heartbeat, acquireLease, heartbeatInterval } from '../releases/lease.js';
 import { appPaths } from '../releases/layout.js';
 import { isDiskFull } from '../releases/disk.js';
-import { pm2List, restartWithValues } from '../releases/pm2.js';
+import { pm2DaemonRunning, pm2List, restartWithValues } from '../releases/pm2.js';
 import { ReleaseStore } from '../releases/store.js';
 import { verifyRunning } from '../releases/switch-verify.js';
 import { readRecord, recordPath, type RotationRecord } from './record.js';
@@ -173,6 +173,12 @@ async function readHost(
   needProcess: boolean,
 ): Promise<void> {
   const session = host.run.session as SshSession;
+  const daemon = await pm2DaemonRunning(session);
+  if (!daemon.running)
+    throw new OperationError(
+      `${host.run.name}: pm2's daemon is not running (no live pid in ${daemon.home}/pm2.pid): nothing runs ${options.pm2.name} under pm2 there. Nothing was changed.`,
+      '`pm2 resurrect` on the host brings back the saved process list (`pm2 startup` makes it survive a reboot); or roll back / deploy, which start the app from its release.',
+    );
   const [text, record, processes] = await Promise.all([
     readRemoteEnv(session, host.envPath),
     readRecord(session, host.recordPath),
