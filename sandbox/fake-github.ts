@@ -29,7 +29,8 @@ type Spec = {
   components: Record<string, Record<string, Json>>;
 };
 
-export type Fault = 401 | 403 | 404 | 422 | 'rate-limit' | 'secondary-rate-limit' | 500;
+/** `hang`: the request is read and never answered (until the stand-in stops): a GitHub that stalls. */
+export type Fault = 401 | 403 | 404 | 422 | 'rate-limit' | 'secondary-rate-limit' | 500 | 'hang';
 
 export interface FakeRequest {
   method: string;
@@ -313,6 +314,8 @@ export class FakeGithub {
     answer: (status: number, data?: Json, headers?: Record<string, string>) => void,
   ): void {
     switch (fault) {
+      case 'hang':
+        return;
       case 401:
         return answer(401, { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest' });
       case 403:

@@ -4,6 +4,7 @@
  * disk, a flipped byte, a manifest that disagrees, refused restores, a wrong password, a client
  * older than the server, retention, and the way through the droplet's sshd.
  */
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import {
@@ -374,6 +375,48 @@ describe('refusals that touch nothing', () => {
       await backupAction({ 'database-url': source.url, path: file }),
       /^Input 'path': ".*not-a-dir" is a file, not a directory/,
     );
+  }, 90_000);
+
+  it('a session idle in a transaction holding a row lock: the restore waits lock-wait, names it, refuses; terminate-blockers ends it', async () => {
+    const { name, url } = await db.freshDatabase();
+    const backup = await backupOf(url);
+    await mutate(name);
+    const before = await tableContents(url);
+    const holder = new pg.Client({ connectionString: url, application_name: 'idle-holder' });
+    holder.on('error', () => undefined);
+    await holder.connect();
+    try {
+      await holder.query('BEGIN; SELECT * FROM users FOR UPDATE');
+      const started = Date.now();
+      const refused = await backupAction({
+        mode: 'restore',
+        'database-url': url,
+        backup: backup.outputs.path as string,
+        confirm: name,
+        'lock-wait': '2s',
+        'safety-backup': 'false',
+      });
+      failedWith(
+        refused,
+        /Refused to restore over .*1 other session\(s\) still hold a transaction open after 2 s .*pid \d+ .*idle in transaction.*Nothing was changed/s,
+      );
+      expect(Date.now() - started).toBeLessThan(30_000);
+      expect(await tableContents(url)).toEqual(before);
+      const ended = await backupAction({
+        mode: 'restore',
+        'database-url': url,
+        backup: backup.outputs.path as string,
+        confirm: name,
+        'lock-wait': '1s',
+        'terminate-blockers': 'true',
+        'safety-backup': 'false',
+      });
+      expect(ended.errors).toEqual([]);
+      expect(ended.stdout).toMatch(/terminated pid \d+/);
+      expect(await tableContents(url)).not.toEqual(before);
+    } finally {
+      await holder.end().catch(() => undefined);
+    }
   }, 90_000);
 
   it('a table the role cannot read fails the backup naming it, and writes nothing', async () => {

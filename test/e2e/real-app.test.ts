@@ -5,9 +5,9 @@
  * with only the inputs the reusable workflows pass (no app-script).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import dotenv from 'dotenv';
-import { existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   findLeaks,
@@ -439,6 +439,69 @@ describe('rotation and diagnosis of the app, its Redis client one that gives up'
       }),
     );
     expect(findings.filter((f) => f.check === 'smoke')).toHaveLength(1);
+  });
+
+  it('refuses to write an env file that resolves outside app-dir, and leaves no backup beside its target', async () => {
+    const envPath = `${h.appDir}/shared/.env`;
+    const outside = `${h.droplet.hostRoot}/outside.env`;
+    hostShell(h, 'mv -- "$1" "$2" && ln -s -- "$2" "$1"', envPath, outside);
+    try {
+      const before = readFileSync(h.droplet.realPath(outside), 'utf8');
+      const run = await runActionBundle(
+        'action-rotate-secret',
+        { ...inputs(h), name: 'JWT_SECRET', value: 'x'.repeat(32) },
+        { secrets: [OLD, NEW, h.droplet.sshd?.privateKey ?? ''] },
+      );
+      expect(run.exitCode).toBe(1);
+      expect(run.errors[0]).toMatch(
+        /resolves to .*outside.env, outside .*; it is not written through\. Nothing was changed/,
+      );
+      expect(readFileSync(h.droplet.realPath(outside), 'utf8')).toBe(before);
+      expect(hostShell(h, 'ls -1 "$1"', h.droplet.hostRoot)).not.toMatch(/outside\.env\.bak/);
+    } finally {
+      hostShell(h, 'rm -f -- "$1" && mv -- "$2" "$1"', envPath, outside);
+    }
+  });
+
+  it('redacts a secret only pm2 holds, printed by the app into its log, from every output and the bundle', async () => {
+    const secret = randomBytes(16).toString('hex');
+    await h.droplet.pm2.command(['restart', APP_NAME, '--update-env'], { PLAID_SECRET: secret });
+    const list = (await h.droplet.pm2.list()) as unknown as {
+      name: string;
+      pm2_env: { pm_err_log_path: string };
+    }[];
+    const errLog = list.find((p) => p.name === APP_NAME)?.pm2_env.pm_err_log_path as string;
+    appendFileSync(errLog, `plaid: signing with ${secret}\n`);
+    const bundle = join(h.droplet.root, 'diagnose-bundle');
+    const run = await runActionBundle(
+      'action-diagnose',
+      {
+        ...Object.fromEntries(
+          ['hosts', 'ssh-key', 'known-hosts', 'app-name', 'app-dir', 'health-url'].map((k) => [
+            k,
+            inputs(h)[k] ?? '',
+          ]),
+        ),
+        'log-window': '0s',
+        'bundle-dir': bundle,
+      },
+      { secrets: [h.droplet.sshd?.privateKey ?? ''], timeoutMs: 90_000 },
+    );
+    expect(run.exitCode).toBe(0);
+    const files = Object.fromEntries(
+      readdirSync(bundle, { recursive: true, withFileTypes: true })
+        .filter((e) => e.isFile())
+        .map((e) => [join(e.parentPath, e.name), readFileSync(join(e.parentPath, e.name), 'utf8')]),
+    );
+    expect(Object.values(files).join('\n')).toContain('plaid: signing with ***');
+    expect(
+      findLeaks([secret], {
+        stdout: run.stdout,
+        summary: run.summary,
+        outputs: JSON.stringify(run.outputs),
+        ...files,
+      }),
+    ).toEqual([]);
   });
 
   it('names a dead pm2 daemon as such, and changes nothing', async () => {

@@ -324,6 +324,21 @@ describe('failures put every host back', () => {
     expect(githubValue()).toBeUndefined();
   }, 120_000);
 
+  it('GitHub never answers the PUT: the wait ends at github-timeout, and the hosts are put back', async () => {
+    const hosts = await appHosts(1);
+    github.secrets.clear();
+    github.failNext('hang', { method: 'PUT' });
+    const started = Date.now();
+    const run = await rotate(hosts, withGithub({ 'github-timeout': '2s', 'github-max-wait': '0s' }));
+    expect(run.exitCode).toBe(1);
+    expect(Date.now() - started).toBeLessThan(60_000);
+    const error = run.errors.join('\n');
+    expect(error).toMatch(/did not answer to update .* within 2 s \(github-timeout 2 s/);
+    expect(error).toContain('The hosts were put back so that GitHub and the servers agree on the old value');
+    expect(readEnv(hosts[0] as DeployHost)).toBe(envText(hosts[0] as DeployHost));
+    expect((await keys(hosts[0] as DeployHost)).JWT_SECRET).toBe(fp(OLD));
+  }, 120_000);
+
   it('a bad token (401) or an unknown repository (404) fails before any host changes', async () => {
     const hosts = await appHosts(1);
     const before = hashEnvDir(hosts[0] as DeployHost);
@@ -482,7 +497,14 @@ describe('plans, scopes, values and refusals', () => {
     ghes.known.add(scopePath.environment('bunty', 'api', 'production'));
     try {
       const canary = hosts[0]?.droplet.realPath('/tmp/rotate-canary') ?? '';
-      const value = `$(touch /tmp/rotate-canary)'"; \`id\` # = ${'x'.repeat(20)}`;
+      // All three quotes and a `#` cannot be written so that dotenv reads them back: refused, nothing changed.
+      const unwritable = `'"\` # x`;
+      const refused = await rotate(hosts, { value: unwritable });
+      expect(refused.exitCode).toBe(1);
+      expect(refused.errors[0]).toMatch(
+        /cannot be written so that dotenv reads it back unchanged.*No host was changed/,
+      );
+      const value = `$(touch /tmp/rotate-canary)'"; \`id\` = ${'x'.repeat(20)}`;
       const run = await runActionBundle(
         'action-rotate-secret',
         inputs(hosts, {

@@ -26,7 +26,7 @@ import { judge, overallSeverity, type Finding, type HostObservation, type Observ
 import { checkRedis, checkRedisOnHost, type RedisFacts } from './redis.js';
 import { clientGaveUp, logMetrics, watchLogs } from './log-metrics.js';
 import { runSmokeRequests, type SmokeRequest } from '../health/smoke.js';
-import { maskEnvValues, redactShapes } from './redaction.js';
+import { maskEnvValues, maskPm2EnvValues, redactShapes } from './redaction.js';
 
 export interface DiagnoseOptions {
   hosts: SshTarget[];
@@ -110,6 +110,11 @@ export async function diagnose(options: DiagnoseOptions, deps: { log: Log }): Pr
           notChecked.push({
             check: `${host}: env file values`,
             why: `${options.envFile} could not be read: its values cannot be redacted by value (shapes still are)`,
+          });
+        if (!(await maskPm2EnvValues(session, options.app, mask)))
+          notChecked.push({
+            check: `${host}: pm2 environment values`,
+            why: "pm2's daemon is not running or could not be asked: values only pm2 holds cannot be redacted by value (shapes still are)",
           });
         if (index === 0 && options.redisOnHost && !options.redisUrl)
           redisFromHost = await checkRedisOnHost(

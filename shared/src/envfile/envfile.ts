@@ -124,9 +124,9 @@ function encode(key: string, value: string, preferred: Definition['quote']): str
     const written = styles[style]();
     if (written !== undefined && read(`${key}=${written}\n`)[key] === value) return written;
   }
-  throw new ConfigurationError(
-    key,
-    'holds a combination of quotes and line breaks that no .env quoting can carry so that dotenv reads it back unchanged.',
+  throw new OperationError(
+    `the value for ${key} cannot be written so that dotenv reads it back unchanged (it holds ', " and \` together with # or line breaks); nothing was written.`,
+    `give ${key} a value without one of those characters (generated values never hold them).`,
   );
 }
 

@@ -35,7 +35,8 @@ export interface WriteResult {
 /**
  * Replaces a file through stdin: temp file under umask 077 beside it, the old file's owner and mode,
  * optionally a backup `<file>.bak-<stamp>` (the last `keep` kept), then rename. A path that is a
- * symlink (a release's `.env` linked to `shared/.env`) has its target replaced, never the link.
+ * symlink (a release's `.env` linked to `shared/.env`) has its target replaced, never the link; its
+ * backups stay beside the link, never beside a target elsewhere.
  */
 export async function replaceRemoteFile(
   session: SshSession,
@@ -48,7 +49,8 @@ export async function replaceRemoteFile(
     step,
     sh`set -e
 umask 077
-p=${path}
+b=${path}
+p=$b
 if [ -L "$p" ]; then p=$(readlink -f -- "$p"); fi
 tmp="$p.runbook-tmp"
 trap 'rm -f -- "$tmp"' EXIT
@@ -56,11 +58,11 @@ cat > "$tmp"
 if [ -e "$p" ]; then
   chown --reference="$p" "$tmp" 2>/dev/null || true
   chmod --reference="$p" "$tmp"
-  ${backup ? sh`cp -p -- "$p" "$p.bak-"${backup.stamp} && echo "backup=$p.bak-"${backup.stamp}` : sh`:`}
+  ${backup ? sh`cp -p -- "$p" "$b.bak-"${backup.stamp} && echo "backup=$b.bak-"${backup.stamp}` : sh`:`}
 fi
 sync "$tmp" 2>/dev/null || true
 mv -f -- "$tmp" "$p"
-${backup ? sh`ls -1t -- "$p".bak-* 2>/dev/null | tail -n +${backup.keep + 1} | while IFS= read -r old; do rm -f -- "$old"; done` : sh`:`}`,
+${backup ? sh`ls -1t -- "$b".bak-* 2>/dev/null | tail -n +${backup.keep + 1} | while IFS= read -r old; do rm -f -- "$old"; done` : sh`:`}`,
     { stdin: text },
   );
   const made = /^backup=(.*)$/m.exec(stdout)?.[1];

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Log } from '../log.js';
 import { ConfigurationError } from '../errors.js';
 import { Redactor } from '../redact/redactor.js';
-import { maskEnvValues, redactShapes } from '../diagnose/redaction.js';
+import { maskEnvValues, maskPm2EnvValues, redactShapes } from '../diagnose/redaction.js';
 import { readHostFacts } from '../diagnose/host-facts.js';
 import type { SshOptions } from '../ssh/connect.js';
 import { eachHostSession } from './each-host.js';
@@ -65,6 +65,7 @@ export async function fetchLogs(
   const perHost = await eachHostSession(options.hosts, options.ssh, deps.log, async (session, host) => {
     const found: LogExtract[] = [];
     if (options.envFile) await maskEnvValues(session, options.envFile, mask);
+    await maskPm2EnvValues(session, options.app, mask);
     const facts = await readHostFacts(session);
     const app = facts.apps.find((a) => a.name === options.app);
     if (!app)

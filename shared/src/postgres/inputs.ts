@@ -191,6 +191,10 @@ export function readRestoreOptions(inputs: Inputs, env: NodeJS.ProcessEnv = proc
     target,
     confirm: inputs.raw('confirm'),
     allowOtherDatabase: inputs.boolean('allow-other-database', false),
+    blockers: {
+      waitMs: inputs.duration('lock-wait', 30_000, { min: 0, max: 3_600_000 }),
+      terminate: inputs.boolean('terminate-blockers', false),
+    },
     ...(safety ? { safety: { ...spec, format: 'custom', name: `${spec.name}-before-restore` } } : {}),
     dryRun: inputs.boolean('dry-run', false),
   };

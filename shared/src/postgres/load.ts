@@ -24,6 +24,8 @@ export interface LoadTarget {
   database: string;
   /** Extensions the target already has: their DROP/CREATE/COMMENT are left out (target mode). */
   extensions?: Set<string>;
+  /** `lock_timeout` of the loading session (target mode): a lock is waited for this long at most. */
+  lockTimeoutMs?: number;
 }
 
 /**
@@ -67,6 +69,9 @@ export async function loadBackup(
 ): Promise<number> {
   const started = performance.now();
   const env = toolEnvironment(into.db);
+  // A lock taken while loading waits this long, then fails the (one) transaction: never for ever.
+  if (into.lockTimeoutMs !== undefined)
+    env.PGOPTIONS = `-c lock_timeout=${Math.max(1, Math.round(into.lockTimeoutMs))}`;
   const dbname = `--dbname=${conninfo(into.db, into.reach, into.database)}`;
   if (format === 'custom' || format === 'directory') {
     const args =

@@ -14,6 +14,7 @@ import { describeDatabase } from './database-url.js';
 import { writeBackup, type Connected, type DumpSpec } from './dump.js';
 import { compareCounts, describeMismatches, loadBackup } from './load.js';
 import type { Mismatch } from './manifest.js';
+import { clearBlockers, type BlockerPolicy } from './blockers.js';
 import { DatabaseSession, databaseFailure } from './session.js';
 import { verifyBackup } from './verify.js';
 
@@ -26,6 +27,8 @@ export interface RestoreOptions {
   confirm: string;
   /** Restore a backup whose manifest names another database (a copy of production into staging). */
   allowOtherDatabase: boolean;
+  /** Other sessions' open transactions: waited for this long, then refused or terminated. */
+  blockers: BlockerPolicy;
   /** Where the safety backup goes; undefined: none (safety-backup: false). */
   safety?: DumpSpec;
   dryRun: boolean;
@@ -102,6 +105,7 @@ export async function restore(
       log.info(`safety backup of the target as it was: ${safety.path}`);
     }
     throwIfCancelled(signal);
+    await clearBlockers(connected.session, target.database, options.blockers, log, signal);
     const tools = connected.tools;
     const endpoint = connected.endpoint;
     const extensions = await connected.session.extensions();
@@ -112,7 +116,13 @@ export async function restore(
         tools,
         file.path,
         file.format,
-        { db: target, reach: endpoint.reach, database: target.database, extensions },
+        {
+          db: target,
+          reach: endpoint.reach,
+          database: target.database,
+          extensions,
+          lockTimeoutMs: options.blockers.waitMs,
+        },
         'target',
         signal,
       );

@@ -21,6 +21,8 @@ export interface GithubSecretTarget {
   apiUrl: string;
   /** The longest a rate limit may make us wait before giving up. */
   maxWaitMs: number;
+  /** How long one GitHub request may take (plus any rate-limit wait GitHub asks for, up to maxWaitMs). */
+  requestTimeoutMs: number;
 }
 
 export interface PublicKey {
@@ -112,7 +114,14 @@ export class GithubSecret {
       retry,
       throttling,
     );
-    return new GithubSecret(target, (route, params) => octokit.request(route, params));
+    // Every request ends: a GitHub that accepts the connection and never answers must not hold the
+    // rotation (and a host with the new value) forever. The signal spans the retries of the call.
+    return new GithubSecret(target, (route, params) =>
+      octokit.request(route, {
+        ...params,
+        request: { signal: AbortSignal.timeout(target.requestTimeoutMs + target.maxWaitMs) },
+      }),
+    );
   }
 
   get where(): string {
@@ -159,6 +168,14 @@ export class GithubSecret {
   private failure(error: unknown, doing: string): unknown {
     if (error instanceof OperationError) return error;
     const e = error as RequestFailure;
+    const name = (error as { name?: string; cause?: { name?: string } })?.name;
+    const cause = (error as { cause?: { name?: string } })?.cause?.name;
+    if ([name, cause].some((n) => n === 'TimeoutError' || n === 'AbortError')) {
+      return new OperationError(
+        `GitHub at ${this.target.apiUrl} did not answer to ${doing} ${describeScope(this.target.scope)} within ${Math.round((this.target.requestTimeoutMs + this.target.maxWaitMs) / 1000)} s (github-timeout ${Math.round(this.target.requestTimeoutMs / 1000)} s + github-max-wait).`,
+        'GitHub may be degraded (https://www.githubstatus.com): run again later, or raise github-timeout.',
+      );
+    }
     if (typeof e?.status !== 'number') {
       return new OperationError(
         `Could not reach GitHub at ${this.target.apiUrl} to ${doing} ${describeScope(this.target.scope)}: ${e?.message ?? String(error)}.`,

@@ -32,7 +32,10 @@ function readName(inputs: Inputs): string {
 }
 
 /** The env file: `env-file`, or the layout's place for it under app-dir. */
-export function readEnvFile(inputs: Inputs, appDir: string): { envFile: string; workDir: string } {
+export function readEnvFile(
+  inputs: Inputs,
+  appDir: string,
+): { envFile: string; workDir: string; allowOutsideAppDir: boolean } {
   const layout = inputs.choice('layout', ['releases', 'legacy'] as const, 'releases');
   const paths = appPaths(appDir);
   const given = inputs.string('env-file');
@@ -43,6 +46,7 @@ export function readEnvFile(inputs: Inputs, appDir: string): { envFile: string; 
         ? `${paths.shared}/.env`
         : `${paths.root}/.env`,
     workDir: layout === 'releases' ? paths.current : paths.root,
+    allowOutsideAppDir: inputs.boolean('allow-env-file-outside-app-dir', false),
   };
 }
 
@@ -154,6 +158,7 @@ function readGithubTarget(
     token,
     apiUrl,
     maxWaitMs: inputs.duration('github-max-wait', 120_000, { min: 0, max: 3_600_000 }),
+    requestTimeoutMs: inputs.duration('github-timeout', 30_000, { min: 1000, max: 600_000 }),
   };
 }
 

@@ -13,7 +13,7 @@ import { uncancellable } from '../cancel.js';
 import { sleep as realSleep } from '../retry/backoff.js';
 import { openSession } from '../ssh/connect.js';
 import type { SshSession } from '../ssh/session.js';
-import { userCommand } from '../ssh/shell.js';
+import { sh, userCommand } from '../ssh/shell.js';
 import { healthUrlFor } from '../releases/host-url.js';
 import {
   closeHost,
@@ -45,6 +45,8 @@ export interface SecretTarget extends ReleaseTarget {
   envFile: string;
   /** Where the app runs from, for verify-command. */
   workDir: string;
+  /** An env file that resolves (through links) outside app-dir is written only when this says so. */
+  allowOutsideAppDir: boolean;
   keepBackups: number;
   verifyCommand?: string;
   /** `{host}` templates or one URL per host; the answer must contain the value's fingerprint. */
@@ -179,6 +181,19 @@ async function readHost(
       `${host.run.name}: pm2's daemon is not running (no live pid in ${daemon.home}/pm2.pid): nothing runs ${options.pm2.name} under pm2 there. Nothing was changed.`,
       '`pm2 resurrect` on the host brings back the saved process list (`pm2 startup` makes it survive a reboot); or roll back / deploy, which start the app from its release.',
     );
+  if (!options.allowOutsideAppDir) {
+    // A link to /etc/shadow must not be written through: the file is where the app lives, or nothing.
+    const { stdout } = await session.run(
+      'where the env file really is',
+      sh`readlink -f -- ${host.envPath} || echo; readlink -f -- ${options.appDir} || echo`,
+    );
+    const [file = '', dir = ''] = stdout.split('\n');
+    if (file && dir && file !== dir && !file.startsWith(`${dir}/`))
+      throw new OperationError(
+        `${host.run.name}: the env file ${host.envPath} resolves to ${file}, outside ${options.appDir}; it is not written through. Nothing was changed.`,
+        'point env-file at the file inside app-dir, or set allow-env-file-outside-app-dir: true if that file really is the app’s.',
+      );
+  }
   const [text, record, processes] = await Promise.all([
     readRemoteEnv(session, host.envPath),
     readRecord(session, host.recordPath),
