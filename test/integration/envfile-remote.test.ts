@@ -67,13 +67,14 @@ describe('remote env file', () => {
     expect(existsSync(host.droplet.realPath(`${path}.runbook-tmp`))).toBe(false);
   });
 
-  it('replaces the target of a linked env file (a release links shared/.env), never the link', async () => {
+  it('replaces the target of a linked env file (a release links shared/.env), never the link; the backup stays beside the link', async () => {
     const target = `${host.appDir}/shared/linked.env`;
     const link = `${host.appDir}/shared/release.env`;
     writeFileSync(host.droplet.realPath(target), 'A=1\n');
     symlinkSync(target, host.droplet.realPath(link));
     const result = await writeRemoteEnv(session, link, 'A=2\n', { keepBackups: 1, stamp: 'y' });
-    expect(result.backup).toBe(`${target}.bak-y`);
+    expect(result.backup).toBe(`${link}.bak-y`);
+    expect(existsSync(host.droplet.realPath(`${target}.bak-y`))).toBe(false);
     expect(lstatSync(host.droplet.realPath(link)).isSymbolicLink()).toBe(true);
     expect(readFileSync(host.droplet.realPath(target), 'utf8')).toBe('A=2\n');
   });
