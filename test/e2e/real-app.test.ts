@@ -40,6 +40,14 @@ function inputs(h: DeployHost): Record<string, string> {
   return { ...runningAppInputs([h]), 'max-attempts': '5' };
 }
 
+/** The host inputs action-diagnose takes (it has no deploy settings). */
+function diagnoseInputs(h: DeployHost): Record<string, string> {
+  const all = inputs(h);
+  return Object.fromEntries(
+    ['hosts', 'ssh-key', 'known-hosts', 'app-name', 'app-dir', 'health-url'].map((k) => [k, all[k] ?? '']),
+  );
+}
+
 function deploy(
   h: DeployHost,
   n: number,
@@ -405,12 +413,7 @@ describe('rotation and diagnosis of the app, its Redis client one that gives up'
     const run = await runActionBundle(
       'action-diagnose',
       {
-        ...Object.fromEntries(
-          ['hosts', 'ssh-key', 'known-hosts', 'app-name', 'app-dir', 'health-url'].map((k) => [
-            k,
-            inputs(h)[k] ?? '',
-          ]),
-        ),
+        ...diagnoseInputs(h),
         'smoke-requests':
           'POST /api/auth/register {"email":"smoke@example.com"} -> 201\nPOST /api/auth/login -> 401',
         'log-window': '3s',
@@ -476,12 +479,7 @@ describe('rotation and diagnosis of the app, its Redis client one that gives up'
     const run = await runActionBundle(
       'action-diagnose',
       {
-        ...Object.fromEntries(
-          ['hosts', 'ssh-key', 'known-hosts', 'app-name', 'app-dir', 'health-url'].map((k) => [
-            k,
-            inputs(h)[k] ?? '',
-          ]),
-        ),
+        ...diagnoseInputs(h),
         'log-window': '0s',
         'bundle-dir': bundle,
       },

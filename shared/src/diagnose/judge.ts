@@ -340,9 +340,10 @@ function judgeLogs(
     m.errorsPerMinuteNow !== undefined
       ? ` (counted over ${Math.round((m.watchMs ?? 0) / 1000)} s)`
       : ' (last 5 minutes)';
-  const next = `\`pm2 logs ${app} --err --lines 100\`: the app fails requests while /health may be green — a client that gave up (Redis, the database) comes back only with a restart (runbook ops restart) once its dependency is up.`;
-  if (now !== undefined && now >= FLOOD_PER_MINUTE)
-    add('P1', `error flood: ${app} logs ${now} error lines a minute${how}${top}`, next);
+  const logs = `\`pm2 logs ${app} --err --lines 100\``;
+  const next = `${logs}: the app fails requests while /health may be green — a client that gave up (Redis, the database) comes back only with a restart (runbook ops restart) once its dependency is up.`;
+  const flood = now !== undefined && now >= FLOOD_PER_MINUTE;
+  if (flood) add('P1', `error flood: ${app} logs ${now} error lines a minute${how}${top}`, next);
   else if (
     now !== undefined &&
     now >= JUMP_PER_MINUTE &&
@@ -354,15 +355,11 @@ function judgeLogs(
       next,
     );
   // Written in the last ten minutes: a dependency's client that gave up fails every request using it.
-  if (
-    m.clientGaveUp &&
-    (m.errorLogAgeSeconds ?? Infinity) <= 600 &&
-    !(now !== undefined && now >= FLOOD_PER_MINUTE)
-  )
+  if (m.clientGaveUp && (m.errorLogAgeSeconds ?? Infinity) <= 600 && !flood)
     add(
       'P1',
       `a dependency's client in ${app} has given up or lost its connection (error log written ${m.errorLogAgeSeconds} s ago): "${m.clientGaveUp}"`,
-      `check the dependency it names (Redis, the database) is up, then restart the app so its client connects again (runbook ops restart); ${next.split(':')[0]}.`,
+      `check the dependency it names (Redis, the database) is up, then restart the app so its client connects again (runbook ops restart); ${logs}.`,
     );
   const r = m.requests;
   if (r && r.count >= 10 && r.serverErrors / r.count >= 0.2)
