@@ -14,7 +14,12 @@ import { runMigrateMode } from '../../shared/src/postgres/migrations/entry.js';
 await runAction(async () => {
   const { holder } = githubRunContext();
   const appliedBy = `${holder.description}${holder.actor ? ` by ${holder.actor}` : ''}`;
-  const result = await runMigrateMode(actionInputs, { log: actionLog, signal: cancelOnSignals() }, appliedBy);
+  const workspace = process.env.GITHUB_WORKSPACE;
+  const result = await runMigrateMode(
+    actionInputs,
+    { log: actionLog, signal: cancelOnSignals(), ...(workspace ? { workspace } : {}) },
+    appliedBy,
+  );
   setOutputs(result.outputs);
   await writeSummary(result.summary);
   if (result.failure) throw result.failure;

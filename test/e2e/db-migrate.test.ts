@@ -4,7 +4,7 @@
  * lock-timeout, baseline, the backup gate, long-query termination, hostile names.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -42,7 +42,7 @@ function migrateAction(url: string, inputs: Record<string, string>, timeoutMs = 
   return runActionBundle(
     'action-db-migrate',
     { 'database-url': url, 'require-backup': 'false', ...inputs },
-    { secrets: [db.postgres.password], timeoutMs },
+    { secrets: [db.postgres.password], timeoutMs, env: { GITHUB_WORKSPACE: work } },
   );
 }
 const failedWith = (run: ActionRun, text: RegExp) => {
@@ -62,6 +62,66 @@ const tracked = async (name: string) =>
   ).map((r) => r.version);
 const exists = async (name: string, table: string) =>
   (await db.sql<{ ok: boolean }>(name, `SELECT to_regclass('${table}') IS NOT NULL AS ok`))[0]?.ok;
+
+describe("migrate: SQL read by PostgreSQL's parser", () => {
+  it('refuses a transaction statement hidden behind comments, names file and line, and changes nothing', async () => {
+    const { name, url } = await db.freshDatabase();
+    await db.sql(name, 'CREATE TABLE people (id int)');
+    const dir = folder({
+      '001_sneaky.sql':
+        '-- ' +
+        '-'.repeat(40) +
+        '\nCREATE TABLE a (id int);\n/* done; */\n-- now\nCOMMIT;\nDROP TABLE people;\nSELECT 1/0;\n',
+      '002_later.sql': 'CREATE TABLE b (id int);\n',
+    });
+    const run = await migrateAction(url, { 'migrations-dir': dir });
+    failedWith(run, /001_sneaky\.sql line 5 \(COMMIT\) ends or starts a transaction.*Nothing was applied/);
+    expect(await exists(name, 'people')).toBe(true);
+    expect(await exists(name, 'a')).toBe(false);
+    expect(await exists(name, 'runbook_migrations')).toBe(false);
+    const abort = await migrateAction(url, {
+      'migrations-dir': folder({ '001_x.sql': 'CREATE TABLE a (id int);\nABORT;\n' }),
+    });
+    failedWith(abort, /001_x\.sql line 2 \(ROLLBACK\)/);
+    // BEGIN ATOMIC inside a comment is a comment: the file runs in one transaction and fails whole.
+    const atomic = await migrateAction(url, {
+      'migrations-dir': folder({ '001_y.sql': '-- BEGIN ATOMIC\nCREATE TABLE c (id int);\nSELECT 1/0;\n' }),
+    });
+    failedWith(
+      atomic,
+      /001_y\.sql line 3: division by zero.*Nothing of it was applied: its transaction rolled back/,
+    );
+    expect(await exists(name, 'c')).toBe(false);
+  });
+
+  it('applies a ruler-commented file of 20k statements and a BEGIN ATOMIC function; bounds file size; keeps to the workspace', async () => {
+    const { name, url } = await db.freshDatabase();
+    const lines = ['-- ' + '-'.repeat(40), 'CREATE TABLE t (id int, v text);'];
+    for (let i = 0; i < 20_000; i++) lines.push(`INSERT INTO t VALUES (${i}, 'v;${i}');`);
+    lines.push('CREATE FUNCTION two() RETURNS int LANGUAGE sql\nBEGIN ATOMIC SELECT 1; SELECT 2; END;');
+    const dir = folder({ '001_big.sql': lines.join('\n') + '\n' });
+    failedWith(
+      await migrateAction(url, { 'migrations-dir': dir, 'max-file-size': '64KB' }),
+      /001_big\.sql is .* over max-file-size \(64 KiB\)/,
+    );
+    ok(await migrateAction(url, { 'migrations-dir': dir }, 120_000));
+    expect((await db.sql<{ n: string }>(name, 'SELECT count(*)::text AS n FROM t'))[0]?.n).toBe('20000');
+    expect((await db.sql<{ v: number }>(name, 'SELECT two() AS v'))[0]?.v).toBe(2);
+    const outside = mkdtempSync(join(tmpdir(), 'runbook-outside-'));
+    writeFileSync(join(outside, '002_o.sql'), 'CREATE TABLE o (id int);\n');
+    const link = join(work, `linked${++dirs}`);
+    symlinkSync(outside, link);
+    failedWith(
+      await migrateAction(url, { 'migrations-dir': link }),
+      /migrations-dir.*outside the workspace.*allow-migrations-dir-outside-workspace/,
+    );
+    expect(await exists(name, 'o')).toBe(false);
+    ok(
+      await migrateAction(url, { 'migrations-dir': link, 'allow-migrations-dir-outside-workspace': 'true' }),
+    );
+    rmSync(outside, { recursive: true, force: true });
+  }, 240_000);
+});
 
 describe('migrate', () => {
   it('applies in order, records each with checksum and author, and a re-run applies nothing', async () => {
@@ -411,7 +471,7 @@ describe('refusals', () => {
       'a COMMIT inside a migration',
       { '001_a.sql': 'CREATE TABLE a (id int);\nCOMMIT;\n' },
       {},
-      /001_a\.sql, whose line 2 \(COMMIT\) ends or starts a transaction/,
+      /001_a\.sql line 2 \(COMMIT\) ends or starts a transaction/,
     ],
     [
       'an unknown task',

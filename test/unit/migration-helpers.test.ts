@@ -1,28 +1,95 @@
 import { describe, expect, it } from '@jest/globals';
-import { splitStatements } from '../../shared/src/postgres/migrations/statements.js';
+import { readStatements } from '../../shared/src/postgres/migrations/statements.js';
 import { planMigrations } from '../../shared/src/postgres/migrations/plan.js';
 import type { MigrationFile } from '../../shared/src/postgres/migrations/files.js';
 import { redactQuery } from '../../shared/src/postgres/maintenance/tasks.js';
 
-describe('splitStatements', () => {
-  it('splits on semicolons outside quotes, identifiers, dollar bodies and comments, with start lines', () => {
+describe("readStatements (PostgreSQL's parser)", () => {
+  const transactional = { transactional: true, role: 'migration' as const };
+  it('splits where the server does — quotes, identifiers, dollar bodies, comments, BEGIN ATOMIC — with start lines', async () => {
     const sql = [
+      '-- ' + '-'.repeat(40),
       '-- a comment; not a statement',
-      "INSERT INTO t VALUES ('a;b', 'it''s');",
-      'CREATE TABLE "x;y" (id int); /* block; comment */',
+      "INSERT INTO t VALUES ('a;b', 'it''s', 'é;');",
+      'CREATE TABLE "x;y" (id int); /* block; /* nested; */ comment */',
       'CREATE FUNCTION f() RETURNS int AS $body$ SELECT 1; $body$ LANGUAGE sql;',
+      'CREATE FUNCTION g() RETURNS int LANGUAGE sql',
+      'BEGIN ATOMIC SELECT 1; SELECT 2; END;',
       '',
       'SELECT $$;$$',
     ].join('\n');
-    expect(splitStatements(sql)).toEqual([
-      { sql: "-- a comment; not a statement\nINSERT INTO t VALUES ('a;b', 'it''s')", line: 1 },
-      { sql: 'CREATE TABLE "x;y" (id int)', line: 3 },
-      {
-        sql: '/* block; comment */\nCREATE FUNCTION f() RETURNS int AS $body$ SELECT 1; $body$ LANGUAGE sql',
-        line: 3,
-      },
-      { sql: 'SELECT $$;$$', line: 6 },
-    ]);
+    expect(await readStatements(sql, transactional)).toEqual({
+      statements: [
+        { sql: "INSERT INTO t VALUES ('a;b', 'it''s', 'é;')", line: 3 },
+        { sql: 'CREATE TABLE "x;y" (id int)', line: 4 },
+        { sql: 'CREATE FUNCTION f() RETURNS int AS $body$ SELECT 1; $body$ LANGUAGE sql', line: 5 },
+        {
+          sql: 'CREATE FUNCTION g() RETURNS int LANGUAGE sql\nBEGIN ATOMIC SELECT 1; SELECT 2; END',
+          line: 6,
+        },
+        { sql: 'SELECT $$;$$', line: 9 },
+      ],
+    });
+  });
+
+  it('finds every statement that ends or starts a transaction, wherever comments put it', async () => {
+    for (const [sql, word] of [
+      ['CREATE TABLE a (id int);\n-- done\nCOMMIT;\nDROP TABLE users;', 'COMMIT'],
+      ['CREATE TABLE a (id int);\n/* x */ ABORT;', 'ROLLBACK'],
+      ['END;', 'COMMIT'],
+      ['start transaction isolation level serializable;', 'START TRANSACTION'],
+      ['COMMIT AND CHAIN;', 'COMMIT'],
+      ["PREPARE TRANSACTION 'x';", 'PREPARE TRANSACTION'],
+    ] as const) {
+      const parsed = await readStatements(sql, transactional);
+      expect(parsed.problem).toContain(`(${word}) ends or starts a transaction`);
+    }
+    const line = await readStatements('SELECT 1;\n\n  -- x\n  BEGIN;', transactional);
+    expect(line.problem).toMatch(/^line 4 \(BEGIN\)/);
+    // Savepoints stay inside the runner's transaction; BEGIN ATOMIC in a comment is only a comment.
+    expect(
+      (
+        await readStatements(
+          '-- BEGIN ATOMIC\nSAVEPOINT a; SELECT 1; ROLLBACK TO SAVEPOINT a; RELEASE a;',
+          transactional,
+        )
+      ).problem,
+    ).toBeUndefined();
+    expect(
+      (await readStatements('BEGIN; SELECT 1; COMMIT;', { transactional: false, role: 'migration' })).problem,
+    ).toBe(undefined);
+    expect((await readStatements('COMMIT;', { transactional: true, role: 'rollback' })).problem).toContain(
+      'a rollback file already runs in one',
+    );
+  });
+
+  it('names what cannot run in a transaction, COPY from the client, and syntax errors by line', async () => {
+    expect((await readStatements('CREATE INDEX CONCURRENTLY i ON t (a);', transactional)).problem).toContain(
+      '(CREATE INDEX CONCURRENTLY) cannot run inside a transaction',
+    );
+    expect((await readStatements('REINDEX INDEX CONCURRENTLY i;', transactional)).problem).toContain(
+      'REINDEX CONCURRENTLY',
+    );
+    expect((await readStatements('VACUUM t;', transactional)).problem).toContain('(VACUUM)');
+    expect(
+      (await readStatements('COPY t (a) FROM stdin;', { transactional: false, role: 'migration' })).problem,
+    ).toContain('COPY … FROM STDIN');
+    expect((await readStatements("COPY t FROM '/srv/t.csv';", transactional)).problem).toBeUndefined();
+    expect((await readStatements('SELECT 1;\n\nSELEC 2;', transactional)).problem).toMatch(
+      /^line 3: syntax error at or near "SELEC"/,
+    );
+    expect(await readStatements('-- only a comment\n', transactional)).toEqual({ statements: [] });
+  });
+
+  it('reads a large file in linear time (a 40-dash ruler does not backtrack)', async () => {
+    const lines = ['-- ' + '-'.repeat(40)];
+    for (let i = 0; i < 20_000; i++) lines.push(`INSERT INTO t VALUES (${i}, 'v${i}');`);
+    const parsed = await readStatements(lines.join('\n'), transactional);
+    expect(parsed.problem).toBeUndefined();
+    expect('statements' in parsed && parsed.statements.at(-1)).toEqual({
+      sql: "INSERT INTO t VALUES (19999, 'v19999')",
+      line: 20_001,
+    });
   });
 });
 

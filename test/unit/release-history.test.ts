@@ -1,7 +1,8 @@
 /** What the release log makes of each release, free-space judgement, and header credential masking. */
 import { describe, expect, it } from '@jest/globals';
 import { maskHeaderValue } from '../../shared/src/health/inputs.js';
-import { formatBytes, notEnoughSpace, spaceNeeded } from '../../shared/src/releases/disk.js';
+import { formatBytes } from '../../shared/src/config/parse.js';
+import { notEnoughSpace, spaceNeeded } from '../../shared/src/releases/disk.js';
 import { describeHolder, heartbeatInterval } from '../../shared/src/releases/lease.js';
 import {
   parseState,

@@ -4,7 +4,15 @@
  * and names the input when it refuses. A secret is masked the moment it is read.
  */
 import { ConfigurationError } from '../errors.js';
-import { parseBoolean, parseChoice, parseDuration, parseHttpUrl, parseInteger, parseList } from './parse.js';
+import {
+  parseBoolean,
+  parseChoice,
+  parseDuration,
+  parseHttpUrl,
+  parseInteger,
+  parseList,
+  parseSize,
+} from './parse.js';
 
 export interface InputSource {
   /** The text given for an input, '' when none. */
@@ -69,6 +77,12 @@ export class Inputs {
   optionalDuration(name: string, range: Range = {}): number | undefined {
     const raw = this.raw(name);
     return raw === '' ? undefined : parseDuration(name, raw, range);
+  }
+
+  /** Bytes, from `512KB`, `32MB`, `1GB` or bare bytes. */
+  size(name: string, fallback: number, range: Range = {}): number {
+    const raw = this.raw(name);
+    return raw === '' ? fallback : parseSize(name, raw, range);
   }
 
   boolean(name: string, fallback: boolean): boolean {

@@ -50,6 +50,40 @@ export function formatDuration(ms: number): string {
   return `${+(ms / 86_400_000).toFixed(2)}d`;
 }
 
+const SIZE_UNITS: Record<string, number> = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/** `512KB`, `32MB`, `1.5GB` (powers of 1024; `MiB` and `M` read the same); a bare number is bytes. */
+export function parseSize(input: string, raw: string, range: { min?: number; max?: number } = {}): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(?:([kmg])(?:i?b)?|(b))?$/i.exec(raw.trim());
+  if (!match)
+    throw new ConfigurationError(
+      input,
+      `${JSON.stringify(raw)} is not a size; expected e.g. 512KB, 32MB or 1GB.`,
+    );
+  const unit = (match[2] ?? match[3] ?? 'b').toLowerCase();
+  const bytes = Math.round(Number(match[1]) * (SIZE_UNITS[unit] as number));
+  if (range.min !== undefined && bytes < range.min)
+    throw new ConfigurationError(
+      input,
+      `${JSON.stringify(raw)} is too small; the least is ${formatBytes(range.min)}.`,
+    );
+  if (range.max !== undefined && bytes > range.max)
+    throw new ConfigurationError(
+      input,
+      `${JSON.stringify(raw)} is too large; the most is ${formatBytes(range.max)}.`,
+    );
+  return bytes;
+}
+
+const MIB = 1024 * 1024;
+
+export function formatBytes(bytes: number): string {
+  if (!Number.isFinite(bytes)) return 'unknown';
+  if (bytes >= 1024 * MIB) return `${(bytes / 1024 / MIB).toFixed(1)} GiB`;
+  if (bytes >= MIB) return `${(bytes / MIB).toFixed(1)} MiB`;
+  return `${Math.round(bytes / 1024)} KiB`;
+}
+
 export function parseInteger(input: string, raw: string, range: { min?: number; max?: number } = {}): number {
   const text = raw.trim();
   const bounds =

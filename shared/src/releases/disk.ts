@@ -4,7 +4,10 @@
  * cannot be known in advance: a margin covers small differences, a full disk during install is
  * caught and cleaned up by the store.
  */
+import { formatBytes } from '../config/parse.js';
 import { OperationError } from '../errors.js';
+
+const MIB = 1024 * 1024;
 import type { SshSession } from '../ssh/session.js';
 import { sh } from '../ssh/shell.js';
 
@@ -13,15 +16,6 @@ export interface ArtifactSize {
   packedBytes: number;
   /** The tar stream once gunzipped: every file, plus tar's headers (a safe upper bound). */
   unpackedBytes: number;
-}
-
-const MIB = 1024 * 1024;
-
-export function formatBytes(bytes: number): string {
-  if (!Number.isFinite(bytes)) return 'unknown';
-  if (bytes >= 1024 * MIB) return `${(bytes / 1024 / MIB).toFixed(1)} GiB`;
-  if (bytes >= MIB) return `${(bytes / MIB).toFixed(1)} MiB`;
-  return `${Math.round(bytes / 1024)} KiB`;
 }
 
 /** What to do about a full disk, the same whether it was foreseen or met. */

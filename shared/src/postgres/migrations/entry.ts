@@ -11,6 +11,7 @@ import { readAccess } from '../inputs.js';
 import { maintain } from '../maintenance/maintain.js';
 import { TASKS, type Task } from '../maintenance/tasks.js';
 import type { ModeResult } from '../modes.js';
+import { DEFAULT_MAX_FILE_BYTES } from './files.js';
 import { migrate, type MigrateReport } from './migrate.js';
 import { parseTableRef } from './tracking.js';
 
@@ -79,7 +80,7 @@ function migrateSummary(report: MigrateReport, database: string, failure?: strin
 
 export async function runMigrateMode(
   inputs: Inputs,
-  deps: { log: Log; signal?: AbortSignal },
+  deps: { log: Log; signal?: AbortSignal; workspace?: string },
   appliedBy: string,
 ): Promise<ModeResult> {
   const mode = inputs.choice('mode', MODES, 'migrate');
@@ -149,6 +150,17 @@ export async function runMigrateMode(
       steps: inputs.integer('steps', 1, { min: 1, max: 1000 }),
       dryRun,
       appliedBy,
+      maxFileBytes: inputs.size('max-file-size', DEFAULT_MAX_FILE_BYTES, { min: 1024 }),
+      // On a runner the files come from the checkout; a link out of it is refused (the CLI's user
+      // names the folder on their own machine, so it has no workspace to keep to).
+      ...(deps.workspace && !inputs.boolean('allow-migrations-dir-outside-workspace', false)
+        ? {
+            confinement: {
+              root: deps.workspace,
+              allowedBy: 'allow-migrations-dir-outside-workspace',
+            },
+          }
+        : {}),
     },
     deps,
   );

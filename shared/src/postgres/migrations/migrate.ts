@@ -9,7 +9,13 @@ import type { DatabaseAccess } from '../connect.js';
 import { describeDatabase } from '../database-url.js';
 import { openEndpoint } from '../endpoint.js';
 import { DatabaseSession, databaseFailure } from '../session.js';
-import { compareVersions, readMigrations, type MigrationFile } from './files.js';
+import {
+  compareVersions,
+  readMigrations,
+  statementsToRun,
+  type Confinement,
+  type MigrationFile,
+} from './files.js';
 import { checkBackupGate, type BackupGate } from './gate.js';
 import { planMigrations, type MigrationPlan } from './plan.js';
 import {
@@ -37,6 +43,10 @@ export interface MigrateOptions {
   steps: number;
   dryRun: boolean;
   appliedBy: string;
+  /** The largest file PostgreSQL's parser is given (max-file-size). */
+  maxFileBytes: number;
+  /** The folder and its files must resolve inside this (the workspace), unless absent. */
+  confinement?: Confinement;
 }
 
 export interface MigrateReport {
@@ -76,7 +86,7 @@ export async function migrate(
   deps: { log: Log; signal?: AbortSignal },
 ): Promise<MigrateReport> {
   const { log } = deps;
-  const files = await readMigrations(options.dir);
+  const files = await readMigrations(options.dir, 'migrations-dir', options.confinement);
   const report: MigrateReport = { mode: options.mode, applied: [], rolledBack: [], wouldRun: [] };
   const database = options.access.db.database;
   // A _rollback.sql typically drops what its migration made: gated on a backup like migrate.
@@ -99,8 +109,8 @@ export async function migrate(
     if (!readOnly) {
       await acquireMigrationLock(session, options.table, options.lockWaitMs, log);
       locked = true;
-      await ensureTracking(session, options.table);
     }
+    // The tracking table is created only once something will be recorded: a refusal changes nothing.
     let rows = await readApplied(session, options.table);
     if (options.baseline !== undefined && options.mode === 'migrate') {
       if (rows.length) {
@@ -117,6 +127,7 @@ export async function migrate(
           `[dry-run] would record ${adopted.map((f) => f.file).join(', ')} as applied (baseline), without running them`,
         );
       else {
+        await ensureTracking(session, options.table);
         for (const f of adopted)
           await recordApplied(session, options.table, {
             version: f.version,
@@ -152,6 +163,15 @@ export async function migrate(
         );
       }
       refuseUnsafe({ ...plan, outOfOrder: [] }, true);
+      const statements = await statementsToRun(
+        last.map((a) => ({
+          file: a.file?.rollback?.file ?? '',
+          sql: a.file?.rollback?.sql ?? '',
+          transactional: true,
+          role: 'rollback' as const,
+        })),
+        options.maxFileBytes,
+      );
       for (const a of last) {
         const file = a.file as MigrationFile;
         if (options.dryRun) {
@@ -164,7 +184,13 @@ export async function migrate(
           });
           continue;
         }
-        const ms = await rollBackMigration(session, options.table, file, options.timeouts);
+        const ms = await rollBackMigration(
+          session,
+          options.table,
+          file,
+          statements.get(file.rollback?.file ?? '') ?? [],
+          options.timeouts,
+        );
         report.rolledBack.push({ version: file.version, file: file.rollback?.file ?? '', durationMs: ms });
         log.info(`rolled back ${file.file} with ${file.rollback?.file} in ${ms} ms`);
       }
@@ -175,6 +201,16 @@ export async function migrate(
     }
 
     refuseUnsafe(plan, options.allowOutOfOrder);
+    // Every file about to run, read by PostgreSQL's parser before the first is applied.
+    const statements = await statementsToRun(
+      plan.pending.map((f) => ({
+        file: f.file,
+        sql: f.sql,
+        transactional: !f.noTransaction,
+        role: 'migration' as const,
+      })),
+      options.maxFileBytes,
+    );
     if (options.dryRun) {
       report.wouldRun = plan.pending.map((f) => ({
         version: f.version,
@@ -192,9 +228,17 @@ export async function migrate(
         );
       return report;
     }
+    if (plan.pending.length) await ensureTracking(session, options.table);
     for (const file of plan.pending) {
       if (deps.signal?.aborted) throw deps.signal.reason;
-      const applied = await applyMigration(session, options.table, file, options.timeouts, options.appliedBy);
+      const applied = await applyMigration(
+        session,
+        options.table,
+        file,
+        statements.get(file.file) ?? [],
+        options.timeouts,
+        options.appliedBy,
+      );
       report.applied.push(applied);
       report.currentVersion = file.version;
       log.info(

@@ -8,7 +8,7 @@ import { OperationError, errorText } from '../../errors.js';
 import type { Log } from '../../log.js';
 import type { DatabaseSession } from '../session.js';
 import { lineAt, type MigrationFile } from './files.js';
-import { splitStatements, type Statement } from './statements.js';
+import type { Statement } from './statements.js';
 import { recordApplied, removeApplied, sqlName, type TableRef } from './tracking.js';
 
 export interface Timeouts {
@@ -66,7 +66,7 @@ export async function releaseMigrationLock(session: DatabaseSession, table: Tabl
 }
 
 /** `startLine`: where `sql` starts in the file, when it is one statement of it (else the line is known only from a position). */
-function failure(
+function failureText(
   file: string,
   sql: string,
   error: unknown,
@@ -90,15 +90,6 @@ async function setTimeouts(session: DatabaseSession, timeouts: Timeouts, local: 
   await session.client.query(`${scope} statement_timeout = ${Math.round(timeouts.statementTimeoutMs)}`);
 }
 
-/**
- * Statement by statement, so that an error PostgreSQL reports without a position (a lock timeout)
- * still names its line; a file with SQL-standard function bodies (BEGIN ATOMIC … END, semicolons
- * inside without dollar quotes) is sent whole.
- */
-function statementsOf(sql: string): Statement[] {
-  return /\bBEGIN\s+ATOMIC\b/i.test(sql) ? [{ sql, line: 1 }] : splitStatements(sql);
-}
-
 export interface AppliedMigration {
   version: string;
   name: string;
@@ -108,11 +99,83 @@ export interface AppliedMigration {
   noTransaction: boolean;
 }
 
+/** No answer from the server (a node socket error, or the server ending the session), not an SQL error. */
+function connectionLost(error: unknown): boolean {
+  const e = error as { code?: unknown; severity?: unknown };
+  return typeof e.severity !== 'string' || /^(08|57P)/.test(String(e.code));
+}
+
+/**
+ * Runs statements in one transaction and commits it, calling `last` inside before COMMIT. What a
+ * failure message says about the outcome is what the server did: rolled back (ROLLBACK answered, or
+ * the session died before COMMIT, which the server discards), or unknown when COMMIT itself got no
+ * answer.
+ */
+async function inTransaction(
+  session: DatabaseSession,
+  run: { file: string; statements: Statement[]; timeouts: Timeouts },
+  words: { failed: string; rolledBack: string; advice: string },
+  last: () => Promise<void>,
+): Promise<void> {
+  const client = session.client;
+  await client.query('BEGIN');
+  let failure: { error: unknown; statement?: Statement } | undefined;
+  try {
+    await setTimeouts(session, run.timeouts, true);
+    for (const statement of run.statements) {
+      try {
+        await client.query(statement.sql);
+      } catch (error) {
+        failure = { error, statement };
+        throw error;
+      }
+    }
+    try {
+      await last();
+    } catch (error) {
+      failure = { error };
+      throw error;
+    }
+  } catch (thrown) {
+    const rolledBack = await client.query('ROLLBACK').then(
+      () => true,
+      () => false,
+    );
+    const { error, statement } = failure ?? { error: thrown };
+    const where = statement
+      ? failureText(run.file, statement.sql, error, statement.line, run.timeouts)
+      : `${run.file}: ${errorText(error)}`;
+    throw new OperationError(
+      `${words.failed} ${where}. ${
+        rolledBack
+          ? `Nothing of it was applied: its transaction rolled back, ${words.rolledBack}.`
+          : `The session to the database ended before COMMIT, and PostgreSQL discards a transaction that was not committed: nothing of it was applied, ${words.rolledBack}.`
+      }`,
+      words.advice,
+    );
+  }
+  try {
+    await client.query('COMMIT');
+  } catch (error) {
+    // A server that answers COMMIT with an error (a deferred constraint) has rolled the transaction back.
+    if (!connectionLost(error))
+      throw new OperationError(
+        `${words.failed} ${run.file} failed at COMMIT: ${errorText(error)}. Nothing of it was applied: its transaction rolled back, ${words.rolledBack}.`,
+        words.advice,
+      );
+    throw new OperationError(
+      `The connection to the database was lost while committing ${run.file} (${errorText(error)}): whether it was applied is unknown — its tracking row is in the same transaction, so the tracking table tells.`,
+      'run mode: status to see whether it is recorded as applied, then run again (an applied one is not applied twice).',
+    );
+  }
+}
+
 /** Applies one migration; throws an OperationError naming the file, the line and PostgreSQL's message. */
 export async function applyMigration(
   session: DatabaseSession,
   table: TableRef,
   migration: MigrationFile,
+  statements: Statement[],
   timeouts: Timeouts,
   appliedBy: string,
 ): Promise<AppliedMigration> {
@@ -135,38 +198,32 @@ export async function applyMigration(
       duration_ms: result.durationMs,
     });
   if (!migration.noTransaction) {
-    await client.query('BEGIN');
-    try {
-      await setTimeouts(session, timeouts, true);
-      for (const statement of statementsOf(migration.sql)) {
-        try {
-          await client.query(statement.sql);
-        } catch (error) {
-          throw new OperationError(
-            `Migration ${failure(migration.file, statement.sql, error, statement.sql === migration.sql ? undefined : statement.line, timeouts)}. Nothing of it was applied: its transaction rolled back, the tracking table is unchanged.`,
-            'fix the migration (or wait out the session holding the lock) and run again; migrations before it stay applied.',
-          );
-        }
-      }
-      const result = done();
-      await record(result);
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    }
+    let result: AppliedMigration | undefined;
+    await inTransaction(
+      session,
+      { file: migration.file, statements, timeouts },
+      {
+        failed: 'Migration',
+        rolledBack: 'the tracking table is unchanged',
+        advice:
+          'fix the migration (or wait out the session holding the lock) and run again; migrations before it stay applied.',
+      },
+      async () => {
+        result = done();
+        await record(result);
+      },
+    );
+    return result as AppliedMigration;
   }
   // Outside a transaction: statement by statement; what ran before a failure stays.
   await setTimeouts(session, timeouts, false);
   try {
-    const statements = splitStatements(migration.sql);
     for (const [n, statement] of statements.entries()) {
       try {
         await client.query(statement.sql);
       } catch (error) {
         throw new OperationError(
-          `Migration ${failure(migration.file, statement.sql, error, statement.line, timeouts)}. It runs outside a transaction (-- runbook:no-transaction): ${n} of ${statements.length} statements before it took effect and stay; it is not recorded as applied.`,
+          `Migration ${failureText(migration.file, statement.sql, error, statement.line, timeouts)}. It runs outside a transaction (-- runbook:no-transaction): ${n} of ${statements.length} statements before it took effect and stay; it is not recorded as applied.`,
           'inspect what the earlier statements did, make the file safe to run again (IF NOT EXISTS), and run again.',
         );
       }
@@ -184,27 +241,20 @@ export async function rollBackMigration(
   session: DatabaseSession,
   table: TableRef,
   migration: MigrationFile,
+  statements: Statement[],
   timeouts: Timeouts,
 ): Promise<number> {
   const rollback = migration.rollback as NonNullable<MigrationFile['rollback']>;
-  const client = session.client;
   const started = performance.now();
-  await client.query('BEGIN');
-  try {
-    await setTimeouts(session, timeouts, true);
-    try {
-      await client.query(rollback.sql);
-    } catch (error) {
-      throw new OperationError(
-        `Rollback ${failure(rollback.file, rollback.sql, error, undefined, timeouts)}. Nothing of it was applied: the migration stays applied.`,
-        'fix the rollback file and run again.',
-      );
-    }
-    await removeApplied(session, table, migration.version);
-    await client.query('COMMIT');
-    return Math.round(performance.now() - started);
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  }
+  await inTransaction(
+    session,
+    { file: rollback.file, statements, timeouts },
+    {
+      failed: 'Rollback',
+      rolledBack: 'the migration stays applied',
+      advice: 'fix the rollback file and run again.',
+    },
+    () => removeApplied(session, table, migration.version),
+  );
+  return Math.round(performance.now() - started);
 }
