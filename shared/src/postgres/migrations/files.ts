@@ -49,6 +49,7 @@ export interface Confinement {
   allowedBy: string;
 }
 
+/** `confinement.root` already resolved (readMigrations resolves it once). */
 async function refuseOutside(
   path: string,
   confinement: Confinement | undefined,
@@ -56,12 +57,12 @@ async function refuseOutside(
   what: string,
 ) {
   if (!confinement) return;
-  const [real, root] = await Promise.all([realpath(path), realpath(confinement.root)]);
-  const rel = relative(root, real);
+  const real = await realpath(path);
+  const rel = relative(confinement.root, real);
   if (rel.startsWith('..') || isAbsolute(rel))
     throw new ConfigurationError(
       input,
-      `${what} resolves to ${real}, outside the workspace ${root} (a symbolic link?): nothing was read or applied. Set ${confinement.allowedBy}: true if migrations really live there.`,
+      `${what} resolves to ${real}, outside the workspace ${confinement.root} (a symbolic link?): nothing was read or applied. Set ${confinement.allowedBy}: true if migrations really live there.`,
     );
 }
 
@@ -80,7 +81,8 @@ export async function readMigrations(
       `${JSON.stringify(dir)} is not a readable directory (is the repository checked out?).`,
     );
   }
-  await refuseOutside(dir, confinement, input, JSON.stringify(dir));
+  const within = confinement && { ...confinement, root: await realpath(confinement.root) };
+  await refuseOutside(dir, within, input, JSON.stringify(dir));
   const forward = new Map<string, MigrationFile>();
   const rollbacks = new Map<string, { file: string; sql: string; name: string }>();
   for (const file of names.filter((n) => n.toLowerCase().endsWith('.sql')).sort()) {
@@ -92,7 +94,7 @@ export async function readMigrations(
       );
     }
     const [, version, name, isRollback] = match as unknown as [string, string, string, string | undefined];
-    await refuseOutside(join(dir, file), confinement, input, `its file ${file}`);
+    await refuseOutside(join(dir, file), within, input, `its file ${file}`);
     const raw = await readFile(join(dir, file), 'utf8');
     // An editor's byte-order mark is not SQL (the checksum still covers the file as it is).
     const sql = raw.replace(/^\uFEFF/, '');

@@ -119,31 +119,23 @@ async function inTransaction(
 ): Promise<void> {
   const client = session.client;
   await client.query('BEGIN');
-  let failure: { error: unknown; statement?: Statement } | undefined;
+  // The statement running when it failed; none once they all ran (then `last` failed).
+  let running: Statement | undefined;
   try {
     await setTimeouts(session, run.timeouts, true);
     for (const statement of run.statements) {
-      try {
-        await client.query(statement.sql);
-      } catch (error) {
-        failure = { error, statement };
-        throw error;
-      }
+      running = statement;
+      await client.query(statement.sql);
     }
-    try {
-      await last();
-    } catch (error) {
-      failure = { error };
-      throw error;
-    }
-  } catch (thrown) {
+    running = undefined;
+    await last();
+  } catch (error) {
     const rolledBack = await client.query('ROLLBACK').then(
       () => true,
       () => false,
     );
-    const { error, statement } = failure ?? { error: thrown };
-    const where = statement
-      ? failureText(run.file, statement.sql, error, statement.line, run.timeouts)
+    const where = running
+      ? failureText(run.file, running.sql, error, running.line, run.timeouts)
       : `${run.file}: ${errorText(error)}`;
     throw new OperationError(
       `${words.failed} ${where}. ${
