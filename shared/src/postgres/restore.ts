@@ -10,12 +10,14 @@ import { throwIfCancelled } from '../cancel.js';
 import { openBackupFile } from './backup-file.js';
 import { fetchFromHost, type FromHost } from './fetch-from-host.js';
 import { connectDatabase, disconnect, type DatabaseAccess } from './connect.js';
-import { describeDatabase } from './database-url.js';
+import { describeDatabase, toolEnvironment, type DatabaseUrl } from './database-url.js';
 import { writeBackup, type Connected, type DumpSpec } from './dump.js';
 import { compareCounts, describeMismatches, loadBackup } from './load.js';
 import type { Mismatch } from './manifest.js';
 import { clearBlockers, type BlockerPolicy } from './blockers.js';
 import { DatabaseSession, databaseFailure } from './session.js';
+import { checkLockBudget, lockedByReplacing, lockTable, relationsInBackup } from './lock-budget.js';
+import type { BackupFile } from './backup-file.js';
 import { verifyBackup } from './verify.js';
 
 export interface RestoreOptions {
@@ -80,6 +82,7 @@ export async function restore(
     ];
     if (options.dryRun) {
       for (const line of report.plan) log.info(`[dry-run] would ${line}`);
+      await checkLocks(connected, target, file, log, signal);
       return report;
     }
     // A damaged file must be found before anything is touched, not half way through the transaction.
@@ -99,6 +102,7 @@ export async function restore(
         `Refused to restore ${file.path}: ${check.problems.join('; ')}. Nothing was changed.`,
         'restore from another backup.',
       );
+    await checkLocks(connected, target, file, log, signal);
     if (options.safety) {
       const safety = await writeBackup(connected, options.safety, log, signal);
       report.safetyBackup = safety.path;
@@ -129,7 +133,7 @@ export async function restore(
     } catch (error) {
       throw new OperationError(
         `The restore into ${describeDatabase(target)} failed and was rolled back (one transaction): ${errorText(error)}`,
-        `the database is as it was before${report.safetyBackup ? ` (and ${report.safetyBackup} holds it)` : ''}. A plain dump without DROP statements cannot restore over existing tables: restore it into an empty database.`,
+        `the database is as it was before${report.safetyBackup ? ` (and ${report.safetyBackup} holds it)` : ''}. ${restoreFailureAdvice(errorText(error), file.format)}`,
         { cause: error },
       );
     }
@@ -162,4 +166,36 @@ export async function restore(
   } finally {
     await disconnect(connected);
   }
+}
+
+/** Refuses (changing nothing) a restore too large for one transaction; warns of one that may be. */
+async function checkLocks(
+  connected: Connected,
+  target: DatabaseUrl,
+  file: BackupFile,
+  log: Log,
+  signal?: AbortSignal,
+): Promise<void> {
+  const env = toolEnvironment(target);
+  const backup = await relationsInBackup(connected.tools, file.path, file.format, env, signal);
+  const verdict = checkLockBudget(
+    { backup, target: await lockedByReplacing(connected.session) },
+    await lockTable(connected.session),
+    { file: file.path, database: target.database },
+  );
+  if (verdict.warning) log.warn(verdict.warning);
+}
+
+/** What to do after a restore rolled back, from what stopped it and the kind of backup. */
+export function restoreFailureAdvice(message: string, format: BackupFile['format']): string {
+  if (/out of shared memory|max_locks_per_transaction/i.test(message))
+    return 'The server ran out of locks for the one transaction: raise max_locks_per_transaction on that server (then restart PostgreSQL), or restore into an empty database (target-database-url).';
+  if (/lock timeout/i.test(message))
+    return 'Another session held a lock longer than lock-wait: find it (ops: long queries), or set terminate-blockers: true, and run the restore again.';
+  const dependent = /because other objects depend on it[\s\S]*?DETAIL:\s*([^\n]+)/.exec(message);
+  if (dependent || /because other objects depend on it/.test(message))
+    return `Objects that are not in the backup depend on objects it replaces${dependent ? ` (${(dependent[1] as string).trim()})` : ''} — made after the backup was taken: drop those (or their foreign keys) first if they are not needed, or restore into an empty database (target-database-url) and move what is needed across.`;
+  if (format !== 'custom' && format !== 'directory' && /already exists/.test(message))
+    return 'A plain dump without DROP statements cannot restore over existing tables: restore it into an empty database (target-database-url).';
+  return 'Read the error above; the restore can be run again once its cause is fixed.';
 }
