@@ -386,7 +386,7 @@ describe('refusals that touch nothing', () => {
     holder.on('error', () => undefined);
     await holder.connect();
     try {
-      await holder.query('BEGIN; SELECT * FROM users FOR UPDATE');
+      await holder.query("BEGIN; SELECT * FROM users WHERE email <> 'holder-literal@example.com' FOR UPDATE");
       const started = Date.now();
       const refused = await backupAction({
         mode: 'restore',
@@ -398,8 +398,9 @@ describe('refusals that touch nothing', () => {
       });
       failedWith(
         refused,
-        /Refused to restore over .*1 other session\(s\) still hold a transaction open after 2 s .*pid \d+ .*idle in transaction.*Nothing was changed/s,
+        /Refused to restore over .*1 other session\(s\) still hold a transaction open after 2 s .*pid \d+ .*idle in transaction.*WHERE email <> \?.*Nothing was changed/s,
       );
+      expect(refused.stdout + refused.stderr).not.toMatch(/holder-literal/);
       expect(Date.now() - started).toBeLessThan(30_000);
       expect(await tableContents(url)).toEqual(before);
       const ended = await backupAction({
@@ -418,6 +419,55 @@ describe('refusals that touch nothing', () => {
       await holder.end().catch(() => undefined);
     }
   }, 90_000);
+
+  it('a table made after the backup with a foreign key into it: rolled back, the dependent object named, no plain-dump hint', async () => {
+    const { name, url } = await db.freshDatabase();
+    const backup = await backupOf(url);
+    await db.sql(
+      name,
+      'CREATE TABLE audit_trail (user_id uuid REFERENCES users (id)); ALTER TABLE audit_trail OWNER TO bunty',
+    );
+    const before = await tableContents(url);
+    const run = await backupAction({
+      mode: 'restore',
+      'database-url': url,
+      backup: backup.outputs.path as string,
+      confirm: name,
+      'safety-backup': 'false',
+    });
+    failedWith(
+      run,
+      /failed and was rolled back.*Objects that are not in the backup depend on objects it replaces \(.*audit_trail.*\)/s,
+    );
+    expect(run.errors.join('\n')).not.toMatch(/plain dump/);
+    expect(await tableContents(url)).toEqual(before);
+  }, 60_000);
+
+  it('a backup too large for one transaction over the live database is refused before anything starts, saying what to raise', async () => {
+    const { name, url } = await db.freshDatabase();
+    const tables = Array.from(
+      { length: 1200 },
+      (_, i) => `CREATE TABLE wide_${i} (id serial PRIMARY KEY, note text)`,
+    );
+    await db.sql(name, `SET ROLE bunty; ${tables.join('; ')}`);
+    const backup = await backupOf(url, { verify: 'list' });
+    const dir = newDir();
+    for (const dryRun of ['true', 'false']) {
+      const run = await backupAction({
+        mode: 'restore',
+        'database-url': url,
+        backup: backup.outputs.path as string,
+        confirm: name,
+        path: dir,
+        'dry-run': dryRun,
+      });
+      failedWith(
+        run,
+        /Refused to restore .*: its one transaction would hold about \d+ locks .*max_locks_per_transaction 64 × \d+ server processes.*Nothing was changed.*raise max_locks_per_transaction to \d+ .*or restore into an empty database \(target-database-url\)/s,
+      );
+    }
+    expect(existsSync(dir)).toBe(false);
+  }, 120_000);
 
   it('a table the role cannot read fails the backup naming it, and writes nothing', async () => {
     const { name, url } = await db.freshDatabase();

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { readStatements } from '../../shared/src/postgres/migrations/statements.js';
 import { planMigrations } from '../../shared/src/postgres/migrations/plan.js';
 import type { MigrationFile } from '../../shared/src/postgres/migrations/files.js';
-import { redactQuery } from '../../shared/src/postgres/maintenance/tasks.js';
+import { redactLiterals } from '../../shared/src/postgres/sql-parser.js';
 
 describe("readStatements (PostgreSQL's parser)", () => {
   const transactional = { transactional: true, role: 'migration' as const };
@@ -123,10 +123,22 @@ describe('planMigrations', () => {
   });
 });
 
-describe('redactQuery', () => {
-  it('keeps the shape of a query and none of its literals', () => {
-    expect(redactQuery("SELECT * FROM users WHERE email = 'a@b.c' AND id = 42 AND body = $q$secret$q$")).toBe(
-      'SELECT * FROM users WHERE email = ? AND id = ? AND body = ?',
-    );
+describe("redactLiterals (PostgreSQL's lexer)", () => {
+  it('keeps the shape of a query and none of its literals or comments', async () => {
+    expect(
+      await redactLiterals(
+        "SELECT * FROM users WHERE email = 'a@b.c' AND id = 42 AND body = $q$secret$q$ AND t1.x = $1",
+      ),
+    ).toBe('SELECT * FROM users WHERE email = ? AND id = ? AND body = ? AND t1.x = $1');
+    expect(
+      await redactLiterals("UPDATE u SET pw = E'it\\'s s3cret' /* token abc */, n = 1.5e3 -- key xyz", 200),
+    ).toBe('UPDATE u SET pw = ? , n = ?');
+  });
+  it('redacts the rest of a text the server cut inside a string', async () => {
+    const cut = "INSERT INTO tokens VALUES ('ok', 'sk_live_abcdefgh";
+    const shown = await redactLiterals(cut, 200);
+    expect(shown).toBe('INSERT INTO tokens VALUES (?, ?');
+    expect(shown).not.toMatch(/sk_live|abcdefgh/);
+    expect(await redactLiterals('SELECT $x$ unterminated secret', 200)).not.toMatch(/secret/);
   });
 });

@@ -8,6 +8,7 @@ import { OperationError } from '../errors.js';
 import type { Log } from '../log.js';
 import { sleepUnlessAborted } from '../retry/backoff.js';
 import type { DatabaseSession } from './session.js';
+import { redactLiterals } from './sql-parser.js';
 
 export interface Blocker {
   pid: number;
@@ -31,12 +32,21 @@ export async function openTransactions(session: DatabaseSession): Promise<Blocke
     query: string;
   }>(
     `SELECT pid, usename AS user, coalesce(state, '') AS state,
-            round(extract(epoch FROM now() - xact_start))::int AS age_s, left(query, 80) AS query
+            round(extract(epoch FROM now() - xact_start))::int AS age_s, query
        FROM pg_stat_activity
       WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL
       ORDER BY xact_start`,
   );
-  return rows.map((r) => ({ pid: r.pid, user: r.user, state: r.state, ageS: r.age_s, query: r.query }));
+  // The query's literals may be anybody's data (a password being set, a token): only its shape is named.
+  return Promise.all(
+    rows.map(async (r) => ({
+      pid: r.pid,
+      user: r.user,
+      state: r.state,
+      ageS: r.age_s,
+      query: await redactLiterals(r.query),
+    })),
+  );
 }
 
 export function describeBlockers(blockers: Blocker[]): string {

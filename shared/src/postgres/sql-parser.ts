@@ -99,3 +99,56 @@ function lineOfByte(bytes: Buffer, offset: number, cursor: { from: number; line:
   cursor.line = line;
   return line;
 }
+
+/** Tokens whose text is data, not shape: strings of every kind, numbers, bit strings. */
+const LITERAL_TOKENS = new Set(['SCONST', 'USCONST', 'ICONST', 'FCONST', 'BCONST', 'XCONST']);
+const COMMENT_TOKENS = new Set(['SQL_COMMENT', 'C_COMMENT']);
+
+/**
+ * A query's text as the server's own lexer reads it, with every literal `?` and every comment left
+ * out, whitespace collapsed, cut to `maxChars`: safe to log. A text the lexer cannot finish — the
+ * server truncates pg_stat_activity.query in the middle of a string — keeps the longest prefix it can
+ * read and redacts the rest whole.
+ */
+export async function redactLiterals(text: string, maxChars = 80): Promise<string> {
+  const { scanSync } = await loadParser();
+  const bytes = Buffer.from(text, 'utf8');
+  const scan = (length: number) => {
+    try {
+      return scanSync(bytes.toString('utf8', 0, length)).tokens;
+    } catch {
+      return undefined;
+    }
+  };
+  let tokens = scan(bytes.length);
+  let rest = '';
+  if (!tokens) {
+    // Binary search for a prefix that scans. Any such prefix's tokens are the whole text's tokens
+    // (the lexer reads left to right); what follows it is redacted, so a wrong guess only hides more.
+    let good = 0;
+    let bad = bytes.length;
+    while (bad - good > 1) {
+      const mid = (good + bad) >> 1;
+      if (scan(mid)) good = mid;
+      else bad = mid;
+    }
+    tokens = scan(good) ?? [];
+    rest = ' ?';
+  }
+  const parts: string[] = [];
+  let lastEnd = 0;
+  let spaced = false;
+  for (const token of tokens) {
+    spaced ||= /\s/.test(bytes.toString('utf8', lastEnd, token.start));
+    lastEnd = token.end;
+    // A comment reads as a space: `a/* x */b` stays two words.
+    if (COMMENT_TOKENS.has(token.tokenName)) {
+      spaced = true;
+      continue;
+    }
+    const piece = LITERAL_TOKENS.has(token.tokenName) ? '?' : bytes.toString('utf8', token.start, token.end);
+    parts.push(`${spaced && parts.length > 0 ? ' ' : ''}${piece}`);
+    spaced = false;
+  }
+  return (parts.join('') + rest).trim().slice(0, maxChars);
+}

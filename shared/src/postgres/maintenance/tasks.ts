@@ -7,6 +7,7 @@
 import type { Log } from '../../log.js';
 import { quoteIdent } from '../database-url.js';
 import type { DatabaseSession } from '../session.js';
+import { redactLiterals as redactQuery } from '../sql-parser.js';
 
 export const TASKS = [
   'analyze',
@@ -34,17 +35,6 @@ export interface TaskResult {
 export interface MaintenanceOptions {
   longQueryAfterMs: number;
   terminate: boolean;
-}
-
-/** A query's text without its literals (strings, numbers), cut to 80 characters: safe to log. */
-export function redactQuery(query: string): string {
-  return query
-    .replace(/\$([A-Za-z_]*)\$[\s\S]*?\$\1\$/g, '?')
-    .replace(/'(?:[^']|'')*'/g, '?')
-    .replace(/\b\d+(?:\.\d+)?\b/g, '?')
-    .replace(/\s+/g, ' ')
-    .trim()
-    .slice(0, 80);
 }
 
 const ms = (n: number) => `${(n / 1000).toFixed(1)} s`;
@@ -129,9 +119,11 @@ const RUNNERS: Record<Task, Runner> = {
         ]);
         action = done.rows[0]?.ok ? 'terminated' : 'could not terminate';
         if (done.rows[0]?.ok) terminated.push(q.pid);
-        log.info(`${action} pid ${q.pid} (user ${q.usename}, ${ms(q.secs * 1000)}): ${redactQuery(q.query)}`);
+        log.info(
+          `${action} pid ${q.pid} (user ${q.usename}, ${ms(q.secs * 1000)}): ${await redactQuery(q.query)}`,
+        );
       }
-      rows.push([String(q.pid), q.usename, q.state, ms(q.secs * 1000), redactQuery(q.query), action]);
+      rows.push([String(q.pid), q.usename, q.state, ms(q.secs * 1000), await redactQuery(q.query), action]);
     }
     return {
       headline: `${found.rows.length} quer${found.rows.length === 1 ? 'y' : 'ies'} running longer than ${ms(options.longQueryAfterMs)}${options.terminate ? `, ${terminated.length} terminated` : ''}`,
@@ -153,12 +145,14 @@ const RUNNERS: Record<Task, Runner> = {
     return {
       headline: `${blocked.rows.length} session(s) waiting on a lock`,
       header: ['Waiting pid', 'Blocked by', 'Waiting', 'Query (literals redacted)'],
-      rows: blocked.rows.map((b) => [
-        String(b.pid),
-        b.blockers.join(', '),
-        ms(b.secs * 1000),
-        redactQuery(b.query),
-      ]),
+      rows: await Promise.all(
+        blocked.rows.map(async (b) => [
+          String(b.pid),
+          b.blockers.join(', '),
+          ms(b.secs * 1000),
+          await redactQuery(b.query),
+        ]),
+      ),
       figures: { blocked: blocked.rows.map((b) => ({ pid: b.pid, blockers: b.blockers })) },
     };
   },
@@ -198,18 +192,19 @@ const RUNNERS: Record<Task, Runner> = {
     const top = await session.client.query<{ query: string; calls: string; mean: number; total: number }>(
       'SELECT query, calls, mean_exec_time AS mean, total_exec_time AS total FROM pg_stat_statements ORDER BY mean_exec_time DESC LIMIT 10',
     );
+    const shapes = await Promise.all(top.rows.map((r) => redactQuery(r.query)));
     return {
       headline: `top ${top.rows.length} statements by mean time`,
       header: ['Mean', 'Calls', 'Total', 'Query (literals redacted)'],
-      rows: top.rows.map((r) => [
+      rows: top.rows.map((r, i) => [
         `${r.mean.toFixed(1)} ms`,
         r.calls,
         `${(r.total / 1000).toFixed(1)} s`,
-        redactQuery(r.query),
+        shapes[i] as string,
       ]),
       figures: {
         installed: true,
-        top: top.rows.map((r) => ({ query: redactQuery(r.query), calls: Number(r.calls), meanMs: r.mean })),
+        top: top.rows.map((r, i) => ({ query: shapes[i] as string, calls: Number(r.calls), meanMs: r.mean })),
       },
     };
   },
