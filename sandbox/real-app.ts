@@ -47,10 +47,22 @@ export function makeRealAppRelease(dir: string, release: RealAppRelease = {}): s
   if (!release.withoutDependencies) symlinkSync(NODE_MODULES, join(dir, 'node_modules'));
   if (release.broken === 'crash-at-start')
     writeFileSync(join(dir, 'dist', 'index.js'), "throw new Error('a broken build: crashing at start');\n");
-  if (release.ecosystem)
+  if (release.ecosystem) {
+    // NODE_OPTIONS and LD_LIBRARY_PATH in its env would change the pm2 command itself: who-runs.cjs
+    // records every node that loads it, to prove only the app does.
+    writeFileSync(
+      join(dir, 'who-runs.cjs'),
+      "require('fs').appendFileSync(require('path').join(__dirname, 'who-ran.txt'), process.argv[1] + '\\n');\n",
+    );
+    const env = {
+      SECRET_IN_ECOSYSTEM: 'never printed',
+      NODE_OPTIONS: '--require ./who-runs.cjs',
+      LD_LIBRARY_PATH: '/nonexistent',
+    };
     writeFileSync(
       join(dir, 'ecosystem.config.js'),
-      `module.exports = { apps: [{ name: ${JSON.stringify(release.ecosystem.name)}, script: ${JSON.stringify(release.ecosystem.script)}, env: { SECRET_IN_ECOSYSTEM: 'never printed' } }] };\n`,
+      `module.exports = { apps: [{ name: ${JSON.stringify(release.ecosystem.name)}, script: ${JSON.stringify(release.ecosystem.script)}, env: ${JSON.stringify(env)} }] };\n`,
     );
+  }
   return dir;
 }

@@ -284,7 +284,14 @@ describe('first deploys and installs that fail', () => {
     // pm2's way: the ecosystem app of that name, started with its env — read on the host, never shown.
     const eco = await deploy(h, 10, { ecosystem: { name: APP_NAME, script: 'dist/index.js' } });
     expect(eco.errors).toEqual([]);
-    expect(eco.stdout).toContain('entry node dist/index.js (ecosystem.config.js (app bunty-backend))');
+    expect(eco.stdout).toContain(
+      'entry node --require ./who-runs.cjs dist/index.js (ecosystem.config.js (app bunty-backend); LD_LIBRARY_PATH of its env left out: it changes how the pm2 command itself runs)',
+    );
+    // Its NODE_OPTIONS reached the app as node flags, and no pm2 command ran with it.
+    const ran = hostShell(h, 'cat "$1"', `${h.appDir}/current/who-ran.txt`).trim().split('\n');
+    expect(ran.length).toBeGreaterThan(0);
+    // The app runs under pm2's ProcessContainerFork.js; the pm2 command would be its bin/pm2.
+    for (const script of ran) expect(script).toMatch(/\/dist\/index\.js$|\/ProcessContainer(Fork)?\.js$/);
     const list = (await h.droplet.pm2.list()) as unknown as { name: string; pid: number }[];
     const pid = list.find((p) => p.name === APP_NAME)?.pid;
     expect(hostShell(h, 'tr "\\0" "\\n" < /proc/"$1"/environ', String(pid))).toContain(

@@ -31,11 +31,23 @@ describe('parseStartScript', () => {
       'node --max-old-space-size=512 dist/index.js',
       { script: 'dist/index.js', nodeArgs: ['--max-old-space-size=512'], args: [], env: {} },
     ],
+    // NODE_OPTIONS would run inside the pm2 command that starts the app: it becomes the app's node flags.
+    [
+      'NODE_ENV=production NODE_OPTIONS="--max-old-space-size=2048 --enable-source-maps" node --trace-warnings dist/index.js',
+      {
+        script: 'dist/index.js',
+        nodeArgs: ['--max-old-space-size=2048', '--enable-source-maps', '--trace-warnings'],
+        args: [],
+        env: { NODE_ENV: 'production' },
+      },
+    ],
   ])('%s', (command, expected) => {
     expect(parseStartScript(command)).toEqual(expected);
   });
 
   it.each([
+    'LD_PRELOAD=/tmp/x.so node dist/index.js',
+    'PATH=/opt/node/bin node dist/index.js',
     'ts-node src/index.ts',
     'npm run build && node dist/index.js',
     'node dist/index.js | pino-pretty',
@@ -75,6 +87,32 @@ describe('chooseEntry', () => {
       ecosystem: { file: 'ecosystem.config.js', app: 'api' },
       source: 'ecosystem.config.js (app api)',
     });
+  });
+
+  it("gives its env's NODE_OPTIONS to the app as node flags and names what it keeps from the pm2 command", () => {
+    const entry = chooseEntry(
+      facts({
+        ecosystem: {
+          file: 'ecosystem.config.js',
+          apps: [
+            {
+              name: 'api',
+              script: 'dist/api.js',
+              node_args: ['--enable-source-maps'],
+              node_options: '--max-old-space-size=2048',
+              held_back: ['NODE_OPTIONS', 'PATH'],
+            },
+          ],
+        },
+        files: ['dist/api.js'],
+      }),
+      'api',
+      'h',
+    );
+    expect(entry.nodeArgs).toEqual(['--max-old-space-size=2048', '--enable-source-maps']);
+    expect(describeEntry(entry)).toBe(
+      'node --max-old-space-size=2048 --enable-source-maps dist/api.js (ecosystem.config.js (app api); PATH of its env left out: it changes how the pm2 command itself runs)',
+    );
   });
 
   it('falls through an ecosystem that does not name a file, to package.json start, then main, then server.js', () => {

@@ -41,8 +41,13 @@ export function checkKeyName(input: string, key: string): void {
  * Variables that change how node, the loader, the shell or pm2 itself run: a rotated `LD_PRELOAD` or
  * a `NODE_OPTIONS=--require …` would run inside the very `pm2 restart` that applies it, and in the app.
  */
-const PROCESS_VARIABLES =
+export const PROCESS_VARIABLES =
   /^(NODE_OPTIONS|NODE_PATH|NODE_REPL_EXTERNAL_MODULE|NODE_APP_INSTANCE|LD_\w*|DYLD_\w*|PATH|HOME|SHELL|USER|LOGNAME|IFS|ENV|BASH_ENV|PS4|PM2_\w*)$/;
+
+/** A variable that changes how node, the loader, the shell or pm2 run: never given to the pm2 command. */
+export function changesHowProgramsRun(name: string): boolean {
+  return PROCESS_VARIABLES.test(name);
+}
 
 /**
  * A variable a rotation or set-env may write into the app's environment: a name (checkKeyName), not
@@ -51,7 +56,7 @@ const PROCESS_VARIABLES =
  */
 export function checkAppVariable(input: string, key: string, allowLowercase: boolean): void {
   checkKeyName(input, key);
-  if (PROCESS_VARIABLES.test(key))
+  if (changesHowProgramsRun(key))
     throw new ConfigurationError(
       input,
       `${key} changes how node, the loader, the shell or pm2 itself run (it would take effect in the pm2 command this action runs, too); it is refused. Change it in the app's start-up by hand.`,

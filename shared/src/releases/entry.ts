@@ -6,6 +6,7 @@
  * and only the app fields below leave the host — never its `env`. Each release records the entry it
  * was started with in the release log, so a rollback or restart starts it the same way later.
  */
+import { changesHowProgramsRun, PROCESS_VARIABLES } from '../envfile/envfile.js';
 import { OperationError } from '../errors.js';
 import type { SshSession } from '../ssh/session.js';
 import { sh } from '../ssh/shell.js';
@@ -24,6 +25,8 @@ export interface AppEntry {
    * pm2.ts — the values never leave the host and are not recorded.
    */
   ecosystem?: { file: string; app: string };
+  /** Names of the ecosystem app's env that are not given to the pm2 command (and so not to the app). */
+  heldBack?: string[];
   /** Where it was found, for the plan and the log. */
   source: string;
 }
@@ -32,7 +35,16 @@ export interface AppEntry {
 export interface EntryFacts {
   ecosystem?: {
     file: string;
-    apps?: { name?: unknown; script?: unknown; args?: unknown; node_args?: unknown }[];
+    apps?: {
+      name?: unknown;
+      script?: unknown;
+      args?: unknown;
+      node_args?: unknown;
+      /** Its env's NODE_OPTIONS: node flags, given to the app as such (see parseStartScript). */
+      node_options?: unknown;
+      /** Names in its env that change how the pm2 command runs: kept out of it (names only). */
+      held_back?: unknown;
+    }[];
     error?: string;
   };
   package?: { start?: unknown; main?: unknown; error?: string };
@@ -59,14 +71,21 @@ const SHELL_SYNTAX = /[|&;<>()$`\\*?{}]/;
 /** Words of a command, honouring simple '…' and "…" quoting; undefined when it is more than that. */
 function words(command: string): string[] | undefined {
   const out: string[] = [];
-  const re = /\s*(?:'([^']*)'|"([^"\\$`]*)"|([^\s'"]+))/gy;
+  // A word is pieces side by side, each quoted or bare: NODE_OPTIONS="--a --b" is one word.
+  // Each bare character is its own piece: no two ways to match one text, so no backtracking.
+  const word = /\s*((?:'[^']*'|"[^"\\$`]*"|[^\s'"])+)/gy;
+  const piece = /'([^']*)'|"([^"\\$`]*)"|([^\s'"]+)/g;
   let m: RegExpExecArray | null;
   let at = 0;
-  while ((m = re.exec(command)) !== null && m[0] !== '') {
-    at = re.lastIndex;
-    const bare = m[3];
-    if (bare !== undefined && SHELL_SYNTAX.test(bare)) return undefined;
-    out.push(m[1] ?? m[2] ?? bare ?? '');
+  while ((m = word.exec(command)) !== null && m[0] !== '') {
+    at = word.lastIndex;
+    let text = '';
+    for (const p of (m[1] as string).matchAll(piece)) {
+      const bare = p[3];
+      if (bare !== undefined && SHELL_SYNTAX.test(bare)) return undefined;
+      text += p[1] ?? p[2] ?? bare ?? '';
+    }
+    out.push(text);
   }
   return command.slice(at).trim() === '' ? out : undefined;
 }
@@ -81,7 +100,10 @@ function releasePath(raw: string): string | undefined {
 
 /**
  * A `start` script that is `[NAME=value …] [cross-env] node [node flags] <file> [args]`, as words;
- * undefined for anything else (another program, shell syntax, `npm run build && …`).
+ * undefined for anything else (another program, shell syntax, `npm run build && …`). Its NAME=value
+ * pairs are exported into the pm2 command that starts the app, so none may change how that command
+ * runs: NODE_OPTIONS becomes node flags of the app (pm2's --node-args), PATH, LD_* and the like make
+ * the script one to name with app-script instead.
  */
 export function parseStartScript(command: string): Omit<AppEntry, 'source'> | undefined {
   const list = words(command);
@@ -97,6 +119,11 @@ export function parseStartScript(command: string): Omit<AppEntry, 'source'> | un
   if (!/(^|\/)node$/.test(list[i] ?? '')) return undefined;
   i++;
   const nodeArgs: string[] = [];
+  if (env.NODE_OPTIONS !== undefined) {
+    nodeArgs.push(...(words(env.NODE_OPTIONS) ?? []));
+    delete env.NODE_OPTIONS;
+  }
+  if (Object.keys(env).some(changesHowProgramsRun)) return undefined;
   for (; i < list.length && (list[i] as string).startsWith('-'); i++) {
     const flag = list[i] as string;
     nodeArgs.push(flag);
@@ -135,15 +162,23 @@ export function chooseEntry(facts: EntryFacts, appName: string, where: string): 
     else if (!script) looked.push(`${eco.file}: app ${String(app.name)} has no script inside the release`);
     else if (!exists(script))
       looked.push(`${eco.file}: app ${String(app.name)} names ${script}, not in the release`);
-    else
+    else {
+      const heldBack = (Array.isArray(app.held_back) ? app.held_back.map(String) : []).filter(
+        (name) => name !== 'NODE_OPTIONS',
+      );
       return {
         script,
-        nodeArgs: stringList(app.node_args) ?? [],
+        nodeArgs: [
+          ...(typeof app.node_options === 'string' ? (stringList(app.node_options) ?? []) : []),
+          ...(stringList(app.node_args) ?? []),
+        ],
         args: stringList(app.args) ?? [],
         env: {},
         ecosystem: { file: eco.file, app: String(app.name) },
+        ...(heldBack.length ? { heldBack } : {}),
         source: `${eco.file} (app ${String(app.name)})`,
       };
+    }
   } else looked.push('ecosystem.config.{js,cjs,mjs,json}: none');
 
   const pkg = facts.package;
@@ -181,7 +216,8 @@ const add=v=>{if(typeof v==='string')for(const w of v.split(/\\s+/))words.add(w.
 (async()=>{for(const f of ['ecosystem.config.js','ecosystem.config.cjs','ecosystem.config.mjs','ecosystem.config.json']){const p=path.join(dir,f);if(!fs.existsSync(p))continue;
 try{let c;if(f.endsWith('.json'))c=JSON.parse(fs.readFileSync(p,'utf8'));else{const m=await import(url.pathToFileURL(p).href);c=m.default??m;}
 let apps=Array.isArray(c)?c:(c&&c.apps)||[];if(!Array.isArray(apps))apps=[apps];
-out.ecosystem={file:f,apps:apps.map(a=>{add(a&&a.script);return{name:a&&a.name,script:a&&a.script,args:a&&a.args,node_args:a&&(a.node_args??a.nodeArgs??a.interpreter_args)}})};}
+const unsafe=new RegExp(process.argv[2]);
+out.ecosystem={file:f,apps:apps.map(a=>{add(a&&a.script);const env=(a&&a.env)||{};return{name:a&&a.name,script:a&&a.script,args:a&&a.args,node_args:a&&(a.node_args??a.nodeArgs??a.interpreter_args),node_options:env.NODE_OPTIONS,held_back:Object.keys(env).filter(k=>unsafe.test(k))}})};}
 catch(e){out.ecosystem={file:f,error:String((e&&e.message)||e).split('\\n')[0].slice(0,200)};}break;}
 const pj=path.join(dir,'package.json');if(fs.existsSync(pj)){try{const j=JSON.parse(fs.readFileSync(pj,'utf8'));out.package={start:j.scripts&&j.scripts.start,main:j.main};add(out.package.start);add(out.package.main);}catch(e){out.package={error:String(e.message).slice(0,200)};}}
 out.files=[...words].filter(w=>{if(!w||w.startsWith('/')||w.split('/').includes('..'))return false;try{return fs.statSync(path.join(dir,w)).isFile()}catch{return false}});
@@ -191,7 +227,7 @@ console.log(JSON.stringify(out));})();`;
 export async function readEntryFacts(session: SshSession, dir: string): Promise<EntryFacts> {
   const { stdout } = await session.run(
     'find the entry point',
-    sh`cd -- ${dir} && node -e ${READ_ENTRY_FACTS} ${dir} </dev/null`,
+    sh`cd -- ${dir} && node -e ${READ_ENTRY_FACTS} ${dir} ${PROCESS_VARIABLES.source} </dev/null`,
     { timeoutMs: 30_000 },
   );
   try {
@@ -242,7 +278,10 @@ export function recordOf(entry: AppEntry): RecordedEntry {
 /** A human line: `dist/index.js (package.json scripts.start)`. Env values are never shown. */
 export function describeEntry(entry: AppEntry): string {
   const env = Object.keys(entry.env);
-  return `${[...(env.length ? [`${env.join(', ')} set`] : []), 'node', ...entry.nodeArgs, entry.script, ...entry.args].join(' ')} (${entry.source})`;
+  const heldBack = entry.heldBack?.length
+    ? `; ${entry.heldBack.join(', ')} of its env left out: ${entry.heldBack.length === 1 ? 'it changes' : 'they change'} how the pm2 command itself runs`
+    : '';
+  return `${[...(env.length ? [`${env.join(', ')} set`] : []), 'node', ...entry.nodeArgs, entry.script, ...entry.args].join(' ')} (${entry.source}${heldBack})`;
 }
 
 /**

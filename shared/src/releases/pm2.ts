@@ -5,6 +5,7 @@
  * re-resolves at every (re)start. `pm2 jlist` carries each process's whole environment, secrets
  * included (pm2#5190): only the fields below are ever kept, so no env value can reach a log.
  */
+import { PROCESS_VARIABLES } from '../envfile/envfile.js';
 import { OperationError } from '../errors.js';
 import type { SshSession } from '../ssh/session.js';
 import { sh, type ShellCommand } from '../ssh/shell.js';
@@ -45,10 +46,14 @@ const EXPORT_LINES = sh`while IFS= read -r line; do
   export "$k=$v"
 done`;
 
-/** Runs on the host in the release: prints the ecosystem app's `env` as `NAME=<base64>` lines, as EXPORT_LINES reads them. */
-const ECOSYSTEM_ENV = `const path=require('path'),url=require('url');const [file,name]=process.argv.slice(1);
+/**
+ * Runs on the host in the release: prints the ecosystem app's `env` as `NAME=<base64>` lines, as
+ * EXPORT_LINES reads them — without the names that change how the pm2 command itself runs (argv[3],
+ * changesHowProgramsRun's pattern): those reach the app from the ecosystem file when pm2 starts it.
+ */
+const ECOSYSTEM_ENV = `const path=require('path'),url=require('url');const [file,name,skip]=process.argv.slice(1);const unsafe=new RegExp(skip);
 (file.endsWith('.json')?Promise.resolve(JSON.parse(require('fs').readFileSync(file,'utf8'))):import(url.pathToFileURL(path.resolve(file)).href).then(m=>m.default??m)).then(c=>{let apps=Array.isArray(c)?c:(c&&c.apps)||[];if(!Array.isArray(apps))apps=[apps];
-const a=apps.find(x=>x&&x.name===name)||{};for(const [k,v] of Object.entries(a.env||{}))if(/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)&&v!==undefined&&v!==null)console.log(k+'='+Buffer.from(String(v)).toString('base64'));})
+const a=apps.find(x=>x&&x.name===name)||{};for(const [k,v] of Object.entries(a.env||{}))if(/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)&&!unsafe.test(k)&&v!==undefined&&v!==null)console.log(k+'='+Buffer.from(String(v)).toString('base64'));})
 .catch(e=>{console.error('the ecosystem file could not be loaded: '+String(e&&e.message||e).split('\\n')[0]);process.exit(1)});`;
 
 /** The JSON array in `pm2 jlist` output, wherever a banner or warnings put it. */
@@ -128,7 +133,7 @@ export async function runCurrentRelease(
   const withEnv = (command: ShellCommand) => {
     const plain = sh`env ${Object.entries(env).map(([n, v]) => `${n}=${v}`)} ${command}`;
     if (!ecosystem) return plain;
-    return sh`lines=$(cd -- ${paths.current} && node -e ${ECOSYSTEM_ENV} ${ecosystem.file} ${ecosystem.app} </dev/null) || exit 1
+    return sh`lines=$(cd -- ${paths.current} && node -e ${ECOSYSTEM_ENV} ${ecosystem.file} ${ecosystem.app} ${PROCESS_VARIABLES.source} </dev/null) || exit 1
 printf '%s\n' "$lines" | {
 ${EXPORT_LINES}
 ${plain}
