@@ -226,6 +226,7 @@ describe('workflows', () => {
       'version-check': 'version-check',
       'smoke-requests': 'smoke-requests',
       grace: 'grace',
+      'max-file-size': 'migration-max-file-size',
     };
     // Steps that leave one of them at its default on purpose, and why.
     const fixed: Record<string, string> = {
@@ -233,6 +234,7 @@ describe('workflows', () => {
         'maintenance runs certificates and logrotate only, which never start the app',
       'maintenance.yml action-ops expected-status': 'certificates and logrotate never run the health gate',
       'maintenance.yml action-ops expect-json': 'certificates and logrotate never run the health gate',
+      'maintenance.yml action-db-migrate max-file-size': 'mode: maintenance reads no migration files',
       'maintenance.yml action-rotate-secret grace': 'mode: audit reads ages only; it rotates nothing',
       'maintenance.yml action-rotate-secret start-timeout': 'mode: audit restarts nothing',
       'maintenance.yml action-rotate-secret expected-status': 'mode: audit runs no health gate',
