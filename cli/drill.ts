@@ -26,6 +26,7 @@ import {
 } from '../sandbox/deploy-host.js';
 import { FakeGithub, scopePath } from '../sandbox/fake-github.js';
 import { startHostNginx } from '../sandbox/nginx.js';
+import { ensureSystemPackages } from '../sandbox/system.js';
 import { startOutageProbe } from '../bench/lib/outage.js';
 import { startDatabaseHost } from '../sandbox/database-host.js';
 import { tableContents } from '../sandbox/sample-data.js';
@@ -52,6 +53,14 @@ const check = (ok: boolean, line: string) => {
   if (!ok) failures++;
   say(`${ok ? 'ok  ' : 'FAIL'} ${line}`);
 };
+// Every system program the drill uses, before anything starts: a fresh machine gets them installed
+// (as root) or is told the one apt-get line — never a timeout half way through.
+try {
+  ensureSystemPackages(undefined, say);
+} catch (error) {
+  console.error(error instanceof Error ? error.message : String(error));
+  process.exit(1);
+}
 say('starting the sandbox droplet: PostgreSQL, sshd, pm2 …');
 const t0 = performance.now();
 const droplet = await Droplet.start({ postgres: true, sshd: true });

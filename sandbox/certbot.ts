@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import type { DeployHost } from './deploy-host.js';
+import { ensureSystemPackages } from './system.js';
 
 export function certbotLineage(
   h: DeployHost,
@@ -15,6 +16,7 @@ export function certbotLineage(
   /** Separate configurations keep certbot renew from trying every lineage. */
   tag = 'sandbox',
 ): { command: string } {
+  ensureSystemPackages(['certbot', 'openssl']);
   const base = `${h.droplet.hostRoot}/etc/letsencrypt-${tag}`;
   const real = (path: string) => h.droplet.realPath(path);
   const archive = `${base}/config/archive/${name}`;

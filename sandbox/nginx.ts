@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import type { DeployHost } from './deploy-host.js';
 import { freePort, waitForPort } from './net.js';
 import { ProcessTracker } from './processes.js';
+import { ensureSystemPackages } from './system.js';
 
 export interface SandboxNginx {
   port: number;
@@ -23,6 +24,7 @@ export interface SandboxNginx {
 }
 
 export async function startHostNginx(h: DeployHost): Promise<SandboxNginx> {
+  ensureSystemPackages(['nginx', 'util-linux']);
   const prefix = `${h.droplet.hostRoot}/etc/nginx-sandbox`;
   const real = (path: string) => h.droplet.realPath(path);
   for (const dir of ['logs', 'sites', 'snippets', 'tmp'])
@@ -64,7 +66,7 @@ http {
   const sshdPid = h.droplet.sshd?.pid;
   if (!sshdPid) throw new Error('sandbox: the host has no sshd');
   // nsenter -m execs nginx in the host's mount namespace: the pid tracked is nginx's master.
-  tracker.spawn('nginx', 'nsenter', [
+  const child = tracker.spawn('nginx', 'nsenter', [
     '-t',
     String(sshdPid),
     '-m',
@@ -77,7 +79,7 @@ http {
     '-g',
     'daemon off;',
   ]);
-  await waitForPort(port, 10_000, 'nginx');
+  await waitForPort(port, 10_000, 'nginx', child);
   return {
     port,
     url: `http://127.0.0.1:${port}`,

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, waitForPort } from './net.js';
 import { ProcessTracker } from './processes.js';
+import { ensureSystemPackages } from './system.js';
 
 export interface SandboxRedis {
   port: number;
@@ -18,6 +19,7 @@ export interface SandboxRedis {
 }
 
 export async function startRedis(options: { password?: string } = {}): Promise<SandboxRedis> {
+  ensureSystemPackages(['redis-server']);
   const dir = mkdtempSync(join(tmpdir(), 'runbook-redis-'));
   const port = await freePort();
   const tracker = new ProcessTracker();
@@ -39,7 +41,7 @@ export async function startRedis(options: { password?: string } = {}): Promise<S
     ...(options.password ? ['--requirepass', options.password] : []),
   ];
   const child = tracker.spawn('redis-server', 'redis-server', args);
-  await waitForPort(port, 10_000, 'redis-server');
+  await waitForPort(port, 10_000, 'redis-server', child);
   return {
     port,
     url: `redis://${options.password ? `:${encodeURIComponent(options.password)}@` : ''}127.0.0.1:${port}/0`,

@@ -2,6 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ensureSystemPackages } from './system.js';
 
 export interface SandboxCertificate {
   certFile: string;
@@ -11,6 +12,7 @@ export interface SandboxCertificate {
 }
 
 export function makeSelfSignedCertificate(dir: string, days: number): SandboxCertificate {
+  ensureSystemPackages(['openssl']);
   mkdirSync(dir, { recursive: true });
   const certFile = join(dir, `cert-${days}d.pem`);
   const keyFile = join(dir, `key-${days}d.pem`);
