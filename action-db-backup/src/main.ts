@@ -1,18 +1,10 @@
 /** action-db-backup: backup · verify · restore of a PostgreSQL database, each proven. */
 import '../../shared/src/action/dirname-shim.js';
-import {
-  actionInputs,
-  actionLog,
-  runAction,
-  setOutputs,
-  writeSummary,
-} from '../../shared/src/action/index.js';
+import { actionInputs, actionLog, reportResult, runAction } from '../../shared/src/action/index.js';
 import { cancelOnSignals } from '../../shared/src/cancel.js';
 import { runBackupMode } from '../../shared/src/postgres/modes.js';
 
 await runAction(async () => {
   const result = await runBackupMode(actionInputs, { log: actionLog, signal: cancelOnSignals() });
-  setOutputs(result.outputs);
-  await writeSummary(result.summary);
-  if (result.failure) throw result.failure;
+  await reportResult(result);
 });

@@ -1,12 +1,6 @@
 /** action-db-migrate: migrations applied once, all or nothing, after a verified backup — and database upkeep. */
 import '../../shared/src/action/dirname-shim.js';
-import {
-  actionInputs,
-  actionLog,
-  runAction,
-  setOutputs,
-  writeSummary,
-} from '../../shared/src/action/index.js';
+import { actionInputs, actionLog, reportResult, runAction } from '../../shared/src/action/index.js';
 import { githubRunContext } from '../../shared/src/action/run-context.js';
 import { cancelOnSignals } from '../../shared/src/cancel.js';
 import { runMigrateMode } from '../../shared/src/postgres/migrations/entry.js';
@@ -20,7 +14,5 @@ await runAction(async () => {
     { log: actionLog, signal: cancelOnSignals(), ...(workspace ? { workspace } : {}) },
     appliedBy,
   );
-  setOutputs(result.outputs);
-  await writeSummary(result.summary);
-  if (result.failure) throw result.failure;
+  await reportResult(result);
 });

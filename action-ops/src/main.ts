@@ -1,12 +1,6 @@
 /** action-ops: the runbook's emergency operations — planned, confirmed where destructive, verified. */
 import '../../shared/src/action/dirname-shim.js';
-import {
-  actionInputs,
-  actionLog,
-  runAction,
-  setOutputs,
-  writeSummary,
-} from '../../shared/src/action/index.js';
+import { actionInputs, actionLog, reportResult, runAction } from '../../shared/src/action/index.js';
 import { githubRunContext } from '../../shared/src/action/run-context.js';
 import { cancelOnSignals } from '../../shared/src/cancel.js';
 import { runOps } from '../../shared/src/ops/entry.js';
@@ -16,7 +10,5 @@ await runAction(async () => {
     log: actionLog,
     signal: cancelOnSignals(),
   });
-  setOutputs(result.outputs);
-  await writeSummary(result.summary);
-  if (result.failure) throw result.failure;
+  await reportResult(result);
 });

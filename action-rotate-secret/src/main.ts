@@ -1,12 +1,6 @@
 /** action-rotate-secret: rotate · retire-previous · audit of one secret across hosts and GitHub. */
 import '../../shared/src/action/dirname-shim.js';
-import {
-  actionInputs,
-  actionLog,
-  runAction,
-  setOutputs,
-  writeSummary,
-} from '../../shared/src/action/index.js';
+import { actionInputs, actionLog, reportResult, runAction } from '../../shared/src/action/index.js';
 import { githubRunContext } from '../../shared/src/action/run-context.js';
 import { cancelOnSignals } from '../../shared/src/cancel.js';
 import { runSecretMode } from '../../shared/src/secrets/modes.js';
@@ -16,7 +10,5 @@ await runAction(async () => {
     log: actionLog,
     signal: cancelOnSignals(),
   });
-  setOutputs(result.outputs);
-  await writeSummary(result.summary);
-  if (result.failure) throw result.failure;
+  await reportResult(result);
 });

@@ -28,6 +28,21 @@ export class OperationError extends Error {
   }
 }
 
+/**
+ * Refused for safety, nothing changed: another run holds the lock, a gate (a verified backup) is not
+ * met. The CLI exits 3 for these, apart from failures (1) and bad input (2).
+ */
+export class SafetyRefusal extends OperationError {}
+
+/** Whether an error, or one it was caused by, is a refusal for safety (an unconfirmed input is one too). */
+export function isSafetyRefusal(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof SafetyRefusal) return true;
+    if (e instanceof ConfigurationError && e.input === 'confirm') return true;
+  }
+  return false;
+}
+
 /** The one-line text of any thrown value, for logs and annotations. */
 export function errorText(error: unknown): string {
   if (error instanceof Error) return error.message || error.name;

@@ -1,5 +1,5 @@
 /** Runner glue: the only part of shared/ that speaks the runner's protocol (workflow-commands.ts). */
 export { actionInputs } from './inputs.js';
 export { actionLog } from './log.js';
-export { setOutputs, writeSummary, type OutputValue } from './results.js';
+export { reportResult, setOutputs, writeSummary, type OutputValue } from './results.js';
 export { runAction } from './run.js';

@@ -2,6 +2,7 @@
 import * as core from './workflow-commands.js';
 import { SUMMARY_LIMIT, truncate } from '../report/markdown.js';
 import { redact } from './redaction.js';
+import type { RunResult } from '../result.js';
 
 export type OutputValue = string | number | boolean | undefined;
 
@@ -16,4 +17,11 @@ export async function writeSummary(markdown: string): Promise<void> {
   // Outside a runner (a local try-out) there is no summary file; that is not a failure.
   if (!process.env.GITHUB_STEP_SUMMARY) return;
   core.appendSummary(truncate(redact(markdown), SUMMARY_LIMIT));
+}
+
+/** A run's outputs and summary written, then its failure thrown (runAction reports it). */
+export async function reportResult(result: RunResult): Promise<void> {
+  setOutputs(result.outputs);
+  await writeSummary(result.summary);
+  if (result.failure) throw result.failure;
 }

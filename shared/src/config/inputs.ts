@@ -19,6 +19,8 @@ export interface InputSource {
   raw(name: string): string;
   /** Called with every secret value as soon as it is read. */
   mask(secret: string): void;
+  /** Told which input was read as a secret (the CLI warns of one typed on its command line). */
+  secretRead?(name: string): void;
 }
 
 type Range = { min?: number; max?: number };
@@ -57,6 +59,7 @@ export class Inputs {
       return undefined;
     }
     this.source.mask(value);
+    this.source.secretRead?.(name);
     return value;
   }
 

@@ -4,14 +4,13 @@
  * The incident workflow ends every mutating dispatch with it; the deploy workflow uses it when a
  * failure happened before action-deploy could write its own (a backup or a migration failed).
  */
-import { resolve } from 'node:path';
 import type { Inputs } from '../config/inputs.js';
 import { ConfigurationError } from '../errors.js';
 import { readHealthCriteria } from '../health/inputs.js';
 import { verifyHealth } from '../health/verify.js';
 import type { Log } from '../log.js';
 import type { RunContext } from '../releases/inputs.js';
-import { incidentMarkdown, writeIncident, type Incident } from './report.js';
+import { incidentDir, incidentMarkdown, writeIncident, type Incident } from './report.js';
 
 const OUTCOMES = ['success', 'failure', 'cancelled'] as const;
 const SEVERITY = /^(P[0-3])\b/;
@@ -114,10 +113,7 @@ export async function runWorkflowIncident(
     ...(context.holder.actor ? { actor: context.holder.actor } : {}),
     ...(context.holder.runUrl ? { runUrl: context.holder.runUrl } : {}),
   };
-  const path = writeIncident(
-    resolve(env.GITHUB_WORKSPACE ?? '.', inputs.string('incident-dir') ?? 'incidents'),
-    incident,
-  );
+  const path = writeIncident(incidentDir(inputs.string('incident-dir'), env), incident);
   deps.log.info(`incident report written to ${path}; the service: ${health}`);
   return {
     outputs: { path, recovered: recoveredAt !== undefined },

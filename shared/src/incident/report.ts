@@ -6,7 +6,7 @@
  * the runbook's Incident Documentation path.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { markdownTable } from '../report/markdown.js';
 
 export interface IncidentStep {
@@ -124,6 +124,14 @@ export function incidentMarkdown(incident: Incident): string {
     prompt('Where did we get lucky?'),
     '',
   ].join('\n');
+}
+
+/**
+ * Where incident reports go: `incident-dir` (default `incidents`) under the workspace — the
+ * checkout on a runner (GITHUB_WORKSPACE), the current directory at a terminal.
+ */
+export function incidentDir(given: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env.GITHUB_WORKSPACE ?? '.', given ?? 'incidents');
 }
 
 /** `<dir>/YYYY-MM-DD-<name>.md`, never overwriting an earlier report of the same day (`-2`, `-3` …). */

@@ -11,14 +11,10 @@ import { restore } from './restore.js';
 import { backupSummary, restoreSummary, verifySummary } from './summary.js';
 import { verifyMode } from './verify-mode.js';
 
-export type Outputs = Record<string, string | number | boolean | undefined>;
+import type { RunResult } from '../result.js';
+export type { Outputs } from '../result.js';
 
-export interface ModeResult {
-  mode: string;
-  outputs: Outputs;
-  summary: string;
-  failure?: Error;
-}
+export type ModeResult = RunResult & { mode: string };
 
 function failureText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

@@ -10,7 +10,7 @@
  * run — the lesson of Deployer's stuck locks, without its timeouts that break long deploys.
  */
 import { builtin } from '../builtins.js';
-import { OperationError, errorText } from '../errors.js';
+import { SafetyRefusal, errorText } from '../errors.js';
 import type { Log } from '../log.js';
 import { throwIfCancelled } from '../cancel.js';
 import { sleepUnlessAborted } from '../retry/backoff.js';
@@ -49,7 +49,7 @@ export interface FoundLease {
   ageMs: number;
 }
 
-export class LeaseHeld extends OperationError {}
+export class LeaseHeld extends SafetyRefusal {}
 
 export function describeHolder(lease: Partial<Lease>): string {
   const who = [

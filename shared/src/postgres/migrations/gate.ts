@@ -4,7 +4,7 @@
  * verification less than `backup-max-age` ago.
  */
 import { existsSync } from 'node:fs';
-import { OperationError } from '../../errors.js';
+import { SafetyRefusal } from '../../errors.js';
 import { lastVerified, manifestPath, readManifest } from '../manifest.js';
 
 export interface BackupGate {
@@ -21,7 +21,7 @@ export async function checkBackupGate(
 ): Promise<string> {
   if (!gate.required) return 'backup gate off (require-backup: false)';
   const refuse = (why: string) =>
-    new OperationError(
+    new SafetyRefusal(
       mode === 'rollback'
         ? `Refused to roll back migrations of ${database}: ${why}. Nothing was rolled back.`
         : `Refused to migrate ${database}: ${why}. Nothing was applied.`,

@@ -4,7 +4,7 @@
  * exactly once. Each migration runs in its own transaction with lock_timeout and statement_timeout,
  * its tracking row written in the same transaction; a failure rolls both back.
  */
-import { OperationError, errorText } from '../../errors.js';
+import { OperationError, SafetyRefusal, errorText } from '../../errors.js';
 import type { Log } from '../../log.js';
 import type { DatabaseSession } from '../session.js';
 import { lineAt, type MigrationFile } from './files.js';
@@ -48,7 +48,7 @@ export async function acquireMigrationLock(
     await client.query('SELECT pg_advisory_lock(hashtext($1))', [lockKey(table)]);
   } catch (error) {
     if ((error as { code?: string }).code === '55P03') {
-      throw new OperationError(
+      throw new SafetyRefusal(
         `Another migration run (${who}) held the migration lock for longer than lock-wait (${Math.round(waitMs / 1000)} s). Nothing was applied.`,
         'wait for it to finish (a deploy pipeline, or an engineer running `runbook migrate`), then run again; raise lock-wait if it is expected.',
       );

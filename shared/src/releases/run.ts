@@ -1,0 +1,79 @@
+/**
+ * The one entry of action-deploy / action-rollback and `runbook deploy` / `runbook rollback`: read
+ * the inputs, run, give outputs, a summary and the failure — the deploy's incident report included,
+ * so that the CLI writes it exactly as the action does.
+ */
+import type { Inputs } from '../config/inputs.js';
+import { deployIncident } from '../incident/from-deploy.js';
+import { incidentDir, incidentMarkdown, writeIncident } from '../incident/report.js';
+import type { Log } from '../log.js';
+import type { RunResult } from '../result.js';
+import { deploy } from './deploy.js';
+import { readDeployOptions, readRollbackOptions, type RunContext } from './inputs.js';
+import { rollback } from './rollback.js';
+import { releaseSummaryMarkdown } from './summary.js';
+
+export interface RunDeps {
+  log: Log;
+  signal?: AbortSignal;
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function runDeploy(inputs: Inputs, context: RunContext, deps: RunDeps): Promise<RunResult> {
+  const options = readDeployOptions(inputs, context);
+  const wantsIncident = inputs.boolean('incident-report', false);
+  const report = await deploy(options, deps);
+  const result: RunResult = {
+    outputs: {
+      release: report.release,
+      'previous-release': report.previousRelease,
+      'rolled-back': report.rolledBack,
+      'hosts-report': JSON.stringify(report.hosts),
+      'duration-ms': report.durationMs,
+    },
+    summary: releaseSummaryMarkdown(
+      `Deploy ${options.sha.slice(0, 7)} to ${options.pm2.name}`,
+      report.hosts,
+      report.plan,
+      report.failure?.message,
+    ),
+    ...(report.failure ? { failure: report.failure } : {}),
+  };
+  if (report.failure && report.rolledBack && wantsIncident) {
+    // The runbook's Incident Documentation: the post-mortem template filled in, in the workspace.
+    const environment = inputs.string('environment');
+    const incident = deployIncident(report, {
+      sha: options.sha,
+      app: options.pm2.name,
+      endedAt: new Date(),
+      ...(environment ? { environment } : {}),
+      ...(context.holder.actor ? { actor: context.holder.actor } : {}),
+      ...(context.holder.runUrl ? { runUrl: context.holder.runUrl } : {}),
+    });
+    const path = writeIncident(incidentDir(inputs.string('incident-dir'), deps.env), incident);
+    deps.log.info(`incident report written to ${path}`);
+    result.outputs['incident-report'] = path;
+    result.summary += `\n\n${incidentMarkdown(incident)}`;
+  }
+  return result;
+}
+
+export async function runRollback(inputs: Inputs, context: RunContext, deps: RunDeps): Promise<RunResult> {
+  const options = readRollbackOptions(inputs, context);
+  const report = await rollback(options, deps);
+  return {
+    outputs: {
+      release: report.release,
+      'from-release': report.fromRelease,
+      'hosts-report': JSON.stringify(report.hosts),
+      'duration-ms': report.durationMs,
+    },
+    summary: releaseSummaryMarkdown(
+      `Rollback of ${options.pm2.name}`,
+      report.hosts,
+      report.plan,
+      report.failure?.message,
+    ),
+    ...(report.failure ? { failure: report.failure } : {}),
+  };
+}
