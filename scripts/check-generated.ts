@@ -1,6 +1,6 @@
 /**
- * Generated files must match their sources: rebuilds every bundle and README table, then fails
- * if git sees any difference under action-*\/dist or in an action README (changed or untracked).
+ * Generated files must match their sources: rebuilds every bundle (the actions' and the CLI's), README
+ * table and the CLI's action specs, then fails if git sees any difference in them (changed or untracked).
  */
 import { execFileSync } from 'node:child_process';
 import { repoRoot } from './actions.js';
@@ -18,6 +18,8 @@ const drift = execFileSync(
     '--',
     ':(glob)action-*/dist/**',
     ':(glob)action-*/README.md',
+    'cli/dist',
+    'cli/action-specs.ts',
   ],
   {
     cwd: repoRoot,
@@ -31,9 +33,20 @@ if (drift !== '') {
   );
   execFileSync(
     'git',
-    ['--no-pager', 'diff', '--stat', '--', ':(glob)action-*/dist/**', ':(glob)action-*/README.md'],
+    [
+      '--no-pager',
+      'diff',
+      '--stat',
+      '--',
+      ':(glob)action-*/dist/**',
+      ':(glob)action-*/README.md',
+      'cli/dist',
+      'cli/action-specs.ts',
+    ],
     { cwd: repoRoot, stdio: 'inherit' },
   );
   process.exit(1);
 }
-console.log('generated files are fresh: every action-*/dist and README table matches its sources');
+console.log(
+  'generated files are fresh: every action-*/dist, README table, cli/dist and cli/action-specs.ts matches its sources',
+);
