@@ -118,6 +118,26 @@ describe('action-diagnose', () => {
     }
   }, 90_000);
 
+  it('mode: status reads what is live, judges nothing, and a host that cannot be reached is a row saying so', async () => {
+    const run = await diagnose({
+      mode: 'status',
+      hosts: `${inputs().hosts}\nroot@127.0.0.1:1`,
+      'connect-attempts': '1',
+      'health-url': h.healthUrl,
+    });
+    const [live, down] = JSON.parse(run.outputs.status ?? '[]') as Record<string, unknown>[];
+    expect(live).toMatchObject({
+      reachable: true,
+      sha: sha(1),
+      pm2: { status: 'online' },
+      health: { healthy: true },
+    });
+    expect(down).toMatchObject({ host: 'root@127.0.0.1:1', reachable: false });
+    expect(run.outputs.severity ?? '').toBe('');
+    expect(run.summary).toMatch(/what is live/);
+    expect(run.summary).toMatch(/root@127\.0\.0\.1:1 \| \*\*unreachable\*\*/);
+  });
+
   it('logs holding a token, an env value and a URL password come back redacted', async () => {
     const list = JSON.parse(await h.droplet.pm2.command(['jlist'])) as {
       pm2_env: { pm_err_log_path: string };

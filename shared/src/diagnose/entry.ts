@@ -6,6 +6,8 @@ import type { ModeResult } from '../postgres/modes.js';
 import { diagnose } from './diagnose.js';
 import { readDiagnoseOptions } from './inputs.js';
 import { diagnoseSummary } from './summary.js';
+import { readStatus } from '../status/status.js';
+import { readStatusOptions } from '../status/inputs.js';
 
 const LEVELS = ['P0', 'P1', 'P2', 'P3'] as const;
 
@@ -13,6 +15,9 @@ export async function runDiagnose(
   inputs: Inputs,
   deps: { log: Log; env?: NodeJS.ProcessEnv },
 ): Promise<ModeResult> {
+  // `mode: status` reads what is live and judges nothing (runbook status).
+  if (inputs.choice('mode', ['diagnose', 'status'] as const, 'diagnose') === 'status')
+    return readStatus(readStatusOptions(inputs), deps);
   const options = readDiagnoseOptions(inputs, deps.env);
   const failOn = inputs.choice('fail-on', ['never', 'p0', 'p1', 'p2', 'p3'] as const, 'never').toUpperCase();
   const report = await diagnose(options, deps);

@@ -26,14 +26,7 @@ export function readDiagnoseOptions(inputs: Inputs, env: NodeJS.ProcessEnv = pro
   const hosts = inputs.list('hosts').map((raw) => parseSshTarget('hosts', raw));
   const appDirRaw = inputs.string('app-dir');
   const appDir = appDirRaw ? parseAppDir('app-dir', appDirRaw) : undefined;
-  const envFileRaw = inputs.string('env-file');
-  const envFile = envFileRaw
-    ? parseAppDir('env-file', envFileRaw)
-    : appDir
-      ? inputs.choice('layout', ['releases', 'legacy'] as const, 'releases') === 'releases'
-        ? `${appPaths(appDir).shared}/.env`
-        : `${appDir}/.env`
-      : undefined;
+  const envFile = readEnvFileLocation(inputs, appDir);
   const app = inputs.string('app-name');
   const redisUrl = redisRaw ? parseRedisUrl(inputs, 'redis-url', redisRaw) : undefined;
   const via = db ? readSshRoute(inputs) : undefined;
@@ -64,6 +57,16 @@ export function readDiagnoseOptions(inputs: Inputs, env: NodeJS.ProcessEnv = pro
     secrets,
     ...(bundleDir ? { bundleDir } : {}),
   };
+}
+
+/** The app's env file on the hosts: `env-file`, else by `layout` under `app-dir`; undefined without either. */
+export function readEnvFileLocation(inputs: Inputs, appDir: string | undefined): string | undefined {
+  const given = inputs.string('env-file');
+  if (given) return parseAppDir('env-file', given);
+  if (!appDir) return undefined;
+  return inputs.choice('layout', ['releases', 'legacy'] as const, 'releases') === 'releases'
+    ? `${appPaths(appDir).shared}/.env`
+    : `${appDir}/.env`;
 }
 
 /** A redis:// or rediss:// URL, its password masked in every form; the value never shown. */

@@ -39,6 +39,8 @@ export interface HostState {
   freeBytes?: number;
   /** What the release log says of each release present (or current with its directory gone). */
   history: Map<string, ReleaseHistory>;
+  /** The log lines of the releases present and of current, oldest first. */
+  log: ReleaseLogEntry[];
 }
 
 export type LogOutcome =
@@ -289,6 +291,7 @@ export function parseState(stdout: string): HostState {
     currentMissing: false,
     symlinks: [],
     history: new Map(),
+    log: [],
   };
   const entries: ReleaseLogEntry[] = [];
   const files: { id: string; bad: boolean; sha?: string }[] = [];
@@ -318,6 +321,7 @@ export function parseState(stdout: string): HostState {
     }
   }
   state.history = readHistory(entries);
+  state.log = entries;
   state.releases = files
     .map((file) => {
       const h = state.history.get(file.id);
