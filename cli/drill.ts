@@ -31,6 +31,7 @@ import { drillReport, failed, type ScenarioRecord } from './drill-report.js';
 import { startOutageProbe } from '../bench/lib/outage.js';
 import { startDatabaseHost } from '../sandbox/database-host.js';
 import { tableContents } from '../sandbox/sample-data.js';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -44,7 +45,12 @@ interface Step {
 const started = performance.now();
 const startedAt = new Date().toISOString();
 const since = () => `${((performance.now() - started) / 1000).toFixed(2)} s`;
-const say = (line: string) => console.log(`[${since().padStart(8)}] ${line}`);
+// Two scenarios run at once (see the end): each line names the scenario it belongs to.
+const inScenario = new AsyncLocalStorage<ScenarioRecord>();
+const say = (line: string) => {
+  const name = inScenario.getStore()?.name;
+  console.log(`[${since().padStart(8)}] ${name ? `${name.padEnd(26)} ` : ''}${line}`);
+};
 
 function firstLine(text: string | undefined): string {
   return (text ?? '').split('\n')[0]?.slice(0, 220) ?? '';
@@ -65,40 +71,68 @@ const only =
 const listing = args.includes('--list');
 const scenarios: ScenarioRecord[] = [];
 const known: string[] = [];
-let current: ScenarioRecord | undefined;
+const queued: { record: ScenarioRecord; body: () => Promise<void>; first: boolean }[] = [];
 
 const check = (ok: boolean, line: string) => {
-  current?.checks.push({ ok, line, at: new Date().toISOString() });
+  inScenario.getStore()?.checks.push({ ok, line, at: new Date().toISOString() });
   say(`${ok ? 'ok  ' : 'FAIL'} ${line}`);
 };
 /** The scenario measured the time from its injected failure to the service proven again. */
 const recovered = (ms: number | undefined) => {
+  const current = inScenario.getStore();
   if (current && ms !== undefined && Number.isFinite(ms)) current.recoveryMs = ms;
 };
 const skip = (why: string) => {
+  const current = inScenario.getStore();
   if (current) current.skipped = why;
   say(`skip: ${why}`);
 };
 
-/** Runs one named scenario (unless --only leaves it out), recording its checks; a throw fails it, the next still runs. */
-async function scenario(name: string, summary: string, body: () => Promise<void>): Promise<void> {
+/**
+ * Declares one named scenario (unless --only leaves it out); they run at the end. Each has its own
+ * hosts, so they are independent: a throw fails that one, the others still run.
+ */
+async function scenario(
+  name: string,
+  summary: string,
+  body: () => Promise<void>,
+  options: { longest?: boolean } = {},
+): Promise<void> {
   known.push(`${name}  ${summary}`);
   if (listing || (only && !only.has(name))) return;
-  const record: ScenarioRecord = { name, summary, startedAt: new Date().toISOString(), checks: [] };
+  const record: ScenarioRecord = { name, summary, startedAt: '', checks: [] };
   scenarios.push(record);
-  current = record;
+  queued.push({ record, body, first: options.longest === true });
+}
+
+async function runScenario(record: ScenarioRecord, body: () => Promise<void>): Promise<void> {
+  record.startedAt = new Date().toISOString();
   const t = performance.now();
-  say(`── ${name}: ${summary}`);
-  try {
-    await body();
-  } catch (error) {
-    record.error = error instanceof Error ? error.message : String(error);
-    say(`FAIL ${name} stopped: ${firstLine(record.error)}`);
-  } finally {
-    record.durationMs = Math.round(performance.now() - t);
-    record.endedAt = new Date().toISOString();
-    current = undefined;
-  }
+  await inScenario.run(record, async () => {
+    say(`── ${record.summary}`);
+    try {
+      await body();
+    } catch (error) {
+      record.error = error instanceof Error ? error.message : String(error);
+      say(`FAIL stopped: ${firstLine(record.error)}`);
+    } finally {
+      record.durationMs = Math.round(performance.now() - t);
+      record.endedAt = new Date().toISOString();
+    }
+  });
+}
+
+/**
+ * Two at a time, the longest first: the scenarios wait on health gates, restarts and timeouts far
+ * more than they compute, so two lanes keep the drill within its 150 s on two cores.
+ */
+async function runQueued(lanes: number): Promise<void> {
+  const queue = [...queued.filter((q) => q.first), ...queued.filter((q) => !q.first)];
+  await Promise.all(
+    Array.from({ length: lanes }, async () => {
+      for (let next = queue.shift(); next; next = queue.shift()) await runScenario(next.record, next.body);
+    }),
+  );
 }
 // Every system program the drill uses, before anything starts: a fresh machine gets them installed
 // (as root) or is told the one apt-get line — never a timeout half way through.
@@ -345,6 +379,7 @@ await scenario(
       say(`deploy host stopped, every process gone by pid, in ${Math.round(performance.now() - t4)} ms`);
     }
   },
+  { longest: true },
 );
 await scenario(
   'disk-full',
@@ -714,6 +749,7 @@ await scenario(
 if (listing) {
   for (const line of known) console.log(line);
 } else {
+  await runQueued(2);
   if (only) {
     const unknown = [...only].filter((name) => !known.some((k) => k.startsWith(`${name} `)));
     if (unknown.length) {

@@ -128,6 +128,22 @@ describe('help and usage', () => {
     for (const operation of OPERATIONS) expect(ops).toContain(`"${operation}"`);
   });
 
+  it('drill --list names the scenarios (from a clone); --only with an unknown name exits 2', async () => {
+    const listed = await runbookOn(runnerNode, ['drill', '--list'], { verbose: false });
+    expect(listed.code).toBe(0);
+    for (const name of [
+      'health-checks',
+      'deploy-and-rollback',
+      'disk-full',
+      'rotation-and-incident',
+      'backup-restore-migrations',
+    ])
+      expect(listed.stdout).toMatch(new RegExp(`^${name}  `, 'm'));
+    const unknown = await runbookOn(runnerNode, ['drill', '--only', 'nope'], { verbose: false });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/no scenario named nope; --list names them/);
+  }, 60_000);
+
   it('exits 2 for bad usage and bad input, naming it, before anything runs', async () => {
     const unknown = await runbook('health', '--url', server.url, '--retries', '3');
     expect(unknown.code).toBe(2);
