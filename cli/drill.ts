@@ -32,6 +32,10 @@ import { startOutageProbe } from '../bench/lib/outage.js';
 import { startDatabaseHost } from '../sandbox/database-host.js';
 import { tableContents } from '../sandbox/sample-data.js';
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { spawnSync } from 'node:child_process';
+import { stringify } from 'yaml';
+import { repoRoot } from '../sandbox/action-runner.js';
+import { runnerNode } from '../sandbox/runner-node.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -266,6 +270,26 @@ await scenario(
         rolledOk,
         `action-rollback: v3 → ${rolled.outputs.release} (previous good, skipping the bad v2), verified, in ${rolled.durationMs} ms`,
       );
+      // The on-call view of it, from the standalone CLI and a runbook.yml (the key from RUNBOOK_SSH_KEY).
+      const oncall = join(host.droplet.root, 'oncall');
+      mkdirSync(oncall, { recursive: true });
+      const { 'ssh-key': key, ...drillEnv } = hostInputs([host]);
+      writeFileSync(join(oncall, 'runbook.yml'), stringify({ environments: { drill: drillEnv } }));
+      const status = spawnSync(
+        runnerNode,
+        [join(repoRoot, 'cli', 'dist', 'runbook.mjs'), 'status', '--env', 'drill'],
+        {
+          cwd: oncall,
+          env: { ...process.env, RUNBOOK_SSH_KEY: key },
+          encoding: 'utf8',
+          timeout: 60_000,
+        },
+      );
+      check(
+        status.status === 0 && status.stdout.includes(`| ${rolled.outputs.release} (`),
+        `runbook status --env drill: what is live, ${rolled.outputs.release} rolled back to, exit ${status.status}`,
+      );
+      for (const line of status.stdout.trim().split('\n')) say(`       ${line}`);
 
       // An app shaped like real ones (issue 17): tsc into dist/, started from package.json, dotenv,
       // /health without a version — with only the inputs the reusable workflows pass.
