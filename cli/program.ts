@@ -186,7 +186,10 @@ function failureExit(error: unknown): number {
 }
 
 function failureText(error: unknown): string {
-  if (error instanceof ConfigurationError) return `${error.message} Nothing was changed.`;
+  if (error instanceof ConfigurationError)
+    return /Nothing was (changed|applied)/.test(error.message)
+      ? error.message
+      : `${error.message} Nothing was changed.`;
   if (error instanceof OperationError) return `${error.message}\nWhat to do: ${error.hint}`;
   return `Unexpected error (a bug in runbook-actions, please report it): ${errorText(error)}`;
 }
