@@ -6,7 +6,7 @@
 import type { Inputs } from '../shared/src/config/inputs.js';
 import type { Log } from '../shared/src/log.js';
 import type { RunResult } from '../shared/src/result.js';
-import type { RunContext } from '../shared/src/releases/inputs.js';
+import type { RunContext } from '../shared/src/result.js';
 import { runHealth } from '../shared/src/health/run.js';
 import { runDeploy, runRollback } from '../shared/src/releases/run.js';
 import { runBackupMode } from '../shared/src/postgres/modes.js';

@@ -14,7 +14,7 @@ import { homedir, hostname, userInfo } from 'node:os';
 import { Inputs } from '../shared/src/config/inputs.js';
 import { ConfigurationError, OperationError, errorText, isSafetyRefusal } from '../shared/src/errors.js';
 import { Redactor } from '../shared/src/redact/redactor.js';
-import type { RunContext } from '../shared/src/releases/inputs.js';
+import type { RunContext } from '../shared/src/result.js';
 import { cancelOnSignals } from '../shared/src/cancel.js';
 import { ACTION_SPECS } from './action-specs.js';
 import { COMMANDS, type CommandSpec } from './commands.js';

@@ -1,5 +1,5 @@
 /** Who is running, from the runner's GITHUB_* variables: the lease holder and the default sha. */
-import type { RunContext } from '../releases/inputs.js';
+import type { RunContext } from '../result.js';
 
 export function githubRunContext(env: NodeJS.ProcessEnv = process.env): RunContext {
   const runId = env.GITHUB_RUN_ID;

@@ -2,7 +2,7 @@
 import type { Inputs } from '../config/inputs.js';
 import { OperationError } from '../errors.js';
 import type { Log } from '../log.js';
-import type { ModeResult } from '../postgres/modes.js';
+import type { ModeResult } from '../result.js';
 import { diagnose } from './diagnose.js';
 import { readDiagnoseOptions } from './inputs.js';
 import { diagnoseSummary } from './summary.js';

@@ -9,7 +9,7 @@ import { ConfigurationError } from '../errors.js';
 import { readHealthCriteria } from '../health/inputs.js';
 import { verifyHealth } from '../health/verify.js';
 import type { Log } from '../log.js';
-import type { RunContext } from '../releases/inputs.js';
+import type { RunContext } from '../result.js';
 import { incidentDir, incidentMarkdown, writeIncident, type Incident } from './report.js';
 
 const OUTCOMES = ['success', 'failure', 'cancelled'] as const;

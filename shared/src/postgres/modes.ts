@@ -11,10 +11,7 @@ import { restore } from './restore.js';
 import { backupSummary, restoreSummary, verifySummary } from './summary.js';
 import { verifyMode } from './verify-mode.js';
 
-import type { RunResult } from '../result.js';
-export type { Outputs } from '../result.js';
-
-export type ModeResult = RunResult & { mode: string };
+import type { ModeResult } from '../result.js';
 
 function failureText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

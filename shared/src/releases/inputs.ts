@@ -7,16 +7,10 @@ import { checkArtifact } from './artifact.js';
 import type { DeployOptions, ReleaseTarget } from './deploy.js';
 import { parseHealthUrlTemplates } from './host-url.js';
 import { parseAppDir, parseAppName, parseReleaseId, parseSha } from './layout.js';
-import type { Holder } from './lease.js';
+import type { RunContext } from '../result.js';
 import type { RollbackOptions } from './rollback.js';
 import { ConfigurationError } from '../errors.js';
 import { parseRelativePath } from '../config/parse.js';
-
-/** What the caller knows of the run: the runner's GITHUB_* values, or the CLI's user and host. */
-export interface RunContext {
-  holder: Holder;
-  sha?: string;
-}
 
 function parseEnvName(input: string, raw: string): string {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(raw))

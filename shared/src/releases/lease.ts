@@ -17,13 +17,9 @@ import { sleepUnlessAborted } from '../retry/backoff.js';
 import type { SshSession } from '../ssh/session.js';
 import { sh } from '../ssh/shell.js';
 import type { AppPaths } from './layout.js';
+import type { Holder } from '../result.js';
 
-export interface Holder {
-  /** What holds it, e.g. `deploy run 123 attempt 1`. */
-  description: string;
-  actor?: string;
-  runUrl?: string;
-}
+export type { Holder } from '../result.js';
 
 export interface Lease extends Holder {
   token: string;

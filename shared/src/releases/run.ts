@@ -9,7 +9,8 @@ import { incidentDir, incidentMarkdown, writeIncident } from '../incident/report
 import type { Log } from '../log.js';
 import type { RunResult } from '../result.js';
 import { deploy } from './deploy.js';
-import { readDeployOptions, readRollbackOptions, type RunContext } from './inputs.js';
+import { readDeployOptions, readRollbackOptions } from './inputs.js';
+import type { RunContext } from '../result.js';
 import { rollback } from './rollback.js';
 import { releaseSummaryMarkdown } from './summary.js';
 

@@ -1,8 +1,8 @@
 /** The one entry of action-rotate-secret and the CLI's rotate-secret: read the mode's inputs, run it, give outputs and a summary. */
 import type { Inputs } from '../config/inputs.js';
 import type { Log } from '../log.js';
-import type { ModeResult } from '../postgres/modes.js';
-import type { RunContext } from '../releases/inputs.js';
+import type { ModeResult } from '../result.js';
+import type { RunContext } from '../result.js';
 import { auditSecrets } from './audit.js';
 import { readAuditOptions, readRotateOptions, readSecretMode, readSecretTarget } from './inputs.js';
 import { retirePrevious, rotateSecret, type RotationReport } from './rotate.js';

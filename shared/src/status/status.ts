@@ -6,7 +6,7 @@
  */
 import { errorText } from '../errors.js';
 import type { Log } from '../log.js';
-import type { RunResult } from '../result.js';
+import type { ModeResult } from '../result.js';
 import { markdownTable } from '../report/markdown.js';
 import { readRemoteEnv } from '../envfile/remote.js';
 import { EnvFile } from '../envfile/envfile.js';
@@ -245,10 +245,7 @@ export function statusSummary(app: string, hosts: HostStatus[]): string {
   return lines.join('\n');
 }
 
-export async function readStatus(
-  options: StatusOptions,
-  deps: { log: Log },
-): Promise<RunResult & { mode: string }> {
+export async function readStatus(options: StatusOptions, deps: { log: Log }): Promise<ModeResult> {
   const hosts = await Promise.all(options.hosts.map((target, i) => readHost(target, i, options, deps.log)));
   const down = hosts.filter((h) => !h.reachable || h.error);
   for (const h of down)

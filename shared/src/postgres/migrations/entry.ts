@@ -10,7 +10,7 @@ import { markdownTable } from '../../report/markdown.js';
 import { readAccess } from '../inputs.js';
 import { maintain } from '../maintenance/maintain.js';
 import { TASKS, type Task } from '../maintenance/tasks.js';
-import type { ModeResult } from '../modes.js';
+import type { ModeResult } from '../../result.js';
 import { DEFAULT_MAX_FILE_BYTES } from './files.js';
 import { migrate, type MigrateReport } from './migrate.js';
 import { parseTableRef } from './tracking.js';
