@@ -3,7 +3,8 @@
  * plain TCP connection speaking RESP — four read-only commands do not justify a client library in
  * every bundle. The password goes in an AUTH command on the connection, never on a command line.
  */
-import { builtin } from '../builtins.js';
+import { connect as netConnect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import type { SshSession } from '../ssh/session.js';
 import { sh } from '../ssh/shell.js';
 
@@ -63,9 +64,7 @@ export async function pipeline(url: URL, commands: string[][], timeoutMs: number
   const port = Number(url.port || 6379);
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const socket =
-    url.protocol === 'rediss:'
-      ? builtin.tls.connect({ host, port, servername: host })
-      : builtin.net.connect({ host, port });
+    url.protocol === 'rediss:' ? tlsConnect({ host, port, servername: host }) : netConnect({ host, port });
   return new Promise<Reply[]>((resolve, reject) => {
     let buf = '';
     const replies: Reply[] = [];

@@ -3,9 +3,10 @@
  * node:http rather than fetch: fetch hides the peer certificate and the socket-level error codes
  * that tell an on-call engineer whether nothing listens (ECONNREFUSED) or something hangs.
  */
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type http from 'node:http';
 import type https from 'node:https';
-import { builtin } from '../builtins.js';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 
@@ -90,7 +91,7 @@ export function httpGet(request: HttpGetRequest): Promise<HttpGetResponse> {
       req.destroy();
       reject(new HttpGetError(code, message, elapsed()));
     };
-    const req = (isHttps ? builtin.https : builtin.http).request(request.url, options, (res) => {
+    const req = (isHttps ? httpsRequest : httpRequest)(request.url, options, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (chunk: Buffer) => {

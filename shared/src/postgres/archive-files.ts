@@ -2,7 +2,7 @@
  * A backup on disk: one file (custom, plain-gzip) or one directory (directory format). Checksums,
  * fsync and the `.partial` → final rename that makes a file with the final name always complete.
  */
-import { builtin } from '../builtins.js';
+import { createHash } from 'node:crypto';
 import { open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
@@ -14,7 +14,7 @@ export interface FileDigest {
 
 /** One buffer, read into again and again: hashing a 1 GB file must not grow the process by 1 GB of chunks. */
 export async function hashFile(path: string): Promise<FileDigest> {
-  const hash = builtin.crypto.createHash('sha256');
+  const hash = createHash('sha256');
   const buffer = Buffer.allocUnsafe(1 << 20);
   const handle = await open(path, 'r');
   let bytes = 0;
@@ -52,7 +52,7 @@ export function combine(files: FileDigest[]): { bytes: number; sha256: string } 
   const list = files.map((f) => `${f.sha256}  ${f.name}\n`).join('');
   return {
     bytes: files.reduce((sum, f) => sum + f.bytes, 0),
-    sha256: builtin.crypto.createHash('sha256').update(list).digest('hex'),
+    sha256: createHash('sha256').update(list).digest('hex'),
   };
 }
 

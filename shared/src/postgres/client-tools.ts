@@ -4,8 +4,8 @@
  * an archive written by a newer pg_dump, so the major versions are compared before anything starts
  * and a mismatch is refused naming both versions and what to install.
  */
+import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { builtin } from '../builtins.js';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { OperationError } from '../errors.js';
@@ -31,9 +31,7 @@ export function parseToolVersion(text: string): { version: string; major: number
 function probe(binDir: string): ClientTools | undefined {
   const path = (tool: ToolName) => (binDir === '' ? tool : join(binDir, tool));
   try {
-    const parsed = parseToolVersion(
-      builtin.childProcess.execFileSync(path('pg_dump'), ['--version'], { encoding: 'utf8' }),
-    );
+    const parsed = parseToolVersion(execFileSync(path('pg_dump'), ['--version'], { encoding: 'utf8' }));
     return parsed ? { binDir, ...parsed, path } : undefined;
   } catch {
     return undefined;
@@ -114,7 +112,7 @@ export function startTool(
     hint: string;
   },
 ): ToolRun {
-  const child = builtin.childProcess.spawn(tools.path(tool), args, {
+  const child = spawn(tools.path(tool), args, {
     env: options.env,
     stdio: [options.stdin ?? 'ignore', options.stdout ?? 'ignore', 'pipe'],
   });

@@ -4,11 +4,11 @@
  * plain output goes through gzip into the file with backpressure: no stage holds the dump), every
  * stage's exit status checked, the file written as `.partial`, fsynced and only then renamed.
  */
+import { createGzip } from 'node:zlib';
 import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { builtin } from '../builtins.js';
 import { OperationError, errorText } from '../errors.js';
 import type { Log } from '../log.js';
 import { digestBackup, publish, removeQuietly } from './archive-files.js';
@@ -120,7 +120,7 @@ export async function writeBackup(
             dump.child.stdout as NodeJS.ReadableStream,
             // So that `gunzip < f | psql` runs as the application's role, which uses extensions it does not own.
             new SqlLineFilter(isExtensionOwnerOnlyLine, true),
-            builtin.zlib.createGzip({ level: spec.compression, chunkSize: 1 << 16 }),
+            createGzip({ level: spec.compression, chunkSize: 1 << 16 }),
             createWriteStream(partial, { mode: 0o600 }),
           ).catch((error: unknown) => {
             dump.child.kill('SIGTERM');

@@ -5,8 +5,8 @@
  * channel to the URL's host and port, resolved on the droplet; pg_dump, psql and node-pg all
  * connect to it as to any server.
  */
+import { createServer } from 'node:net';
 import type net from 'node:net';
-import { builtin } from '../builtins.js';
 import type { Log } from '../log.js';
 import { openSession, type SshOptions } from '../ssh/connect.js';
 import type { SshSession } from '../ssh/session.js';
@@ -52,7 +52,7 @@ export async function openEndpoint(db: DatabaseUrl, via: SshRoute | undefined, l
 
 function listenForwarding(session: SshSession, host: string, port: number): Promise<net.Server> {
   const sockets = new Set<net.Socket>();
-  const server = builtin.net.createServer((socket) => {
+  const server = createServer((socket) => {
     sockets.add(socket);
     socket.setNoDelay(true);
     socket.on('close', () => sockets.delete(socket));

@@ -4,16 +4,16 @@
  * on a scratch server that lacks production's roles (pg_restore's --no-owner --no-privileges for a
  * format that has no such switch), extensions the live target already has. COPY data passes untouched.
  */
+import { createGunzip } from 'node:zlib';
 import { createReadStream } from 'node:fs';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
-import { builtin } from '../builtins.js';
 
 export const DUMP_TRAILER = '-- PostgreSQL database dump complete';
 
 export function openPlainDump(path: string, gzipped: boolean): Readable {
   const file = createReadStream(path, { highWaterMark: 1 << 20 });
   if (!gzipped) return file;
-  const gunzip = builtin.zlib.createGunzip();
+  const gunzip = createGunzip();
   file.on('error', (error) => gunzip.destroy(error));
   return file.pipe(gunzip);
 }

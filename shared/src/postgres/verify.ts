@@ -7,7 +7,7 @@
  * - restore: loaded into a fresh database on the scratch server, errors stopping it, every table's
  *   rows counted against the manifest, and the scratch database dropped again.
  */
-import { builtin } from '../builtins.js';
+import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { OperationError, errorText } from '../errors.js';
@@ -177,7 +177,7 @@ async function restoreIntoScratch(
   ctx: VerifyContext,
 ): Promise<{ ms: number; mismatches: Mismatch[] }> {
   const admin = await DatabaseSession.open(scratch.db, scratch.reach);
-  const name = `runbook_verify_${builtin.crypto.randomBytes(6).toString('hex')}`;
+  const name = `runbook_verify_${randomBytes(6).toString('hex')}`;
   try {
     await admin.client.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE template0`);
     const ms = await loadBackup(

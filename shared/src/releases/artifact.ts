@@ -1,5 +1,6 @@
 /** The build job's output as one gzipped tarball to upload: given as a tarball, or packed from a directory. */
-import { builtin } from '../builtins.js';
+import { execFile } from 'node:child_process';
+import { createGunzip } from 'node:zlib';
 import { createReadStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +8,7 @@ import { promisify } from 'node:util';
 import { ConfigurationError } from '../errors.js';
 import type { ArtifactSize } from './disk.js';
 
-const run = (file: string, args: string[]) => promisify(builtin.childProcess.execFile)(file, args);
+const run = (file: string, args: string[]) => promisify(execFile)(file, args);
 
 export interface PackedArtifact extends ArtifactSize {
   tarball: string;
@@ -33,7 +34,7 @@ export function checkArtifact(input: string, path: string): void {
 /** Bytes of the gunzipped stream, read once without holding it: what unpacking will write, at most. */
 async function gunzippedBytes(input: string, tarball: string): Promise<number> {
   let bytes = 0;
-  const gunzip = builtin.zlib.createGunzip();
+  const gunzip = createGunzip();
   gunzip.on('data', (chunk: Buffer) => (bytes += chunk.length));
   await new Promise<void>((resolve, reject) => {
     const fail = (error: Error) =>

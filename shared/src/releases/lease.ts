@@ -9,7 +9,7 @@
  * a dead run (cancelled job, killed runner): it is taken over at once, with a warning naming that
  * run — the lesson of Deployer's stuck locks, without its timeouts that break long deploys.
  */
-import { builtin } from '../builtins.js';
+import { randomBytes } from 'node:crypto';
 import { SafetyRefusal, errorText } from '../errors.js';
 import type { Log } from '../log.js';
 import { throwIfCancelled } from '../cancel.js';
@@ -92,7 +92,7 @@ export async function acquireLease(
 ): Promise<{ lease: Lease; tookOver?: FoundLease }> {
   const now = deps.now ?? (() => new Date());
   const sleep = deps.sleep ?? ((ms: number) => sleepUnlessAborted(ms, deps.signal));
-  const token = builtin.crypto.randomBytes(9).toString('hex');
+  const token = randomBytes(9).toString('hex');
   const lease: Lease = {
     ...holder,
     token,

@@ -3,7 +3,7 @@
  * first 8 hex digits of its sha256 (enough to tell two values apart in a plan or an audit, far
  * too little to guess one).
  */
-import { builtin } from '../builtins.js';
+import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { ConfigurationError } from '../errors.js';
 
 export interface GenerateSpec {
@@ -28,10 +28,10 @@ export function parseGenerate(input: string, raw: string): GenerateSpec {
 
 /** One line, never wrapped (openssl wraps base64 at 64 columns; a line break has no place in .env). */
 export function generateValue(spec: GenerateSpec): string {
-  if (spec.kind === 'base64') return builtin.crypto.randomBytes(spec.size).toString('base64');
-  if (spec.kind === 'hex') return builtin.crypto.randomBytes(spec.size).toString('hex');
+  if (spec.kind === 'base64') return randomBytes(spec.size).toString('base64');
+  if (spec.kind === 'hex') return randomBytes(spec.size).toString('hex');
   // randomInt draws without modulo bias.
-  return Array.from({ length: spec.size }, () => ALNUM[builtin.crypto.randomInt(ALNUM.length)]).join('');
+  return Array.from({ length: spec.size }, () => ALNUM[randomInt(ALNUM.length)]).join('');
 }
 
 export function describeGenerate(spec: GenerateSpec): string {
@@ -41,7 +41,7 @@ export function describeGenerate(spec: GenerateSpec): string {
 }
 
 export function fingerprint(value: string): string {
-  return builtin.crypto.createHash('sha256').update(value, 'utf8').digest('hex').slice(0, 8);
+  return createHash('sha256').update(value, 'utf8').digest('hex').slice(0, 8);
 }
 
 /** A fingerprint or a word saying there was no value. */

@@ -2,7 +2,7 @@
  * Host-key pinning. A server's key is accepted only when it matches a `known_hosts` line for that
  * host (plain or hashed `|1|salt|hash` names, `[host]:port` for other ports) or a `SHA256:` fingerprint.
  */
-import { builtin } from '../builtins.js';
+import { createHash, createHmac } from 'node:crypto';
 import { ConfigurationError } from '../errors.js';
 
 export interface KnownHost {
@@ -39,7 +39,7 @@ export function parseKnownHosts(input: string, raw: string): KnownHost[] {
 
 /** OpenSSH's form of a key fingerprint: `SHA256:` + unpadded base64 of the blob's SHA-256. */
 export function fingerprintOf(keyBlob: Buffer): string {
-  return `SHA256:${builtin.crypto.createHash('sha256').update(keyBlob).digest('base64').replace(/=+$/, '')}`;
+  return `SHA256:${createHash('sha256').update(keyBlob).digest('base64').replace(/=+$/, '')}`;
 }
 
 export function parseFingerprint(input: string, raw: string): string {
@@ -57,10 +57,7 @@ function nameMatches(pattern: string, hostName: string): boolean {
   if (pattern.startsWith('|1|')) {
     const [, , salt, hash] = pattern.split('|');
     if (!salt || !hash) return false;
-    return (
-      builtin.crypto.createHmac('sha1', Buffer.from(salt, 'base64')).update(hostName).digest('base64') ===
-      hash
-    );
+    return createHmac('sha1', Buffer.from(salt, 'base64')).update(hostName).digest('base64') === hash;
   }
   return pattern === hostName;
 }

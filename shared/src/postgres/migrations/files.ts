@@ -3,7 +3,7 @@
  * `.sql` name is an error naming the file — a typo must not be skipped silently — and so are two files
  * with one version.
  */
-import { builtin } from '../../builtins.js';
+import { createHash } from 'node:crypto';
 import { readdir, readFile, realpath } from 'node:fs/promises';
 import { join, relative, isAbsolute } from 'node:path';
 import { formatBytes } from '../../config/parse.js';
@@ -39,7 +39,7 @@ export function compareVersions(a: string, b: string): number {
 }
 
 export function sha256(text: string): string {
-  return builtin.crypto.createHash('sha256').update(text).digest('hex');
+  return createHash('sha256').update(text).digest('hex');
 }
 
 /** Where the files may be: inside `root` (the workspace) unless the caller allowed otherwise. */
