@@ -1,5 +1,5 @@
 /** The action's inputs: the runner's INPUT_* variables, secrets masked with the runner and our redactor. */
-import * as core from './workflow-commands.js';
+import * as core from '@actions/core';
 import { Inputs } from '../config/inputs.js';
 import { maskSecret } from './redaction.js';
 

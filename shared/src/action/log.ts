@@ -1,5 +1,5 @@
 /** The Log cores receive when they run inside an action: the runner's log, redacted. */
-import * as core from './workflow-commands.js';
+import * as core from '@actions/core';
 import type { Log } from '../log.js';
 import { maskSecret, redact } from './redaction.js';
 

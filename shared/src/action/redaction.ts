@@ -3,7 +3,7 @@
  * (`::add-mask::`) at the moment it is read; outputs, the summary and annotations pass through it,
  * because the runner masks log lines only and not the forms a secret takes inside other values.
  */
-import * as core from './workflow-commands.js';
+import * as core from '@actions/core';
 import { Redactor } from '../redact/redactor.js';
 
 export const redactor = new Redactor();

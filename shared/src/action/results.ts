@@ -1,5 +1,5 @@
 /** Outputs and the job summary, both redacted: the runner masks log lines, not these files. */
-import * as core from './workflow-commands.js';
+import * as core from '@actions/core';
 import { SUMMARY_LIMIT, truncate } from '../report/markdown.js';
 import { redact } from './redaction.js';
 import type { RunResult } from '../result.js';
@@ -16,7 +16,7 @@ export function setOutputs(outputs: Record<string, OutputValue>): void {
 export async function writeSummary(markdown: string): Promise<void> {
   // Outside a runner (a local try-out) there is no summary file; that is not a failure.
   if (!process.env.GITHUB_STEP_SUMMARY) return;
-  core.appendSummary(truncate(redact(markdown), SUMMARY_LIMIT));
+  await core.summary.addRaw(truncate(redact(markdown), SUMMARY_LIMIT), true).write();
 }
 
 /** A run's outputs and summary written, then its failure thrown (runAction reports it). */

@@ -3,7 +3,7 @@
  * what failed and what to do next, and exit code 1. Configuration errors name the input and say
  * nothing was changed; operation errors carry a hint; anything else is reported as a bug.
  */
-import * as core from './workflow-commands.js';
+import * as core from '@actions/core';
 import { ConfigurationError, OperationError, errorText } from '../errors.js';
 import { redact } from './redaction.js';
 
