@@ -4,11 +4,12 @@ import type { Inputs } from '../config/inputs.js';
 import { readHealthCriteria } from '../health/inputs.js';
 import { readDatabaseUrl, readSshRoute } from '../postgres/inputs.js';
 import { parseHealthUrlTemplates } from '../releases/host-url.js';
-import { appPaths, parseAppDir, parseAppName } from '../releases/layout.js';
+import { parseAppDir, parseAppName } from '../releases/layout.js';
 import { ConfigurationError } from '../errors.js';
 import { readSshOptions } from '../ssh/inputs.js';
 import { parseSshTarget } from '../ssh/target.js';
 import type { DiagnoseOptions } from './diagnose.js';
+import { readEnvFileLocation } from '../envfile/inputs.js';
 
 export function readDiagnoseOptions(inputs: Inputs, env: NodeJS.ProcessEnv = process.env): DiagnoseOptions {
   // Secrets first, masked before anything else can fail and print something.
@@ -57,16 +58,6 @@ export function readDiagnoseOptions(inputs: Inputs, env: NodeJS.ProcessEnv = pro
     secrets,
     ...(bundleDir ? { bundleDir } : {}),
   };
-}
-
-/** The app's env file on the hosts: `env-file`, else by `layout` under `app-dir`; undefined without either. */
-export function readEnvFileLocation(inputs: Inputs, appDir: string | undefined): string | undefined {
-  const given = inputs.string('env-file');
-  if (given) return parseAppDir('env-file', given);
-  if (!appDir) return undefined;
-  return inputs.choice('layout', ['releases', 'legacy'] as const, 'releases') === 'releases'
-    ? `${appPaths(appDir).shared}/.env`
-    : `${appDir}/.env`;
 }
 
 /** A redis:// or rediss:// URL, its password masked in every form; the value never shown. */

@@ -10,7 +10,7 @@ import { markdownTable } from '../report/markdown.js';
 import { readReleaseTarget } from '../releases/inputs.js';
 import type { RunContext } from '../result.js';
 import { parseAppDir, parseAppName } from '../releases/layout.js';
-import { readEnvFile } from '../secrets/inputs.js';
+import { readEnvFile } from '../envfile/inputs.js';
 import type { SecretTarget } from '../secrets/secret-hosts.js';
 import { readHosts, readSshOptions } from '../ssh/inputs.js';
 import { flushCache } from './flush-cache.js';

@@ -6,12 +6,13 @@ import { ConfigurationError } from '../errors.js';
 import { readReleaseTarget } from '../releases/inputs.js';
 import type { RunContext } from '../result.js';
 import { parseHealthUrlTemplates } from '../releases/host-url.js';
-import { appPaths, parseAppDir } from '../releases/layout.js';
+import { parseAppDir } from '../releases/layout.js';
 import { readHosts, readSshOptions } from '../ssh/inputs.js';
 import type { AuditOptions } from './audit.js';
 import { checkGithubSecretName, type GithubScope, type GithubSecretTarget } from './github-secret.js';
 import type { RotateOptions } from './rotate.js';
 import type { SecretTarget } from './secret-hosts.js';
+import { readEnvFile } from '../envfile/inputs.js';
 import { parseGenerate } from './value.js';
 
 export type SecretMode = 'rotate' | 'retire-previous' | 'audit';
@@ -30,25 +31,6 @@ function readName(inputs: Inputs): string {
   const name = inputs.string('name', { required: true });
   checkAppVariable('name', name, inputs.boolean('allow-lowercase-name', false));
   return name;
-}
-
-/** The env file: `env-file`, or the layout's place for it under app-dir. */
-export function readEnvFile(
-  inputs: Inputs,
-  appDir: string,
-): { envFile: string; workDir: string; allowOutsideAppDir: boolean } {
-  const layout = inputs.choice('layout', ['releases', 'legacy'] as const, 'releases');
-  const paths = appPaths(appDir);
-  const given = inputs.string('env-file');
-  return {
-    envFile: given
-      ? parseAppDir('env-file', given)
-      : layout === 'releases'
-        ? `${paths.shared}/.env`
-        : `${paths.root}/.env`,
-    workDir: layout === 'releases' ? paths.current : paths.root,
-    allowOutsideAppDir: inputs.boolean('allow-env-file-outside-app-dir', false),
-  };
 }
 
 export function readSecretTarget(inputs: Inputs, context: RunContext): SecretTarget {

@@ -2,7 +2,7 @@
 import type { Inputs } from '../config/inputs.js';
 import { ConfigurationError } from '../errors.js';
 import { readHealthCriteria } from '../health/inputs.js';
-import { readEnvFileLocation } from '../diagnose/inputs.js';
+import { readEnvFileLocation } from '../envfile/inputs.js';
 import { parseHealthUrlTemplates } from '../releases/host-url.js';
 import { parseAppDir, parseAppName } from '../releases/layout.js';
 import { readSshOptions } from '../ssh/inputs.js';
