@@ -37,9 +37,6 @@ export interface CommandSpec {
   run(inputs: Inputs, context: RunContext, deps: RunDeps): Promise<RunResult>;
 }
 
-const appliedBy = (context: RunContext) =>
-  `${context.holder.description}${context.holder.actor ? ` by ${context.holder.actor}` : ''}`;
-
 export const COMMANDS: CommandSpec[] = [
   {
     name: 'health',
@@ -88,14 +85,14 @@ export const COMMANDS: CommandSpec[] = [
     name: 'migrate',
     action: 'action-db-migrate',
     summary: 'apply migrations (--mode status|rollback too), gated on a verified backup',
-    run: (inputs, context, deps) => runMigrateMode(inputs, deps, appliedBy(context)),
+    run: (inputs, context, deps) => runMigrateMode(inputs, context, deps),
   },
   {
     name: 'maintain',
     action: 'action-db-migrate',
     summary: 'database upkeep and checks: --tasks analyze,connections,long-queries,…',
     fixed: { mode: 'maintenance' },
-    run: (inputs, context, deps) => runMigrateMode(inputs, deps, appliedBy(context)),
+    run: (inputs, context, deps) => runMigrateMode(inputs, context, deps),
   },
   {
     name: 'diagnose',

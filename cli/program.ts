@@ -154,22 +154,24 @@ changed · 3 refused for safety (unconfirmed, another run holds the lock, a gate
       command.addArgument(
         new Argument(`<${spec.argument.input}>`, 'what to do').choices(spec.argument.choices),
       );
+    // Each input's option, by input name: commander keeps its value under the option's attribute name.
+    const inputOptions = new Map<string, Option>();
     for (const [name, input] of Object.entries(action.inputs)) {
       if (spec.fixed?.[name] !== undefined || name === spec.argument?.input || spec.hide?.includes(name))
         continue;
-      command.addOption(
-        new Option(
-          `--${name} <value>`,
-          helpText({ ...input, default: spec.terminal?.[name] ?? input.default }, name),
-        ).argParser(collect),
-      );
+      const option = new Option(
+        `--${name} <value>`,
+        helpText({ ...input, default: spec.terminal?.[name] ?? input.default }, name),
+      ).argParser(collect);
+      command.addOption(option);
+      inputOptions.set(name, option);
     }
     addGlobalFlags(command).action((...args: unknown[]) => {
       const options = (args.at(-2) ?? {}) as Record<string, unknown>;
       const flags: Record<string, string> = {};
-      for (const [key, value] of Object.entries(options)) {
-        if (['env', 'config', 'json', 'verbose'].includes(key) || typeof value !== 'string') continue;
-        flags[key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)] = value;
+      for (const [name, option] of inputOptions) {
+        const value = options[option.attributeName()];
+        if (typeof value === 'string') flags[name] = value;
       }
       if (spec.argument) flags[spec.argument.input] = String(args[0]);
       onRun(spec, flags, options as GlobalFlags);

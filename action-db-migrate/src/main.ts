@@ -6,13 +6,11 @@ import { cancelOnSignals } from '../../shared/src/cancel.js';
 import { runMigrateMode } from '../../shared/src/postgres/migrations/entry.js';
 
 await runAction(async () => {
-  const { holder } = githubRunContext();
-  const appliedBy = `${holder.description}${holder.actor ? ` by ${holder.actor}` : ''}`;
   const workspace = process.env.GITHUB_WORKSPACE;
-  const result = await runMigrateMode(
-    actionInputs,
-    { log: actionLog, signal: cancelOnSignals(), ...(workspace ? { workspace } : {}) },
-    appliedBy,
-  );
+  const result = await runMigrateMode(actionInputs, githubRunContext(), {
+    log: actionLog,
+    signal: cancelOnSignals(),
+    ...(workspace ? { workspace } : {}),
+  });
   await reportResult(result);
 });

@@ -192,9 +192,10 @@ export function restoreFailureAdvice(message: string, format: BackupFile['format
     return 'The server ran out of locks for the one transaction: raise max_locks_per_transaction on that server (then restart PostgreSQL), or restore into an empty database (target-database-url).';
   if (/lock timeout/i.test(message))
     return 'Another session held a lock longer than lock-wait: find it (ops: long queries), or set terminate-blockers: true, and run the restore again.';
-  const dependent = /because other objects depend on it[\s\S]*?DETAIL:\s*([^\n]+)/.exec(message);
-  if (dependent || /because other objects depend on it/.test(message))
-    return `Objects that are not in the backup depend on objects it replaces${dependent ? ` (${(dependent[1] as string).trim()})` : ''} — made after the backup was taken: drop those (or their foreign keys) first if they are not needed, or restore into an empty database (target-database-url) and move what is needed across.`;
+  if (/because other objects depend on it/.test(message)) {
+    const detail = /because other objects depend on it[\s\S]*?DETAIL:\s*([^\n]+)/.exec(message)?.[1]?.trim();
+    return `Objects that are not in the backup depend on objects it replaces${detail ? ` (${detail})` : ''} — made after the backup was taken: drop those (or their foreign keys) first if they are not needed, or restore into an empty database (target-database-url) and move what is needed across.`;
+  }
   if (format !== 'custom' && format !== 'directory' && /already exists/.test(message))
     return 'A plain dump without DROP statements cannot restore over existing tables: restore it into an empty database (target-database-url).';
   return 'Read the error above; the restore can be run again once its cause is fixed.';

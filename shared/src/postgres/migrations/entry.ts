@@ -10,7 +10,7 @@ import { markdownTable } from '../../report/markdown.js';
 import { readAccess } from '../inputs.js';
 import { maintain } from '../maintenance/maintain.js';
 import { TASKS, type Task } from '../maintenance/tasks.js';
-import type { ModeResult } from '../../result.js';
+import type { ModeResult, RunContext } from '../../result.js';
 import { DEFAULT_MAX_FILE_BYTES } from './files.js';
 import { migrate, type MigrateReport } from './migrate.js';
 import { parseTableRef } from './tracking.js';
@@ -80,9 +80,11 @@ function migrateSummary(report: MigrateReport, database: string, failure?: strin
 
 export async function runMigrateMode(
   inputs: Inputs,
+  context: RunContext,
   deps: { log: Log; signal?: AbortSignal; workspace?: string },
-  appliedBy: string,
 ): Promise<ModeResult> {
+  // Who applied a migration, as its tracking row keeps it: the run (or the CLI's host) and its actor.
+  const appliedBy = `${context.holder.description}${context.holder.actor ? ` by ${context.holder.actor}` : ''}`;
   const mode = inputs.choice('mode', MODES, 'migrate');
   const access = readAccess(inputs);
   const dryRun = inputs.boolean('dry-run', false);
