@@ -398,13 +398,15 @@ describe('maintenance', () => {
     short.on('error', () => undefined);
     await Promise.all([long.connect(), short.connect()]);
     const longQuery = long.query("SELECT pg_sleep(30), 'secret-literal'").catch((e: Error) => e);
-    await new Promise((r) => setTimeout(r, 1500));
-    const shortQuery = short.query('SELECT pg_sleep(3)');
+    // The short query starts when the long one is past the threshold, and stays under it for as long as
+    // the action may take to start and look on a loaded 2-core runner (CI saw it cross a 1 s threshold).
+    await new Promise((r) => setTimeout(r, 4500));
+    const shortQuery = short.query('SELECT pg_sleep(5)');
     await new Promise((r) => setTimeout(r, 200));
     const run = await migrateAction(url, {
       mode: 'maintenance',
       tasks: 'long-queries,connections,locks,size,slow-queries,bloat',
-      'long-query-after': '1s',
+      'long-query-after': '4s',
       terminate: 'true',
     });
     ok(run);
