@@ -3,7 +3,7 @@ import { describe, expect, it } from '@jest/globals';
 import { maskHeaderValue } from '../../shared/src/health/inputs.js';
 import { formatBytes } from '../../shared/src/config/parse.js';
 import { notEnoughSpace, spaceNeeded } from '../../shared/src/releases/disk.js';
-import { describeHolder, heartbeatInterval } from '../../shared/src/releases/lease.js';
+import { describeHolder, heartbeatInterval } from '../../shared/src/fleet/lease.js';
 import {
   parseState,
   previousGood,

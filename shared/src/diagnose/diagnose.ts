@@ -18,6 +18,8 @@ import { maintain } from '../postgres/maintenance/maintain.js';
 import { Redactor } from '../redact/redactor.js';
 import { healthUrlFor } from '../releases/host-url.js';
 import { openSession, type SshOptions } from '../ssh/connect.js';
+import { CONNECT_PARALLEL } from '../fleet/hosts.js';
+import { mapInParallel } from '../fleet/parallel.js';
 import { describeTarget, type SshTarget } from '../ssh/target.js';
 import { readHostFacts, readLogTails, type HostFacts } from './host-facts.js';
 import { sleep } from '../retry/backoff.js';
@@ -84,96 +86,102 @@ export async function diagnose(options: DiagnoseOptions, deps: { log: Log }): Pr
   const raw: Record<string, string> = {};
 
   let redisFromHost: RedisFacts | undefined;
-  const hostWork = options.hosts.map(async (target, index): Promise<HostObservation> => {
-    const host = describeTarget(target);
-    const observation: HostObservation = { host, errorLines: 0 };
-    const url = options.healthUrls.length ? healthUrlFor(options.healthUrls, index, target) : undefined;
-    const probe = url
-      ? Promise.all([
-          probeUrl(url, 1, { ...options.health, urls: [url] }, () => new Date()).then(
-            (p) => (observation.health = p),
-          ),
-          options.smokeRequests.length
-            ? runSmokeRequests(url, options.smokeRequests, options.health).then(
-                (results) =>
-                  (observation.smoke = results.map((r) =>
-                    r.failure ? { ...r, failure: clean(r.failure) } : r,
-                  )),
-              )
-            : undefined,
-        ])
-      : Promise.resolve();
-    try {
-      const session = await openSession(target, options.ssh as SshOptions, log);
+  // At most CONNECT_PARALLEL hosts read at once (twenty SSH handshakes at once would starve two cores).
+  const hostWork = mapInParallel(
+    options.hosts,
+    CONNECT_PARALLEL,
+    async (target, index): Promise<HostObservation> => {
+      const host = describeTarget(target);
+      const observation: HostObservation = { host, errorLines: 0 };
+      const url = options.healthUrls.length ? healthUrlFor(options.healthUrls, index, target) : undefined;
+      const probe = url
+        ? Promise.all([
+            probeUrl(url, 1, { ...options.health, urls: [url] }, () => new Date()).then(
+              (p) => (observation.health = p),
+            ),
+            options.smokeRequests.length
+              ? runSmokeRequests(url, options.smokeRequests, options.health).then(
+                  (results) =>
+                    (observation.smoke = results.map((r) =>
+                      r.failure ? { ...r, failure: clean(r.failure) } : r,
+                    )),
+                )
+              : undefined,
+          ])
+        : Promise.resolve();
       try {
-        if (options.envFile && !(await maskEnvValues(session, options.envFile, mask)))
-          notChecked.push({
-            check: `${host}: env file values`,
-            why: `${options.envFile} could not be read: its values cannot be redacted by value (shapes still are)`,
-          });
-        if (!(await maskPm2EnvValues(session, options.app, mask)))
-          notChecked.push({
-            check: `${host}: pm2 environment values`,
-            why: "pm2's daemon is not running or could not be asked: values only pm2 holds cannot be redacted by value (shapes still are)",
-          });
-        if (index === 0 && options.redisOnHost && !options.redisUrl)
-          redisFromHost = await checkRedisOnHost(
-            session,
-            options.redisOnHost.port,
-            options.redisOnHost.password,
-          );
-        const facts = await readHostFacts(session);
-        observation.facts = facts;
-        await watchFreshStarts(session, facts, options);
-        const apps = options.app ? facts.apps.filter((a) => a.name === options.app) : facts.apps;
-        const paths = apps.flatMap((a) => [a.errLog, a.outLog]).filter((p): p is string => p !== undefined);
-        const errLogs = apps.map((a) => a.errLog).filter((p): p is string => p !== undefined);
-        const [tails, watch] = await Promise.all([
-          readLogTails(session, paths, options.logLines),
-          watchLogs(session, errLogs, options.logWindowMs),
-        ]);
-        for (const a of apps) {
-          const err = clean(tails[a.errLog ?? ''] ?? '')
-            .split('\n')
-            .filter((l) => l.trim() !== '');
-          const out = clean(tails[a.outLog ?? ''] ?? '')
-            .split('\n')
-            .filter((l) => l.trim() !== '');
-          const metrics = logMetrics(err, out, new Date());
-          const added = a.errLog ? watch.grown[a.errLog] : undefined;
-          const age = a.errLog ? watch.ageSeconds[a.errLog] : undefined;
-          if (age !== undefined) metrics.errorLogAgeSeconds = age;
-          const gaveUp = clientGaveUp(err);
-          if (gaveUp) metrics.clientGaveUp = gaveUp.slice(0, 200);
-          if (added !== undefined && options.logWindowMs > 0) {
-            metrics.errorsPerMinuteNow = Math.round((added / options.logWindowMs) * 60_000 * 10) / 10;
-            metrics.watchMs = options.logWindowMs;
-          }
-          (observation.logMetrics ??= {})[a.name] = metrics;
-        }
-        for (const a of apps) {
-          for (const kind of ['err', 'out'] as const) {
-            const path = kind === 'err' ? a.errLog : a.outLog;
-            if (!path) continue;
-            const lines = clean(tails[path] ?? '')
+        const session = await openSession(target, options.ssh as SshOptions, log);
+        try {
+          if (options.envFile && !(await maskEnvValues(session, options.envFile, mask)))
+            notChecked.push({
+              check: `${host}: env file values`,
+              why: `${options.envFile} could not be read: its values cannot be redacted by value (shapes still are)`,
+            });
+          if (!(await maskPm2EnvValues(session, options.app, mask)))
+            notChecked.push({
+              check: `${host}: pm2 environment values`,
+              why: "pm2's daemon is not running or could not be asked: values only pm2 holds cannot be redacted by value (shapes still are)",
+            });
+          if (index === 0 && options.redisOnHost && !options.redisUrl)
+            redisFromHost = await checkRedisOnHost(
+              session,
+              options.redisOnHost.port,
+              options.redisOnHost.password,
+            );
+          const facts = await readHostFacts(session);
+          observation.facts = facts;
+          await watchFreshStarts(session, facts, options);
+          const apps = options.app ? facts.apps.filter((a) => a.name === options.app) : facts.apps;
+          const paths = apps.flatMap((a) => [a.errLog, a.outLog]).filter((p): p is string => p !== undefined);
+          const errLogs = apps.map((a) => a.errLog).filter((p): p is string => p !== undefined);
+          const [tails, watch] = await Promise.all([
+            readLogTails(session, paths, options.logLines),
+            watchLogs(session, errLogs, options.logWindowMs),
+          ]);
+          for (const a of apps) {
+            const err = clean(tails[a.errLog ?? ''] ?? '')
               .split('\n')
               .filter((l) => l.trim() !== '');
-            logs.push({ host, app: a.name, kind, lines });
-            raw[`${host}/${a.name}-${kind}.log`] = lines.join('\n');
-            if (kind === 'err') observation.errorLines += lines.length;
+            const out = clean(tails[a.outLog ?? ''] ?? '')
+              .split('\n')
+              .filter((l) => l.trim() !== '');
+            const metrics = logMetrics(err, out, new Date());
+            const added = a.errLog ? watch.grown[a.errLog] : undefined;
+            const age = a.errLog ? watch.ageSeconds[a.errLog] : undefined;
+            if (age !== undefined) metrics.errorLogAgeSeconds = age;
+            const gaveUp = clientGaveUp(err);
+            if (gaveUp) metrics.clientGaveUp = gaveUp.slice(0, 200);
+            if (added !== undefined && options.logWindowMs > 0) {
+              metrics.errorsPerMinuteNow = Math.round((added / options.logWindowMs) * 60_000 * 10) / 10;
+              metrics.watchMs = options.logWindowMs;
+            }
+            (observation.logMetrics ??= {})[a.name] = metrics;
           }
+          for (const a of apps) {
+            for (const kind of ['err', 'out'] as const) {
+              const path = kind === 'err' ? a.errLog : a.outLog;
+              if (!path) continue;
+              const lines = clean(tails[path] ?? '')
+                .split('\n')
+                .filter((l) => l.trim() !== '');
+              logs.push({ host, app: a.name, kind, lines });
+              raw[`${host}/${a.name}-${kind}.log`] = lines.join('\n');
+              if (kind === 'err') observation.errorLines += lines.length;
+            }
+          }
+          for (const [section, text] of Object.entries(facts.raw))
+            raw[`${host}/${section}.txt`] = clean(text);
+          facts.raw = {}; // in the bundle; the report keeps the parsed figures
+        } finally {
+          session.close();
         }
-        for (const [section, text] of Object.entries(facts.raw)) raw[`${host}/${section}.txt`] = clean(text);
-        facts.raw = {}; // in the bundle; the report keeps the parsed figures
-      } finally {
-        session.close();
+      } catch (error) {
+        observation.error = clean(errorText(error));
       }
-    } catch (error) {
-      observation.error = clean(errorText(error));
-    }
-    await probe;
-    return observation;
-  });
+      await probe;
+      return observation;
+    },
+  );
   if (options.hosts.length === 0)
     notChecked.push({
       check: 'hosts',
@@ -214,7 +222,7 @@ export async function diagnose(options: DiagnoseOptions, deps: { log: Log }): Pr
   );
 
   const [hosts, database, redisDirect, external] = await Promise.all([
-    Promise.all(hostWork),
+    hostWork,
     databaseWork,
     redisWork,
     externalWork,

@@ -8,12 +8,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Log } from '../log.js';
-import { ConfigurationError } from '../errors.js';
+import { ConfigurationError, OperationError } from '../errors.js';
 import { Redactor } from '../redact/redactor.js';
 import { maskEnvValues, maskPm2EnvValues, redactShapes } from '../diagnose/redaction.js';
 import { readHostFacts } from '../diagnose/host-facts.js';
 import type { SshOptions } from '../ssh/connect.js';
-import { eachHostSession } from './each-host.js';
+import { CONNECT_PARALLEL } from '../fleet/hosts.js';
+import { onEveryHost } from '../fleet/each-host.js';
 import { sh } from '../ssh/shell.js';
 import type { SshTarget } from '../ssh/target.js';
 
@@ -62,64 +63,72 @@ export async function fetchLogs(
       ? undefined
       : (deps.now ?? (() => new Date()))().getTime() - options.sinceMs;
   mkdirSync(options.outputDir, { recursive: true });
-  const perHost = await eachHostSession(options.hosts, options.ssh, deps.log, async (session, host) => {
-    const found: LogExtract[] = [];
-    if (options.envFile) await maskEnvValues(session, options.envFile, mask);
-    await maskPm2EnvValues(session, options.app, mask);
-    const facts = await readHostFacts(session);
-    const app = facts.apps.find((a) => a.name === options.app);
-    if (!app)
-      throw new Error(
-        `pm2 on ${host} runs no app named ${options.app}${facts.pm2Error ? ` (${facts.pm2Error})` : ''}`,
-      );
-    for (const kind of options.kind === 'both' ? (['err', 'out'] as const) : [options.kind]) {
-      const path = kind === 'err' ? app.errLog : app.outLog;
-      if (!path) continue;
-      const scan = options.pattern || since !== undefined ? SCAN_LINES : options.lines;
-      // grep: 0 matched, 1 none; 2 is its own error (an invalid pattern), never read as "no match".
-      const { stdout, code, stderr } = await session.run(
-        'read the log',
-        options.pattern
-          ? sh`tail -n ${scan} -- ${path} 2>/dev/null | grep -E -e ${options.pattern}`
-          : sh`tail -n ${scan} -- ${path} 2>/dev/null; exit 0`,
-        { timeoutMs: 120_000, okCodes: [1, 2] },
-      );
-      if (code === 2)
-        throw new ConfigurationError(
-          'pattern',
-          `${JSON.stringify(options.pattern)} is not an extended regular expression (grep -E: ${
-            stderr
-              .trim()
-              .replace(/^grep: /, '')
-              .split('\n')[0]
-          }); escape ( ) [ ] { } . * + ? | ^ $ with a backslash to match them as text.`,
+  const perHost = await onEveryHost(
+    options.hosts,
+    options.ssh,
+    { log: deps.log },
+    CONNECT_PARALLEL,
+    async (session, { name: host }) => {
+      const found: LogExtract[] = [];
+      if (options.envFile) await maskEnvValues(session, options.envFile, mask);
+      await maskPm2EnvValues(session, options.app, mask);
+      const facts = await readHostFacts(session);
+      const app = facts.apps.find((a) => a.name === options.app);
+      if (!app)
+        throw new OperationError(
+          `pm2 runs no app named ${options.app}${facts.pm2Error ? ` (${facts.pm2Error})` : ` (it runs ${facts.apps.map((a) => a.name).join(', ') || 'nothing'})`}.`,
+          'check app-name: it is the name pm2 lists the app under (`pm2 ls` on the host).',
         );
-      let lines = stdout.split('\n').filter((l) => l !== '');
-      let note: string | undefined;
-      if (since !== undefined) {
-        const stamped = lines.filter((l) => STAMP.test(l));
-        if (lines.length && stamped.length === 0)
-          note =
-            'the lines carry no timestamps, so the time window could not apply (start the app with `pm2 start … --time`)';
-        else lines = stamped.filter((l) => Date.parse((STAMP.exec(l)?.[1] ?? '').replace(' ', 'T')) >= since);
+      for (const kind of options.kind === 'both' ? (['err', 'out'] as const) : [options.kind]) {
+        const path = kind === 'err' ? app.errLog : app.outLog;
+        if (!path) continue;
+        const scan = options.pattern || since !== undefined ? SCAN_LINES : options.lines;
+        // grep: 0 matched, 1 none; 2 is its own error (an invalid pattern), never read as "no match".
+        const { stdout, code, stderr } = await session.run(
+          'read the log',
+          options.pattern
+            ? sh`tail -n ${scan} -- ${path} 2>/dev/null | grep -E -e ${options.pattern}`
+            : sh`tail -n ${scan} -- ${path} 2>/dev/null; exit 0`,
+          { timeoutMs: 120_000, okCodes: [1, 2] },
+        );
+        if (code === 2)
+          throw new ConfigurationError(
+            'pattern',
+            `${JSON.stringify(options.pattern)} is not an extended regular expression (grep -E: ${
+              stderr
+                .trim()
+                .replace(/^grep: /, '')
+                .split('\n')[0]
+            }); escape ( ) [ ] { } . * + ? | ^ $ with a backslash to match them as text.`,
+          );
+        let lines = stdout.split('\n').filter((l) => l !== '');
+        let note: string | undefined;
+        if (since !== undefined) {
+          const stamped = lines.filter((l) => STAMP.test(l));
+          if (lines.length && stamped.length === 0)
+            note =
+              'the lines carry no timestamps, so the time window could not apply (start the app with `pm2 start … --time`)';
+          else
+            lines = stamped.filter((l) => Date.parse((STAMP.exec(l)?.[1] ?? '').replace(' ', 'T')) >= since);
+        }
+        const kept = lines.slice(-options.lines).map((l) => redactShapes(redactor.redact(l)));
+        const file = join(
+          options.outputDir,
+          `${host.replace(/[^A-Za-z0-9@._-]/g, '_')}-${options.app}-${kind}.log`,
+        );
+        writeFileSync(file, kept.join('\n') + (kept.length ? '\n' : ''));
+        found.push({
+          host,
+          kind,
+          path,
+          matched: lines.length,
+          kept: kept.length,
+          file,
+          ...(note ? { note } : {}),
+        });
       }
-      const kept = lines.slice(-options.lines).map((l) => redactShapes(redactor.redact(l)));
-      const file = join(
-        options.outputDir,
-        `${host.replace(/[^A-Za-z0-9@._-]/g, '_')}-${options.app}-${kind}.log`,
-      );
-      writeFileSync(file, kept.join('\n') + (kept.length ? '\n' : ''));
-      found.push({
-        host,
-        kind,
-        path,
-        matched: lines.length,
-        kept: kept.length,
-        file,
-        ...(note ? { note } : {}),
-      });
-    }
-    return found;
-  });
+      return found;
+    },
+  );
   return perHost.flat();
 }

@@ -10,10 +10,12 @@ import { httpGet } from '../health/http-get.js';
 import type { Log } from '../log.js';
 import { sleep } from '../retry/backoff.js';
 import { parseAppDir } from '../releases/layout.js';
-import { openSession, type SshOptions } from '../ssh/connect.js';
+import type { SshOptions } from '../ssh/connect.js';
+import { CONNECT_PARALLEL } from '../fleet/hosts.js';
+import { onEachHost } from '../fleet/each-host.js';
 import type { SshSession } from '../ssh/session.js';
 import { sh } from '../ssh/shell.js';
-import { describeTarget, type SshTarget } from '../ssh/target.js';
+import type { SshTarget } from '../ssh/target.js';
 import type { HostResult, OpsReport } from './ops.js';
 
 export interface MaintenanceOptions {
@@ -67,32 +69,45 @@ location @runbook_maintenance {
 `;
 }
 
+/**
+ * The step on every host (the fleet's onEachHost), the first failure stopping the hosts not yet
+ * started; the report lists each host's result.
+ */
 async function eachHost(
   options: MaintenanceOptions,
   operation: string,
   log: Log,
+  parallel: number,
   act: (session: SshSession, index: number, result: HostResult) => Promise<void>,
 ): Promise<OpsReport> {
   const started = Date.now();
   const report: OpsReport = { operation, plan: [], hosts: [], durationMs: 0 };
-  for (const [index, target] of options.hosts.entries()) {
-    const result: HostResult = { host: describeTarget(target), result: 'failed', detail: '' };
-    report.hosts.push(result);
-    let session: SshSession | undefined;
-    try {
-      session = await openSession(target, options.ssh, log);
-      await log.group(`${result.host}: ${operation}`, () => act(session as SshSession, index, result));
+  const results = new Map<number, HostResult>();
+  const steps = await onEachHost(
+    options.hosts,
+    options.ssh,
+    { log },
+    { parallel, stopAtFirstFailure: true },
+    async (session, host) => {
+      const result: HostResult = { host: host.name, result: 'failed', detail: '' };
+      results.set(host.index, result);
+      await log.group(`${host.name}: ${operation}`, () => act(session, host.index, result));
       if (result.result === 'failed') result.result = 'done';
-    } catch (error) {
-      result.detail = errorText(error);
-      report.failure =
-        error instanceof OperationError
-          ? new OperationError(`${result.host}: ${error.message}`, error.hint)
-          : new OperationError(`${result.host}: ${errorText(error)}`, 'read the log above.');
-      break;
-    } finally {
-      session?.close();
+    },
+  );
+  for (const step of steps) {
+    const result = results.get(step.host.index) ?? {
+      host: step.host.name,
+      result: step.status === 'skipped' ? 'untouched' : 'failed',
+      detail: step.status === 'skipped' ? 'not started: another host failed first' : '',
+    };
+    if (step.status === 'failed') {
+      result.result = 'failed';
+      result.detail = errorText(step.error);
+      report.failure ??= step.error instanceof OperationError ? step.error : undefined;
+      if (!(step.error instanceof OperationError)) throw step.error;
     }
+    report.hosts.push(result);
   }
   report.durationMs = Date.now() - started;
   return report;
@@ -120,7 +135,8 @@ async function expectSite(url: URL, want: 'page' | 'app', timeoutMs: number): Pr
 }
 
 export function maintenanceSetup(options: MaintenanceOptions, log: Log): Promise<OpsReport> {
-  return eachHost(options, 'maintenance-setup', log, async (session, index, result) => {
+  // nginx is reloaded on each: one host after the other, a broken config stops the rest.
+  return eachHost(options, 'maintenance-setup', log, 1, async (session, index, result) => {
     const url = siteUrl(options, index);
     log.info(
       `${options.dryRun ? '[dry-run] would write' : 'writing'} ${options.snippet} and ${options.pageDir}/index.html${options.site ? `, include the snippet in ${options.site}` : ''}, run \`${options.testCommand}\`, then \`${options.reloadCommand}\``,
@@ -170,7 +186,8 @@ echo "site-changed=$changed"`,
 
 export function maintenanceSwitch(on: boolean, options: MaintenanceOptions, log: Log): Promise<OpsReport> {
   const operation = on ? 'maintenance-on' : 'maintenance-off';
-  return eachHost(options, operation, log, async (session, index, result) => {
+  // The page goes up (and comes down) on every host at once.
+  return eachHost(options, operation, log, CONNECT_PARALLEL, async (session, index, result) => {
     const url = siteUrl(options, index);
     log.info(
       `${options.dryRun ? '[dry-run] would ' : ''}${on ? 'create' : 'remove'} ${options.flag}; ${url.href} must then answer ${on ? '503 with the maintenance page' : 'from the app'}`,

@@ -6,6 +6,7 @@
  * The deploy lease is held, so a deploy or a rotation cannot restart the app at the same time.
  */
 import { throwIfCancelled, uncancellable } from '../cancel.js';
+import { batchesOf, firstRejection } from '../fleet/parallel.js';
 import { EnvFile, checkAppVariable } from '../envfile/envfile.js';
 import { ConfigurationError, OperationError, errorText } from '../errors.js';
 import { probeUrl } from '../health/probe.js';
@@ -18,11 +19,10 @@ import { pm2List, runCurrentRelease } from '../releases/pm2.js';
 import type { ReleaseStore } from '../releases/store.js';
 import {
   changeHost,
-  closeSecretHosts,
-  openSecretHosts,
+  onSecretHosts,
   revertTouched,
   type SecretHost,
-  type SecretTarget,
+  type EnvHostsTarget,
 } from '../secrets/secret-hosts.js';
 import type { SshSession } from '../ssh/session.js';
 import { sh } from '../ssh/shell.js';
@@ -56,34 +56,25 @@ export function checkConfirmed(operation: string, confirm: string | undefined, e
     );
 }
 
-async function onHosts(
-  target: SecretTarget,
+/** The report of an operation on the hosts, in the frame every procedure on them shares. */
+function onHosts(
+  target: EnvHostsTarget,
   operation: string,
   deps: DeployDeps,
   needEnvFile: boolean,
   body: (hosts: SecretHost[], report: OpsReport) => Promise<void>,
   needProcess = true,
 ): Promise<OpsReport> {
-  const started = Date.now();
   const report: OpsReport = { operation, plan: [], hosts: [], durationMs: 0 };
-  let hosts: SecretHost[] | undefined;
-  try {
-    hosts = await openSecretHosts(target, operation, deps, needEnvFile, needProcess);
-    await body(hosts, report);
-  } catch (error) {
-    if (!(error instanceof OperationError)) throw error;
-    report.failure = error;
-  } finally {
-    if (hosts) await closeSecretHosts(hosts, target, deps);
-    report.durationMs = Date.now() - started;
-  }
-  return report;
+  return onSecretHosts(target, operation, deps, report, async (open) =>
+    body(await open(needEnvFile, needProcess), report),
+  );
 }
 
 /** restart, reload, start (then the health gate) and stop (then proof that it stopped), host after host. */
 export function pm2Operation(
   operation: Pm2Operation,
-  target: SecretTarget,
+  target: EnvHostsTarget,
   deps: DeployDeps,
 ): Promise<OpsReport> {
   return onHosts(
@@ -134,8 +125,9 @@ export function pm2Operation(
         report.hosts = hosts.map((h) => ({ host: h.run.name, result: 'planned', detail: '' }));
         return;
       }
-      for (const h of hosts) {
-        throwIfCancelled(deps.signal);
+      // Rolling: the canary alone, then batches of max-parallel, each through its health gate before
+      // the next; a failure (or a cancel) leaves the hosts not yet started alone.
+      const one = async (h: SecretHost): Promise<void> => {
         const session = h.run.session as SshSession;
         const result: HostResult = { host: h.run.name, result: 'failed', detail: '' };
         report.hosts.push(result);
@@ -176,19 +168,33 @@ export function pm2Operation(
         } catch (error) {
           result.detail = errorText(error);
           throw new OperationError(
-            `pm2 ${operation} of ${target.pm2.name} on ${h.run.name} did not end as it should: ${errorText(error)}${report.hosts.length < hosts.length ? ' The hosts after it were left alone.' : ''}`,
+            `pm2 ${operation} of ${target.pm2.name} on ${h.run.name} did not end as it should: ${errorText(error)}`,
             operation === 'stop'
               ? 'check `pm2 status` on the host; something may restart the app (a systemd unit, a cron `pm2 resurrect`).'
               : 'run action-diagnose for why; roll back (action-rollback) if a deploy just happened.',
           );
         }
+      };
+      for (const batch of batchesOf(hosts, target)) {
+        throwIfCancelled(deps.signal);
+        const failure = firstRejection(await Promise.allSettled(batch.map(one)));
+        if (failure instanceof OperationError) {
+          const left = hosts.length - report.hosts.length;
+          throw left > 0
+            ? new OperationError(
+                `${failure.message} The ${left} host(s) after it were left alone.`,
+                failure.hint,
+              )
+            : failure;
+        }
+        if (failure) throw failure;
       }
     },
     false,
   );
 }
 
-async function provenStopped(h: SecretHost, target: SecretTarget): Promise<void> {
+async function provenStopped(h: SecretHost, target: EnvHostsTarget): Promise<void> {
   const processes = (await pm2List(h.run.session as SshSession)).filter((p) => p.name === target.pm2.name);
   const running = processes.filter((p) => p.status !== 'stopped');
   if (running.length)
@@ -216,7 +222,7 @@ export interface Setting {
  * key set in place (every other byte of the file kept), pm2 restarted with the values exported
  * (--update-env), health verified; any failure puts every changed host back as found.
  */
-export function setEnv(settings: Setting[], target: SecretTarget, deps: DeployDeps): Promise<OpsReport> {
+export function setEnv(settings: Setting[], target: EnvHostsTarget, deps: DeployDeps): Promise<OpsReport> {
   return onHosts(target, 'set-env', deps, true, async (hosts, report) => {
     const keys = settings.map((s) => s.key).join(', ');
     report.plan = hosts.map((h) => {

@@ -14,7 +14,6 @@ import { releasesStrategy } from './deploy-releases.js';
 import { notEnoughSpace } from './disk.js';
 import {
   closeHost,
-  forEachBatch,
   hostRuns,
   openHosts,
   summary,
@@ -23,7 +22,9 @@ import {
   type HostRun,
 } from './host-run.js';
 import { newReleaseId } from './layout.js';
-import { noteLease } from './lease.js';
+import { noteLease } from '../fleet/lease.js';
+import { CONNECT_PARALLEL } from '../fleet/hosts.js';
+import { batchesOf, describeBatches, inParallel } from '../fleet/parallel.js';
 import { migrateLegacy } from './legacy.js';
 import { ReleaseStore } from './store.js';
 import type { DeployOptions, DeployStrategy } from './strategy.js';
@@ -54,7 +55,7 @@ export function planDeploy(options: DeployOptions, strategy: DeployStrategy, run
   if (options.preSwitchCommand)
     lines.splice(0, 0, `before any switch, on ${runs[0]?.name}: ${options.preSwitchCommand}`);
   lines.push(
-    `switch in batches of ${options.maxParallel}; on any failure every switched host goes back to its previous release`,
+    `switch ${describeBatches(runs.length, options)}; on any failure every switched host goes back to its previous release`,
   );
   return lines;
 }
@@ -63,7 +64,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
   const { log } = deps;
   const now = deps.now ?? (() => new Date());
   const started = now().getTime();
-  const runs = hostRuns(options.hosts, started);
+  const runs = hostRuns(options, started);
   const strategy = (options.layout === 'legacy' ? legacyStrategy : releasesStrategy)(options, deps);
   const report: DeployReport = {
     rolledBack: false,
@@ -111,7 +112,7 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
     // 2. Prepare every host: nothing serving changes yet. The lease names the release, so a run
     // that finds this one dead can mark it abandoned.
     const ready = packed;
-    const prepared = await forEachBatch(runs, Math.max(options.maxParallel, 8), async (run) => {
+    const prepared = await inParallel(runs, Math.max(options.maxParallel, CONNECT_PARALLEL), async (run) => {
       const lease = run.lease;
       if (lease) lease.release = run.release;
       // Before the upload, not beside it: an install that fills the disk must be reported as that (and
@@ -149,10 +150,10 @@ export async function deploy(options: DeployOptions, deps: DeployDeps): Promise<
       }
     }
 
-    // 4. Switch in batches; every batch must prove healthy before the next one starts.
+    // 4. Switch the canary alone, then in batches; every batch must prove healthy before the next starts.
     let failure: { run: HostRun; error: unknown } | undefined;
-    for (let i = 0; i < runs.length && !failure; i += options.maxParallel) {
-      const batch = runs.slice(i, i + options.maxParallel);
+    for (const batch of batchesOf(runs, options)) {
+      if (failure) break;
       if (deps.signal?.aborted) {
         failure = { run: batch[0] as HostRun, error: deps.signal.reason };
         break;

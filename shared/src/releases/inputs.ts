@@ -1,5 +1,6 @@
 /** The inputs of action-deploy and action-rollback, read one way for both (and for the CLI). */
 import type { Inputs } from '../config/inputs.js';
+import { readBatchPlan } from '../fleet/inputs.js';
 import { readHealthCriteria } from '../health/inputs.js';
 import { readSmokeRequests } from '../health/smoke.js';
 import { readHosts, readSshOptions } from '../ssh/inputs.js';
@@ -105,7 +106,7 @@ export function readDeployOptions(inputs: Inputs, context: RunContext): DeployOp
         }
       : {}),
     layout,
-    maxParallel: inputs.integer('max-parallel', 1, { min: 1, max: 100 }),
+    ...readBatchPlan(inputs),
     dryRun: inputs.boolean('dry-run', false),
   };
 }
@@ -117,7 +118,7 @@ export function readRollbackOptions(inputs: Inputs, context: RunContext): Rollba
     ...target,
     ...(release ? { release: parseReleaseId('release', release) } : {}),
     layout: inputs.choice('layout', ['releases', 'legacy'] as const, 'releases'),
-    maxParallel: inputs.integer('max-parallel', 1, { min: 1, max: 100 }),
+    ...readBatchPlan(inputs),
     dryRun: inputs.boolean('dry-run', false),
   };
 }

@@ -12,15 +12,13 @@
 import { ConfigurationError } from '../errors.js';
 import { hasControlCharacters } from '../config/parse.js';
 import { stamp } from '../stamp.js';
+import { leasePaths, type LeasePaths } from '../fleet/lease.js';
 
-export interface AppPaths {
+export interface AppPaths extends LeasePaths {
   root: string;
   releases: string;
   current: string;
   shared: string;
-  meta: string;
-  log: string;
-  lock: string;
 }
 
 export function appPaths(appDir: string): AppPaths {
@@ -30,9 +28,7 @@ export function appPaths(appDir: string): AppPaths {
     releases: `${root}/releases`,
     current: `${root}/current`,
     shared: `${root}/shared`,
-    meta: `${root}/.runbook`,
-    log: `${root}/.runbook/releases.log`,
-    lock: `${root}/.runbook/deploy.lock`,
+    ...leasePaths(root),
   };
 }
 

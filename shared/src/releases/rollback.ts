@@ -30,13 +30,13 @@ import { legacyPrevious, noLegacyPrevious, readLegacyState, restartLegacy, swapL
 import type { SshSession } from '../ssh/session.js';
 import type { Log } from '../log.js';
 import { throwIfCancelled, uncancellable } from '../cancel.js';
+import { batchesOf, type BatchPlan } from '../fleet/parallel.js';
 
-export interface RollbackOptions extends ReleaseTarget {
+export interface RollbackOptions extends ReleaseTarget, BatchPlan {
   /** A release id to go back to; undefined for the previous good release. */
   release?: string;
   /** `legacy`: the runbook's <app-dir> + <app-dir>-previous instead of releases/. */
   layout: 'releases' | 'legacy';
-  maxParallel: number;
   dryRun: boolean;
 }
 
@@ -53,7 +53,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
   const { log } = deps;
   const now = deps.now ?? (() => new Date());
   const started = now().getTime();
-  const runs = hostRuns(options.hosts, started);
+  const runs = hostRuns(options, started);
   const report: RollbackReport = { hosts: runs.map((r) => r.report), plan: [], durationMs: 0 };
   try {
     await openHosts(runs, options, 'rollback', deps, options.maxParallel);
@@ -100,10 +100,14 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
 
     const failures: string[] = [];
     let failureHint = 'read `pm2 logs` on the host now.';
-    for (let i = 0; i < runs.length; i += options.maxParallel) {
-      // A cancelled rollback stops between batches; a switch under way is finished and verified.
+    // The canary alone first, then batches: a cancelled rollback stops between batches; a switch
+    // under way is finished and verified.
+    for (const hosts of batchesOf(
+      runs.filter((run) => !run.alreadyServing),
+      options,
+    )) {
       throwIfCancelled(deps.signal);
-      const batch = runs.slice(i, i + options.maxParallel).filter((run) => !run.alreadyServing);
+      const batch = hosts;
       await Promise.all(
         batch.map((run) =>
           log.group(`${run.name}: back to ${run.release}`, async () => {

@@ -6,9 +6,10 @@
  */
 import type { HealthReport } from '../health/verify.js';
 import type { PackedArtifact } from './artifact.js';
+import type { BatchPlan } from '../fleet/parallel.js';
 import type { DeployDeps, HostRun, ReleaseTarget } from './host-run.js';
 
-export interface DeployOptions extends ReleaseTarget {
+export interface DeployOptions extends BatchPlan, ReleaseTarget {
   artifact: string;
   sha: string;
   installCommand?: string;
@@ -23,7 +24,6 @@ export interface DeployOptions extends ReleaseTarget {
   layout: 'releases' | 'legacy';
   /** Start the new release on a spare port and prove it healthy there before the switch. */
   preflight?: { portEnv: string };
-  maxParallel: number;
   dryRun: boolean;
 }
 

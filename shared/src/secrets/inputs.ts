@@ -11,6 +11,7 @@ import { readHosts, readSshOptions } from '../ssh/inputs.js';
 import type { AuditOptions } from './audit.js';
 import { checkGithubSecretName, type GithubScope, type GithubSecretTarget } from './github-secret.js';
 import type { RotateOptions } from './rotate.js';
+import { readBatchPlan } from '../fleet/inputs.js';
 import type { SecretTarget } from './secret-hosts.js';
 import { readEnvFile } from '../envfile/inputs.js';
 import { parseGenerate } from './value.js';
@@ -42,6 +43,7 @@ export function readSecretTarget(inputs: Inputs, context: RunContext): SecretTar
   const target = readReleaseTarget(inputs, context);
   return {
     ...target,
+    ...readBatchPlan(inputs),
     name,
     previousName,
     ...readEnvFile(inputs, target.appDir),

@@ -6,18 +6,18 @@
  * failure at GitHub too, so GitHub and the servers never disagree. `retire-previous` ends the
  * grace window the same way, step for step.
  */
-import { throwIfCancelled } from '../cancel.js';
+import { Cancelled } from '../cancel.js';
 import { stamp } from '../stamp.js';
 import { EnvFile } from '../envfile/envfile.js';
-import { OperationError, errorText, operationFailure } from '../errors.js';
+import { OperationError, errorText } from '../errors.js';
+import { batchesOf } from '../fleet/parallel.js';
 import type { DeployDeps } from '../releases/host-run.js';
 import { GithubSecret, type GithubSecretTarget, type PublicKey } from './github-secret.js';
 import { decideRotation, type RotationDecision } from './plan.js';
 import { updateRecord, type PendingRotation } from './record.js';
 import {
   changeHost,
-  closeSecretHosts,
-  openSecretHosts,
+  onSecretHosts,
   revertTouched,
   type HostRotation,
   type SecretHost,
@@ -76,7 +76,8 @@ function newReport(options: SecretTarget, mode: RotationReport['mode']): Rotatio
 export function rotateSecret(options: RotateOptions, deps: DeployDeps): Promise<RotationReport> {
   const { log } = deps;
   const now = deps.now ?? (() => new Date());
-  return onHosts(options, 'rotate', deps, async (report, open) => {
+  const report = newReport(options, 'rotate');
+  return onSecretHosts(options, 'rotate-secret', deps, report, async (open) => {
     let github: { client: GithubSecret; key: PublicKey } | undefined;
     if (options.github) {
       // First, so that a token that cannot reach the secret fails before any host changes.
@@ -186,7 +187,8 @@ export function rotateSecret(options: RotateOptions, deps: DeployDeps): Promise<
 export function retirePrevious(options: SecretTarget, deps: DeployDeps): Promise<RotationReport> {
   const { log } = deps;
   const now = deps.now ?? (() => new Date());
-  return onHosts(options, 'retire-previous', deps, async (report, open) => {
+  const report = newReport(options, 'retire-previous');
+  return onSecretHosts(options, 'retire-previous', deps, report, async (open) => {
     const hosts = await open();
     const unfinished = hosts.find((h) => h.record.pending[options.name]);
     if (unfinished) {
@@ -231,34 +233,6 @@ export function retirePrevious(options: SecretTarget, deps: DeployDeps): Promise
       if (entry) entry.previous_retired_at = at;
     });
   });
-}
-
-/**
- * The frame of both modes: the report, the hosts opened when the body asks (rotation talks to GitHub
- * first), an OperationError becoming the report's failure, and the hosts closed whatever happened.
- */
-async function onHosts(
-  options: SecretTarget,
-  mode: RotationReport['mode'],
-  deps: DeployDeps,
-  body: (report: RotationReport, open: () => Promise<SecretHost[]>) => Promise<void>,
-): Promise<RotationReport> {
-  const now = deps.now ?? (() => new Date());
-  const started = now().getTime();
-  const report = newReport(options, mode);
-  let hosts: SecretHost[] | undefined;
-  try {
-    await body(report, async () => {
-      hosts = await openSecretHosts(options, mode === 'rotate' ? 'rotate-secret' : mode, deps);
-      return hosts;
-    });
-  } catch (error) {
-    report.failure = operationFailure(error);
-  } finally {
-    if (hosts) await closeSecretHosts(hosts, options, deps);
-    report.durationMs = now().getTime() - started;
-  }
-  return report;
 }
 
 /**
@@ -339,23 +313,41 @@ async function changeEveryHost(
       );
     }
   }
-  for (const host of hosts) {
-    try {
-      throwIfCancelled(deps.signal);
-      const { text, values, expected } = edits.get(host) as ReturnType<typeof edit>;
-      await deps.log.group(`${host.run.name}: ${options.name}`, () =>
-        changeHost(host, text, values, expected, options, deps, backupStamp),
+  // The canary alone, then batches of max-parallel; a failure in a batch lets the hosts under way
+  // finish (to be put back with the rest) and starts no more. A cancelled run stops between batches.
+  for (const batch of batchesOf(hosts, options)) {
+    if (deps.signal?.aborted) {
+      const reason: unknown = deps.signal.reason;
+      const cancelled = reason instanceof OperationError ? reason : new Cancelled(String(reason));
+      return new OperationError(
+        `${(batch[0] as SecretHost).run.name}: ${cancelled.message}; neither it nor the hosts after it were changed.`,
+        cancelled.hint,
       );
-    } catch (error) {
+    }
+    const results = await Promise.allSettled(
+      batch.map((host) => {
+        const { text, values, expected } = edits.get(host) as ReturnType<typeof edit>;
+        return deps.log.group(`${host.run.name}: ${options.name}`, () =>
+          changeHost(host, text, values, expected, options, deps, backupStamp),
+        );
+      }),
+    );
+    let failure: OperationError | undefined;
+    results.forEach((result, i) => {
+      if (result.status === 'fulfilled') return;
+      const host = batch[i] as SecretHost;
+      const error: unknown = result.reason;
       host.report.error = errorText(error);
       if (!host.run.session?.connected) host.report.reachable = false;
-      return error instanceof OperationError
-        ? new OperationError(`${host.run.name}: ${error.message}`, error.hint)
-        : new OperationError(
-            `${host.run.name}: ${errorText(error)}`,
-            'read the log above for the step that failed.',
-          );
-    }
+      failure ??=
+        error instanceof OperationError
+          ? new OperationError(`${host.run.name}: ${error.message}`, error.hint)
+          : new OperationError(
+              `${host.run.name}: ${errorText(error)}`,
+              'read the log above for the step that failed.',
+            );
+    });
+    if (failure) return failure;
   }
   return undefined;
 }

@@ -7,40 +7,33 @@
  */
 import { EnvFile } from '../envfile/envfile.js';
 import { readRemoteEnv, replaceRemoteFile, writeRemoteEnv } from '../envfile/remote.js';
-import { OperationError, errorText } from '../errors.js';
+import { OperationError, errorText, operationFailure } from '../errors.js';
 import { httpGet } from '../health/http-get.js';
 import { uncancellable } from '../cancel.js';
 import { sleep as realSleep } from '../retry/backoff.js';
-import { openSession } from '../ssh/connect.js';
 import type { SshSession } from '../ssh/session.js';
 import { sh, userCommand } from '../ssh/shell.js';
 import { healthUrlFor } from '../releases/host-url.js';
+import { CONNECT_PARALLEL, closeFleet, openFleet, type HostReportBase } from '../fleet/hosts.js';
+import { inParallel, throwFirstRejection, type BatchPlan } from '../fleet/parallel.js';
 import {
-  closeHost,
-  firstRejection,
-  forEachBatch,
   hostRuns,
   liveStore,
-  refuseTwins,
   type DeployDeps,
   type HostRun,
   type ReleaseTarget,
 } from '../releases/host-run.js';
-import { Heartbeat, acquireLease, heartbeatInterval } from '../releases/lease.js';
-import { appPaths } from '../releases/layout.js';
 import { isDiskFull } from '../releases/disk.js';
 import { pm2DaemonRunning, pm2List, restartWithValues } from '../releases/pm2.js';
-import { ReleaseStore } from '../releases/store.js';
 import { verifyRunning } from '../releases/switch-verify.js';
 import { readRecord, recordPath, type RotationRecord } from './record.js';
 import { processHolds } from './process-env.js';
 
-/** What every mode of the action needs to reach and judge the hosts. */
-export interface SecretTarget extends ReleaseTarget {
-  /** The variable, e.g. JWT_SECRET. */
-  name: string;
-  /** Where the old value stays during the grace window, e.g. JWT_SECRET_PREVIOUS. */
-  previousName: string;
+/**
+ * The hosts of a procedure that works through the app's env file and pm2 (rotation, set-env, the
+ * pm2 operations): where the file is, how a change is proven, and how the hosts are batched.
+ */
+export interface EnvHostsTarget extends ReleaseTarget, BatchPlan {
   /** Absolute path of the env file on every host. */
   envFile: string;
   /** Where the app runs from, for verify-command. */
@@ -54,19 +47,24 @@ export interface SecretTarget extends ReleaseTarget {
   dryRun: boolean;
 }
 
-export type HostOutcome = 'planned' | 'untouched' | 'unchanged' | 'updated' | 'reverted' | 'not-reverted';
+/** What every mode of the rotation needs to reach and judge the hosts: the variable too. */
+export interface SecretTarget extends EnvHostsTarget {
+  /** The variable, e.g. JWT_SECRET. */
+  name: string;
+  /** Where the old value stays during the grace window, e.g. JWT_SECRET_PREVIOUS. */
+  previousName: string;
+}
 
-export interface HostRotation {
-  host: string;
+export type RotationOutcome = 'planned' | 'untouched' | 'unchanged' | 'updated' | 'reverted' | 'not-reverted';
+
+export interface HostRotation extends HostReportBase {
   envFile: string;
-  outcome: HostOutcome;
+  outcome: RotationOutcome;
   /** The backup of the file as found, on the host. */
   backup?: string;
   pm2?: string;
   /** What runs now was proven (healthy, and holding the expected value where a check can see it). */
   verified: boolean;
-  reachable: boolean;
-  error?: string;
 }
 
 export interface SecretHost {
@@ -93,7 +91,7 @@ export interface SecretHost {
  * opened; once it returns, the caller closes the hosts (closeSecretHosts).
  */
 export async function openSecretHosts(
-  options: SecretTarget,
+  options: EnvHostsTarget,
   operation: string,
   deps: DeployDeps,
   /** false: a missing env file is no reason to refuse (an operation that only restarts). */
@@ -101,8 +99,7 @@ export async function openSecretHosts(
   /** false: pm2 not running the app is no reason to refuse (start it: ops start/restart). */
   needProcess = true,
 ): Promise<SecretHost[]> {
-  const { log } = deps;
-  const runs = hostRuns(options.hosts, Date.now());
+  const runs = hostRuns(options, Date.now());
   const hosts: SecretHost[] = runs.map((run) => ({
     run,
     report: {
@@ -119,47 +116,14 @@ export async function openSecretHosts(
     mode: 'fork',
     touched: false,
   }));
-  const connected = await forEachBatch(runs, 8, async (run) => {
-    run.session = await openSession(run.target, options.ssh, log);
-    run.store = new ReleaseStore(run.session, options.appDir);
-  });
-  const connectFailure = firstRejection(connected);
-  if (connectFailure) {
-    await closeSecretHosts(hosts, options, deps);
-    throw connectFailure;
-  }
   try {
-    refuseTwins(runs, operation);
-    const paths = appPaths(options.appDir);
-    if (!options.dryRun) {
-      const locked = await forEachBatch(runs, 8, async (run) => {
-        const session = run.session as SshSession;
-        const { lease } = await acquireLease(
-          session,
-          paths,
-          options.holder,
-          operation,
-          options.lock,
-          log,
-          deps,
-        );
-        run.lease = lease;
-        run.heartbeat = new Heartbeat(
-          () => run.session,
-          paths,
-          lease,
-          heartbeatInterval(options.lock.graceMs),
-          log,
-        );
-      });
-      const lockFailure = firstRejection(locked);
-      if (lockFailure) throw lockFailure;
-    }
-    const read = await forEachBatch(hosts, 8, (host) =>
-      readHost(host, options, deps, needEnvFile, needProcess),
+    // A dry run changes nothing, not even a lock file: it takes no lease.
+    await openFleet(runs, options, operation, deps, { lease: !options.dryRun });
+    throwFirstRejection(
+      await inParallel(hosts, CONNECT_PARALLEL, (host) =>
+        readHost(host, options, deps, needEnvFile, needProcess),
+      ),
     );
-    const readFailure = firstRejection(read);
-    if (readFailure) throw readFailure;
     return hosts;
   } catch (error) {
     await closeSecretHosts(hosts, options, deps);
@@ -169,7 +133,7 @@ export async function openSecretHosts(
 
 async function readHost(
   host: SecretHost,
-  options: SecretTarget,
+  options: EnvHostsTarget,
   deps: DeployDeps,
   needEnvFile: boolean,
   needProcess: boolean,
@@ -216,19 +180,63 @@ async function readHost(
   }
   const env = EnvFile.parse(text ?? '');
   host.original = text ?? '';
-  host.current = env.get(options.name);
-  host.previous = env.get(options.previousName);
+  // The rotated variable's values, when there is one (set-env and the pm2 operations have none).
+  if ('name' in options && typeof options.name === 'string') {
+    const secret = options as SecretTarget;
+    host.current = env.get(secret.name);
+    host.previous = env.get(secret.previousName);
+  }
   for (const value of [host.current, host.previous]) if (value) deps.log.mask(value);
   host.record = record;
   host.mode = mine[0]?.execMode ?? 'fork';
 }
 
+/** What the frame below fills in on any report. */
+export interface FramedReport {
+  failure?: OperationError;
+  durationMs: number;
+}
+
+/**
+ * The frame of every procedure on these hosts (rotation, retire, the ops operations): the hosts opened
+ * when the body asks (a rotation talks to GitHub first), an OperationError becoming the report's
+ * failure (anything else — a bug, a ConfigurationError — is thrown on), the hosts closed whatever
+ * happened, and the time taken.
+ */
+export async function onSecretHosts<R extends FramedReport>(
+  options: EnvHostsTarget,
+  operation: string,
+  deps: DeployDeps,
+  report: R,
+  body: (open: (needEnvFile?: boolean, needProcess?: boolean) => Promise<SecretHost[]>) => Promise<void>,
+): Promise<R> {
+  const now = deps.now ?? (() => new Date());
+  const started = now().getTime();
+  let hosts: SecretHost[] | undefined;
+  try {
+    await body(async (needEnvFile = true, needProcess = true) => {
+      hosts = await openSecretHosts(options, operation, deps, needEnvFile, needProcess);
+      return hosts;
+    });
+  } catch (error) {
+    report.failure = operationFailure(error);
+  } finally {
+    if (hosts) await closeSecretHosts(hosts, options, deps);
+    report.durationMs = now().getTime() - started;
+  }
+  return report;
+}
+
 export async function closeSecretHosts(
   hosts: SecretHost[],
-  options: SecretTarget,
+  options: EnvHostsTarget,
   deps: DeployDeps,
 ): Promise<void> {
-  await Promise.all(hosts.map((host) => closeHost(host.run, options, deps.log)));
+  await closeFleet(
+    hosts.map((host) => host.run),
+    options,
+    deps.log,
+  );
 }
 
 /**
@@ -240,7 +248,7 @@ export async function changeHost(
   text: string,
   values: Record<string, string>,
   expected: string,
-  options: SecretTarget,
+  options: EnvHostsTarget,
   deps: DeployDeps,
   stamp: string,
 ): Promise<void> {
@@ -270,7 +278,7 @@ export async function changeHost(
 export async function revertHost(
   host: SecretHost,
   values: Record<string, string>,
-  options: SecretTarget,
+  options: EnvHostsTarget,
   deps: DeployDeps,
 ): Promise<void> {
   deps = uncancellable(deps);
@@ -297,7 +305,7 @@ async function verifyHost(
   host: SecretHost,
   values: Record<string, string>,
   expected: string,
-  options: SecretTarget,
+  options: EnvHostsTarget,
   deps: DeployDeps,
 ): Promise<void> {
   const session = host.run.session as SshSession;
@@ -319,7 +327,7 @@ async function showsFingerprint(
   name: string,
   url: URL,
   expected: string,
-  options: SecretTarget,
+  options: EnvHostsTarget,
   deps: DeployDeps,
 ): Promise<void> {
   const sleep = deps.sleep ?? realSleep;
@@ -353,7 +361,7 @@ async function showsFingerprint(
 export async function revertTouched(
   hosts: SecretHost[],
   valuesAsFound: (host: SecretHost) => Record<string, string>,
-  target: SecretTarget,
+  target: EnvHostsTarget,
   deps: DeployDeps,
 ): Promise<{ touched: SecretHost[]; problems: string[] }> {
   const touched = hosts.filter((h) => h.touched);

@@ -15,9 +15,11 @@ import { fingerprintOf } from '../secrets/value.js';
 import { verifyHealth } from '../health/verify.js';
 import type { HealthCriteria } from '../health/options.js';
 import { openSession, type SshOptions } from '../ssh/connect.js';
+import { CONNECT_PARALLEL } from '../fleet/hosts.js';
+import { mapInParallel } from '../fleet/parallel.js';
 import { sh } from '../ssh/shell.js';
 import { describeTarget, type SshTarget } from '../ssh/target.js';
-import { describeHolder, type Lease } from '../releases/lease.js';
+import { describeHolder, type Lease } from '../fleet/lease.js';
 import { appPaths } from '../releases/layout.js';
 import { healthUrlFor } from '../releases/host-url.js';
 import { pm2List } from '../releases/pm2.js';
@@ -246,7 +248,9 @@ export function statusSummary(app: string, hosts: HostStatus[]): string {
 }
 
 export async function readStatus(options: StatusOptions, deps: { log: Log }): Promise<ModeResult> {
-  const hosts = await Promise.all(options.hosts.map((target, i) => readHost(target, i, options, deps.log)));
+  const hosts = await mapInParallel(options.hosts, CONNECT_PARALLEL, (target, i) =>
+    readHost(target, i, options, deps.log),
+  );
   const down = hosts.filter((h) => !h.reachable || h.error);
   for (const h of down)
     deps.log.warn(`${h.host}: ${h.reachable ? 'read in part' : 'unreachable'}: ${h.error}`);

@@ -1,17 +1,12 @@
 /**
- * The way back after a connection that drops while it runs (retryAfterConnectionLoss): the dead
+ * The fleet's way back after a connection that drops while it runs (retryAfterConnectionLoss): the dead
  * session is closed so the next attempt reaches the host again; past `restore-deadline` the host is
  * reported unreachable; any other error is not retried. The sshd faults themselves are in
  * test/e2e/release-faults.test.ts; this is the race they can hit only under load — a client that
  * still believes it is connected when its first command on the way back fails.
  */
 import { describe, expect, it } from '@jest/globals';
-import {
-  retryAfterConnectionLoss,
-  hostRuns,
-  type HostRun,
-  type ReleaseTarget,
-} from '../../shared/src/releases/host-run.js';
+import { fleetHosts, retryAfterConnectionLoss, type FleetHost } from '../../shared/src/fleet/hosts.js';
 import { ConnectionLost, type SshSession } from '../../shared/src/ssh/session.js';
 import { OperationError } from '../../shared/src/errors.js';
 import type { Log } from '../../shared/src/log.js';
@@ -25,14 +20,14 @@ const log: Log = {
   mask: () => undefined,
 };
 
-function hostRun(): { run: HostRun; closed: () => number } {
-  const [run] = hostRuns([{ user: 'deploy', host: 'api-1', port: 22 }], Date.now()) as [HostRun];
+function hostRun(): { run: FleetHost; closed: () => number } {
+  const [run] = fleetHosts([{ user: 'deploy', host: 'api-1', port: 22 }]) as [FleetHost];
   let closes = 0;
   run.session = { close: () => void closes++ } as unknown as SshSession;
   return { run, closed: () => closes };
 }
 
-const target = (restoreDeadlineMs: number) => ({ restoreDeadlineMs }) as ReleaseTarget;
+const target = (restoreDeadlineMs: number) => ({ restoreDeadlineMs });
 
 describe('retryAfterConnectionLoss', () => {
   it('runs the way back again after a drop, closing the dead session first', async () => {

@@ -16,7 +16,6 @@ import { throwIfCancelled } from '../cancel.js';
 import { sleepUnlessAborted } from '../retry/backoff.js';
 import type { SshSession } from '../ssh/session.js';
 import { sh } from '../ssh/shell.js';
-import type { AppPaths } from './layout.js';
 import type { Holder } from '../result.js';
 
 export type { Holder } from '../result.js';
@@ -30,6 +29,19 @@ export interface Lease extends Holder {
   release?: string;
   /** The grace its holder promised to beat within: whoever finds the lease judges it by this. */
   graceMs: number;
+}
+
+/** Where the lease lives in an app directory: `<app-dir>/.runbook/deploy.lock`, beside the release log. */
+export interface LeasePaths {
+  meta: string;
+  lock: string;
+  /** The release log: what a run that took the lease over did is read there. */
+  log: string;
+}
+
+export function leasePaths(appDir: string): LeasePaths {
+  const meta = `${appDir.replace(/\/+$/, '')}/.runbook`;
+  return { meta, lock: `${meta}/deploy.lock`, log: `${meta}/releases.log` };
 }
 
 export interface LeasePolicy {
@@ -78,12 +90,12 @@ function parseFound(text: string): FoundLease {
 }
 
 /** Prints the lock's heartbeat age in seconds (host clock) and its content. */
-const showLock = (paths: AppPaths) =>
+const showLock = (paths: LeasePaths) =>
   sh`echo $(( $(date +%s) - $(stat -c %Y -- ${paths.lock} 2>/dev/null || date +%s) )); cat -- ${paths.lock} 2>/dev/null`;
 
 export async function acquireLease(
   session: SshSession,
-  paths: AppPaths,
+  paths: LeasePaths,
   holder: Holder,
   operation: string,
   policy: LeasePolicy,
@@ -145,7 +157,7 @@ export async function acquireLease(
 }
 
 /** Touches the lease if it is still ours; false when another run has taken it over. */
-export async function renewLease(session: SshSession, paths: AppPaths, lease: Lease): Promise<boolean> {
+export async function renewLease(session: SshSession, paths: LeasePaths, lease: Lease): Promise<boolean> {
   const { stdout } = await session.run(
     'renew the deploy lock',
     sh`if grep -qF -- ${lease.token} ${paths.lock} 2>/dev/null; then touch -c -- ${paths.lock}; echo mine; else echo lost; fi`,
@@ -154,7 +166,7 @@ export async function renewLease(session: SshSession, paths: AppPaths, lease: Le
 }
 
 /** Records what the holder is doing in its lease (for whoever finds it dead). */
-export async function noteLease(session: SshSession, paths: AppPaths, lease: Lease): Promise<void> {
+export async function noteLease(session: SshSession, paths: LeasePaths, lease: Lease): Promise<void> {
   const next = `${paths.meta}/lease-${lease.token}.next`;
   await session.run(
     'note the release in the deploy lock',
@@ -163,7 +175,7 @@ export async function noteLease(session: SshSession, paths: AppPaths, lease: Lea
 }
 
 /** Removes the lease if it is still ours (a dead one may have been taken over meanwhile). */
-export async function releaseLease(session: SshSession, paths: AppPaths, lease: Lease): Promise<void> {
+export async function releaseLease(session: SshSession, paths: LeasePaths, lease: Lease): Promise<void> {
   await session.run(
     'release deploy lock',
     sh`if grep -qF -- ${lease.token} ${paths.lock} 2>/dev/null; then rm -f -- ${paths.lock}; fi`,
@@ -182,7 +194,7 @@ export class Heartbeat {
 
   constructor(
     private readonly session: () => SshSession | undefined,
-    private readonly paths: AppPaths,
+    private readonly paths: LeasePaths,
     private readonly lease: Lease,
     intervalMs: number,
     private readonly log: Log,
