@@ -8,33 +8,18 @@
  * Goals: wall ÷ runbook ≤ 0.45; wall ÷ raw ≤ 1.15; size ÷ runbook's ≤ 1.15; peak RSS ≤ 120 MB at
  * both sizes; verify-by-restore ÷ bare restore ≤ 1.3. BENCH_GB sets the large size (default 1).
  */
-import { execFileSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, rmSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { rmSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { Droplet, runActionBundle, type ActionRun } from '../sandbox/index.js';
 import { databaseBytes, growRealisticData } from './lib/realistic-data.js';
+import { watchPeak } from './lib/peak.js';
 
 const GB = Number(process.env.BENCH_GB ?? 1);
 const MB = 1_048_576;
 const say = (line: string) => console.log(line);
-
-/** Samples a child's peak resident set (VmHWM) until it exits. */
-function watchPeak(child: ChildProcess): () => number {
-  let peakKb = 0;
-  const timer = setInterval(() => {
-    try {
-      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-      const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-      if (kb > peakKb) peakKb = kb;
-    } catch {
-      /* exited */
-    }
-  }, 10);
-  child.once('exit', () => clearInterval(timer));
-  return () => peakKb / 1024;
-}
 
 function timed(command: string, env: NodeJS.ProcessEnv): number {
   const started = performance.now();

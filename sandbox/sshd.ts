@@ -32,6 +32,8 @@ export interface SandboxSshd {
   kill(): void;
   /** Starts sshd again on the same port, with the same keys (after kill). */
   restart(): Promise<void>;
+  /** Logins accepted so far (sshd's own "Accepted publickey" lines): how many connections clients opened. */
+  logins(): number;
 }
 
 function keygen(file: string, comment: string): void {
@@ -96,6 +98,8 @@ export async function startSshd(
   );
   // sshd insists on its privilege-separation directory even with a private config.
   if (isRoot) mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  let logins = 0;
+  let partial = '';
   const launch = async (): Promise<number> => {
     const child = namespaced
       ? // unshare and sh both exec: the pid we track is sshd's. Paths travel as positional arguments.
@@ -119,7 +123,12 @@ export async function startSshd(
         )
       : tracker.spawn('sshd', SSHD, ['-D', '-e', '-f', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
-    child.stderr?.on('data', (chunk: Buffer) => (log = (log + chunk.toString()).slice(-4000)));
+    child.stderr?.on('data', (chunk: Buffer) => {
+      log = (log + chunk.toString()).slice(-4000);
+      const lines = (partial + chunk.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      logins += lines.filter((line) => line.startsWith('Accepted publickey')).length;
+    });
     try {
       await waitForPort(port, 10_000, 'sshd');
     } catch (error) {
@@ -164,6 +173,7 @@ export async function startSshd(
     restart: async () => {
       server.pid = await launch();
     },
+    logins: () => logins,
   };
   return server;
 }
