@@ -152,7 +152,11 @@ changed · 3 refused for safety (unconfirmed, another run holds the lock, a gate
       .description(`${spec.summary}.\n\n${action.description}`);
     if (spec.argument)
       command.addArgument(
-        new Argument(`<${spec.argument.input}>`, 'what to do').choices(spec.argument.choices),
+        new Argument(
+          `<${spec.argument.input}>`,
+          (action.inputs as Record<string, { description: string } | undefined>)[spec.argument.input]
+            ?.description ?? 'what to do',
+        ).choices(spec.argument.choices),
       );
     // Each input's option, by input name: commander keeps its value under the option's attribute name.
     const inputOptions = new Map<string, Option>();

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { format } from 'prettier';
 import { parse } from 'yaml';
 import { actionDirs, repoRoot } from './actions.js';
+import { describeConfirm, describeOperations } from '../shared/src/ops/operations/table.js';
 
 interface ActionYaml {
   description?: string;
@@ -48,6 +49,30 @@ function replaceBlock(text: string, marker: string, body: string, file: string):
 
 const check = process.argv.includes('--check');
 let stale = 0;
+
+/** A one-line description in action.yml, single-quoted as the files write them. */
+function setInputDescription(yamlText: string, input: string, description: string, file: string): string {
+  const line = new RegExp(`^(  ${input}:\\n    description: ).*$`, 'm');
+  if (!line.test(yamlText)) throw new Error(`${file}: no one-line description for input ${input}`);
+  return yamlText.replace(line, (_m, head: string) => `${head}'${description.replace(/'/g, "''")}'`);
+}
+
+// action-ops: the `operation` and `confirm` inputs are described from the operations table.
+{
+  const file = join(repoRoot, 'action-ops', 'action.yml');
+  const current = readFileSync(file, 'utf8');
+  let next = setInputDescription(current, 'operation', describeOperations(), file);
+  next = setInputDescription(next, 'confirm', describeConfirm(), file);
+  if (next !== current) {
+    if (check) {
+      stale++;
+      console.error('action-ops/action.yml is stale (the operations table changed): run `npm run docs`.');
+    } else {
+      writeFileSync(file, next);
+      console.log('wrote action-ops/action.yml (operation, confirm)');
+    }
+  }
+}
 for (const action of actionDirs()) {
   const spec = parse(readFileSync(join(repoRoot, action, 'action.yml'), 'utf8')) as ActionYaml;
   const file = join(repoRoot, action, 'README.md');
