@@ -226,7 +226,7 @@ export function judge(o: Observations): Finding[] {
       );
     for (const r of db.results) {
       if (r.task === 'connections') {
-        const { total, max } = r.figures as { total: number; max: number };
+        const { total, max } = r.figures;
         if (max && total / max >= 0.9)
           add(
             'P1',
@@ -237,7 +237,7 @@ export function judge(o: Observations): Finding[] {
           );
       }
       if (r.task === 'locks') {
-        const blocked = (r.figures as { blocked: unknown[] }).blocked ?? [];
+        const { blocked } = r.figures;
         if (blocked.length > 0)
           add(
             'P1',
@@ -248,7 +248,7 @@ export function judge(o: Observations): Finding[] {
           );
       }
       if (r.task === 'long-queries') {
-        const count = (r.figures as { count: number }).count;
+        const { count } = r.figures;
         if (count > 0)
           add(
             'P2',
@@ -259,9 +259,7 @@ export function judge(o: Observations): Finding[] {
           );
       }
       if (r.task === 'slow-queries') {
-        const top = ((r.figures as { top?: { meanMs: number }[] }).top ?? []).filter(
-          (q) => q.meanMs > o.slowMs,
-        );
+        const top = (r.figures.installed ? r.figures.top : []).filter((q) => q.meanMs > o.slowMs);
         if (top.length)
           add(
             'P2',

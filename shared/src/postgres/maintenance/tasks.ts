@@ -22,15 +22,30 @@ export const TASKS = [
 ] as const;
 export type Task = (typeof TASKS)[number];
 
-export interface TaskResult {
-  task: Task;
+/** What each task measured, typed: the report's figures and what diagnose judges. */
+export interface TaskFigures {
+  analyze: Record<string, never>;
+  'vacuum-analyze': Record<string, never>;
+  reindex: { tables: number };
+  connections: { total: number; max: number; byState: Record<string, number> };
+  'long-queries': { count: number; terminated: number[] };
+  locks: { blocked: { pid: number; blockers: number[] }[] };
+  size: { bytes: number; largest: Record<string, number> };
+  'slow-queries':
+    { installed: false } | { installed: true; top: { query: string; calls: number; meanMs: number }[] };
+  bloat: { tables: Record<string, { live: number; dead: number }> };
+}
+
+interface TaskOutput<T extends Task> {
   /** One line for the log and the summary heading. */
   headline: string;
   header: string[];
   rows: string[][];
-  figures: Record<string, unknown>;
-  durationMs: number;
+  figures: TaskFigures[T];
 }
+
+/** One task's result: its figures typed by its name. */
+export type TaskResult = { [T in Task]: TaskOutput<T> & { task: T; durationMs: number } }[Task];
 
 export interface MaintenanceOptions {
   longQueryAfterMs: number;
@@ -43,13 +58,13 @@ async function userTables(session: DatabaseSession): Promise<{ schema: string; n
   return session.dataTables();
 }
 
-type Runner = (
+type Runner<T extends Task> = (
   session: DatabaseSession,
   options: MaintenanceOptions,
   log: Log,
-) => Promise<Omit<TaskResult, 'task' | 'durationMs'>>;
+) => Promise<TaskOutput<T>>;
 
-const RUNNERS: Record<Task, Runner> = {
+const RUNNERS: { [T in Task]: Runner<T> } = {
   async analyze(session) {
     await session.client.query('ANALYZE');
     return { headline: 'ANALYZE of every table', header: [], rows: [], figures: {} };
@@ -252,8 +267,9 @@ export async function runTask(
   log: Log,
 ): Promise<TaskResult> {
   const started = performance.now();
-  const result = await RUNNERS[task](session, options, log);
+  const result: TaskOutput<Task> = await (RUNNERS[task] as Runner<Task>)(session, options, log);
   const durationMs = Math.round(performance.now() - started);
   log.info(`${task}: ${result.headline} (${durationMs} ms)`);
-  return { task, ...result, durationMs };
+  // The runner of `task` made `result`: its figures are that task's (the cast ties the two together).
+  return { task, ...result, durationMs } as TaskResult;
 }
