@@ -549,7 +549,13 @@ export const ACTION_SPECS = {
         default: '5s',
       },
       'max-parallel': {
-        description: 'Hosts switched at once; each batch must prove healthy before the next starts.',
+        description:
+          'Hosts switched at once after the canary; each batch must prove healthy before the next starts, and a failure in any batch puts every switched host back.',
+        required: false,
+        default: '1',
+      },
+      canary: {
+        description: 'Hosts switched and health-gated alone, first, before any batch (`0` skips the canary).',
         required: false,
         default: '1',
       },
@@ -1139,7 +1145,7 @@ export const ACTION_SPECS = {
     inputs: {
       operation: {
         description:
-          'One of: `restart`, `reload`, `start` (pm2 `--update-env`, then the health gate); `stop` (then proof it stopped); `set-env` (`settings` into the env file, restart, verify, put back on failure); `flush-cache` (Redis FLUSHDB of one database, after counting its keys); `logs` (last lines / time window / pattern, with counts, redacted, as files); `maintenance-setup` (install the nginx snippet and page, `nginx -t`, reload); `maintenance-on` / `maintenance-off` (the flag, verified at `site-url`); `logrotate` (pm2-logrotate settings checked, set when asked, rotated logs beyond retain reported); `certificates` (what certbot knows, days left; `renew: true` renews, tests and reloads nginx).',
+          'One of: `restart` (pm2 restart `--update-env`, the canary first, then `max-parallel` hosts at a time, each through the health gate); `reload` (pm2 reload `--update-env`, no downtime in cluster mode, rolling like restart); `start` (pm2 start, from the current release when pm2 lost the app, then the health gate); `stop` (pm2 stop, then proof that it stopped: pm2 says stopped, the health URL refuses); `set-env` (`settings` into the env file, restart, verify, every host put back on a failure); `flush-cache` (Redis FLUSHDB of one database, after counting its keys); `logs` (last lines / time window / pattern of the pm2 logs, with counts, redacted, as files); `maintenance-setup` (install the nginx snippet and page, `nginx -t`, reload); `maintenance-on` (the maintenance flag set, the page verified at `site-url`); `maintenance-off` (the maintenance flag removed, the app verified at `site-url`); `logrotate` (pm2-logrotate settings checked, set when asked, rotated logs beyond retain reported); `certificates` (what certbot knows, days left; `renew: true` renews, tests and reloads nginx).',
         required: true,
         default: '',
       },
@@ -1248,7 +1254,7 @@ export const ACTION_SPECS = {
       },
       confirm: {
         description:
-          'Destructive operations (`stop`, `set-env`, `flush-cache`) run only when this equals `confirm-expected`.',
+          'Destructive operations (`stop`, `set-env`, `flush-cache`, `maintenance-on`, `certificates` with `renew`) run only when this equals `confirm-expected`.',
         required: false,
         default: '',
       },
@@ -1479,6 +1485,17 @@ export const ACTION_SPECS = {
         required: false,
         default: '30s',
       },
+      'max-parallel': {
+        description:
+          'Hosts restarted or reloaded (restart, reload, start, stop, set-env) at once after the canary; each batch must prove healthy before the next starts.',
+        required: false,
+        default: '1',
+      },
+      canary: {
+        description: 'Hosts done alone first and proven healthy before any batch (`0` skips the canary).',
+        required: false,
+        default: '1',
+      },
       'lock-ttl': {
         description:
           'The deploy lock is a lease on each host that its holder renews every few seconds while it works; a lease not renewed for this long belongs to a dead run (a cancelled job) and is taken over, with a warning naming that run. A live run is never overtaken, however long it takes.',
@@ -1641,7 +1658,13 @@ export const ACTION_SPECS = {
         default: '5s',
       },
       'max-parallel': {
-        description: 'Hosts switched at once; each batch must prove healthy before the next starts.',
+        description:
+          'Hosts switched at once after the canary; each batch must prove healthy before the next starts, and a failure in any batch puts every switched host back.',
+        required: false,
+        default: '1',
+      },
+      canary: {
+        description: 'Hosts switched and health-gated alone, first, before any batch (`0` skips the canary).',
         required: false,
         default: '1',
       },
@@ -2077,6 +2100,17 @@ export const ACTION_SPECS = {
           'After health passes, pm2 restart counts must not grow for this long (a crash-looping app looks online between crashes). `0s` skips it.',
         required: false,
         default: '5s',
+      },
+      'max-parallel': {
+        description:
+          'Hosts rotated (their env file changed, the app restarted and verified) at once after the canary; each batch must prove healthy before the next starts.',
+        required: false,
+        default: '1',
+      },
+      canary: {
+        description: 'Hosts done alone first and proven healthy before any batch (`0` skips the canary).',
+        required: false,
+        default: '1',
       },
       'lock-ttl': {
         description:

@@ -22,7 +22,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7703:
+/***/ 84:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 // Copyright 2011 Mark Cavage <mcavage@gmail.com> All rights reserved.
@@ -700,7 +700,7 @@ module.exports = Writer;
 // If you have no idea what ASN.1 or BER is, see this:
 // ftp://ftp.rsa.com/pub/pkcs/ascii/layman.asc
 
-var Ber = __webpack_require__(7703);
+var Ber = __webpack_require__(84);
 
 
 
@@ -6152,7 +6152,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3849:
+/***/ 6230:
 /***/ ((module, __unused_webpack_exports, __webpack_require__) => {
 
 
@@ -7331,7 +7331,7 @@ const {
   writeUInt32BE,
 } = __webpack_require__(2184);
 
-const { AgentContext, createAgent, isAgent } = __webpack_require__(3849);
+const { AgentContext, createAgent, isAgent } = __webpack_require__(6230);
 const {
   Channel,
   MAX_WINDOW,
@@ -9568,7 +9568,7 @@ const {
   CygwinAgent,
   OpenSSHAgent,
   PageantAgent,
-} = __webpack_require__(3849);
+} = __webpack_require__(6230);
 const {
   SSHTTPAgent: HTTPAgent,
   SSHTTPSAgent: HTTPSAgent,
