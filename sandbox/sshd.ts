@@ -91,7 +91,10 @@ export async function startSshd(
       'MaxStartups 100:30:200',
       'MaxSessions 50',
       'Subsystem sftp internal-sftp',
-      setEnvLine(env),
+      // bash sources ~/.bashrc for a command run by sshd when it is the top-level shell, and this
+      // machine's root .bashrc (no "not interactive: return" guard, unlike a droplet's) runs
+      // `pyenv init` — ~130 ms of CPU on every remote command. SHLVL=1 makes bash a nested shell.
+      setEnvLine({ SHLVL: '1', ...env }),
     ]
       .filter((line) => line !== '')
       .join('\n') + '\n',
