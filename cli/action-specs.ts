@@ -380,6 +380,18 @@ export const ACTION_SPECS = {
         required: true,
         default: '',
       },
+      join: {
+        description:
+          "Adding a host (`user@host[:port]`, a fresh droplet with Node and pm2): instead of deploying an artifact, the release live on `hosts` and the shared files it links (`.env`) are copied to it from the first of `hosts` over SSH (never through the runner's disk or logs), started and health-gated; `joined` names it once it is ready for the load balancer. Refused, nothing changed, when its Node major differs from the fleet's, it already serves an app, or the fleet is not on one release. `artifact` and `sha` are not read; `known-hosts` must list it, and `health-url` cover it (a `{host}` template, or its URL last).",
+        required: false,
+        default: '',
+      },
+      'copy-timeout': {
+        description:
+          'With `join`: how long copying the release and shared files to the new host may take (`10m`).',
+        required: false,
+        default: '10m',
+      },
       'ssh-key': {
         description: 'Private key (secret) accepted by every host, OpenSSH or PEM form.',
         required: true,
@@ -487,8 +499,9 @@ export const ACTION_SPECS = {
         default: '',
       },
       artifact: {
-        description: 'The build output to deploy: a directory or a `.tar.gz` tarball on the runner.',
-        required: true,
+        description:
+          'The build output to deploy: a directory or a `.tar.gz` tarball on the runner. Required, except with `join`.',
+        required: false,
         default: '',
       },
       sha: {
@@ -703,7 +716,10 @@ export const ACTION_SPECS = {
     },
     outputs: {
       'incident-report': 'The path of the incident report written, when one was.',
-      release: 'The new release id (`<UTC time>-<short sha>`) on the first host.',
+      release:
+        "The new release id (`<UTC time>-<short sha>`) on the first host; with `join`, the fleet's release the new host got.",
+      joined:
+        "With `join`: the new host, once it serves the fleet's release healthy and is ready for the load balancer; empty otherwise.",
       'previous-release': 'The release that was current before, on the first host.',
       'rolled-back':
         '`true` when the deploy failed and at least one host was really switched back to its previous release; `hosts-report` says which, and whether each was verified or could not be reached.',

@@ -8,7 +8,7 @@ import type { Log } from '../shared/src/log.js';
 import type { RunResult } from '../shared/src/result.js';
 import type { RunContext } from '../shared/src/result.js';
 import { runHealth } from '../shared/src/health/run.js';
-import { runDeploy, runRollback } from '../shared/src/releases/run.js';
+import { runDeploy, runJoin, runRollback } from '../shared/src/releases/run.js';
 import { runBackupMode } from '../shared/src/postgres/modes.js';
 import { runMigrateMode } from '../shared/src/postgres/migrations/entry.js';
 import { runSecretMode } from '../shared/src/secrets/modes.js';
@@ -32,8 +32,8 @@ export interface CommandSpec {
   terminal?: Record<string, string>;
   /** Inputs of the action this command never reads: not offered as flags. */
   hide?: string[];
-  /** `ops <operation>`: the first argument is this input, one of these. */
-  argument?: { input: string; choices: readonly string[] };
+  /** `ops <operation>`: the first argument is this input (one of `choices` when given). */
+  argument?: { input: string; choices?: readonly string[] };
   run(inputs: Inputs, context: RunContext, deps: RunDeps): Promise<RunResult>;
 }
 
@@ -50,6 +50,33 @@ export const COMMANDS: CommandSpec[] = [
     summary: 'deploy a release over SSH: switch atomically, prove it healthy, or roll back',
     terminal: { 'incident-dir': 'incidents' },
     run: (inputs, context, deps) => runDeploy(inputs, context, deps),
+  },
+  {
+    name: 'join',
+    action: 'action-deploy',
+    summary: "add a host: the fleet's live release and shared files copied to it, started, proven healthy",
+    argument: { input: 'join' },
+    // The release is the fleet's own: nothing of a deploy's artifact or its preparation is read.
+    hide: [
+      'artifact',
+      'sha',
+      'install-command',
+      'install-timeout',
+      'pre-switch-command',
+      'linked-files',
+      'linked-dirs',
+      'keep-releases',
+      'layout',
+      'migrate-legacy',
+      'preflight',
+      'preflight-port-env',
+      'max-parallel',
+      'canary',
+      'incident-report',
+      'incident-dir',
+      'environment',
+    ],
+    run: (inputs, context, deps) => runJoin(inputs, context, deps),
   },
   {
     name: 'rollback',

@@ -150,14 +150,14 @@ changed · 3 refused for safety (unconfirmed, another run holds the lock, a gate
       .command(spec.name)
       .summary(spec.summary)
       .description(`${spec.summary}.\n\n${action.description}`);
-    if (spec.argument)
-      command.addArgument(
-        new Argument(
-          `<${spec.argument.input}>`,
-          (action.inputs as Record<string, { description: string } | undefined>)[spec.argument.input]
-            ?.description ?? 'what to do',
-        ).choices(spec.argument.choices),
+    if (spec.argument) {
+      const argument = new Argument(
+        `<${spec.argument.input}>`,
+        (action.inputs as Record<string, { description: string } | undefined>)[spec.argument.input]
+          ?.description ?? 'what to do',
       );
+      command.addArgument(spec.argument.choices ? argument.choices(spec.argument.choices) : argument);
+    }
     // Each input's option, by input name: commander keeps its value under the option's attribute name.
     const inputOptions = new Map<string, Option>();
     for (const [name, input] of Object.entries(action.inputs)) {

@@ -24,11 +24,25 @@ export interface DeployHost {
 
 export const APP_NAME = 'bunty-backend';
 
-export async function startDeployHost(): Promise<DeployHost> {
-  const droplet = await Droplet.start({ sshd: true });
+export interface DeployHostOptions {
+  /** The Node the host's commands find first (a droplet on another major). */
+  node?: string;
+  /**
+   * The app's PORT in the host's environment too, where it wins over shared/.env (as with dotenv):
+   * hosts on one machine share its ports, so a host given another's .env (a join) still listens on its own.
+   */
+  portInEnvironment?: boolean;
+}
+
+export async function startDeployHost(options: DeployHostOptions = {}): Promise<DeployHost> {
+  const port = await freePort();
+  const droplet = await Droplet.start({
+    sshd: true,
+    ...(options.node ? { node: options.node } : {}),
+    ...(options.portInEnvironment ? { env: { PORT: String(port) } } : {}),
+  });
   const sshd = droplet.sshd;
   if (!sshd) throw new Error('no sshd');
-  const port = await freePort();
   const appDir = `${droplet.hostRoot}/var/www/${APP_NAME}`;
   mkdirSync(droplet.realPath(`${appDir}/shared`), { recursive: true });
   writeFileSync(droplet.realPath(`${appDir}/shared/.env`), `PORT=${port}\nHOST=127.0.0.1\n`);
@@ -49,7 +63,9 @@ export async function startDeployHosts(count: number): Promise<DeployHost[]> {
   const hosts: DeployHost[] = [];
   try {
     for (let i = 0; i < count; i += 5)
-      hosts.push(...(await Promise.all(Array.from({ length: Math.min(5, count - i) }, startDeployHost))));
+      hosts.push(
+        ...(await Promise.all(Array.from({ length: Math.min(5, count - i) }, () => startDeployHost()))),
+      );
   } catch (error) {
     await stopDeployHosts(hosts);
     throw error;

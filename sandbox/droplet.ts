@@ -29,6 +29,10 @@ export type SampleMode =
 export interface DropletOptions {
   postgres?: boolean;
   sshd?: boolean;
+  /** The Node its commands find first (default this machine's own): a droplet on another Node major. */
+  node?: string;
+  /** Environment of every command run over its sshd (and so of what pm2 starts), beside pm2's. */
+  env?: Record<string, string>;
 }
 
 /** unshare(1) with mount namespaces needs root; elsewhere the host sees the real paths. */
@@ -68,8 +72,11 @@ export class Droplet {
   sshd?: SandboxSshd;
   private stopped = false;
 
-  private constructor(readonly root: string) {
-    this.pm2 = new SandboxPm2(join(root, 'pm2'), this.tracker);
+  private constructor(
+    readonly root: string,
+    node?: string,
+  ) {
+    this.pm2 = new SandboxPm2(join(root, 'pm2'), this.tracker, node);
   }
 
   /** The droplet's root as commands over its sshd see it (the same for every droplet when namespaced). */
@@ -93,13 +100,15 @@ export class Droplet {
     const root = mkdtempSync(join(tmpdir(), 'runbook-droplet-'));
     // The postgres OS user must be able to reach its directories below the temp dir.
     chmodSync(root, 0o755);
-    const droplet = new Droplet(root);
+    const droplet = new Droplet(root, options.node);
     try {
       mkdirSync(droplet.wwwDir, { recursive: true });
       mkdirSync(droplet.pm2.home, { recursive: true });
       const [postgres, sshd] = await Promise.all([
         options.postgres ? startPostgres(root, droplet.tracker) : undefined,
-        options.sshd ? startSshd(root, droplet.tracker, droplet.pm2.env, canNamespace) : undefined,
+        options.sshd
+          ? startSshd(root, droplet.tracker, { ...droplet.pm2.env, ...options.env }, canNamespace)
+          : undefined,
       ]);
       droplet.postgres = postgres;
       droplet.sshd = sshd;

@@ -30,6 +30,8 @@ export class SandboxPm2 {
   constructor(
     readonly home: string,
     private readonly tracker: ProcessTracker,
+    /** The droplet's Node: pm2 and the app run on it. */
+    readonly node: string = machineNode,
   ) {}
 
   /** The environment every pm2 invocation (local or over ssh) must have. */
@@ -38,7 +40,7 @@ export class SandboxPm2 {
       PM2_HOME: this.home,
       PM2_DISCRETE_MODE: 'true',
       PATH: [
-        dirname(machineNode),
+        dirname(this.node),
         PM2_BIN_DIR,
         '/usr/local/sbin',
         '/usr/local/bin',
@@ -53,7 +55,7 @@ export class SandboxPm2 {
   command(args: string[], extraEnv: Record<string, string> = {}): Promise<string> {
     const next = this.queue.then(async () => {
       try {
-        const { stdout } = await run(machineNode, [PM2, ...args], {
+        const { stdout } = await run(this.node, [PM2, ...args], {
           env: { ...process.env, ...this.env, ...extraEnv },
           maxBuffer: 64 * 1024 * 1024,
         });
@@ -91,7 +93,7 @@ export class SandboxPm2 {
     const daemon = this.daemonPid();
     if (daemon === undefined || !isAlive(daemon)) return;
     const apps = (await this.list().catch(() => [])).map((p) => p.pid).filter((pid) => pid > 0);
-    await run(machineNode, [PM2, 'kill'], { env: { ...process.env, ...this.env } }).catch(() => undefined);
+    await run(this.node, [PM2, 'kill'], { env: { ...process.env, ...this.env } }).catch(() => undefined);
     const survivors: number[] = [];
     for (const pid of [...apps, daemon]) {
       for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 30));

@@ -130,7 +130,7 @@ export function hostRuns(target: Pick<ReleaseTarget, 'hosts' | 'appDir'>, starte
 export async function openHosts(
   runs: HostRun[],
   target: ReleaseTarget,
-  operation: 'deploy' | 'rollback',
+  operation: 'deploy' | 'rollback' | 'join',
   deps: DeployDeps,
   /** Hosts opened at once: at least CONNECT_PARALLEL, more when more are switched at once. */
   maxParallel = 1,

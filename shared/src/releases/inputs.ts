@@ -4,6 +4,8 @@ import { readBatchPlan } from '../fleet/inputs.js';
 import { readHealthCriteria } from '../health/inputs.js';
 import { readSmokeRequests } from '../health/smoke.js';
 import { readHosts, readSshOptions } from '../ssh/inputs.js';
+import { describeTarget, parseSshTarget } from '../ssh/target.js';
+import type { JoinOptions } from './join.js';
 import { checkArtifact } from './artifact.js';
 import type { DeployOptions, ReleaseTarget } from './deploy.js';
 import { parseHealthUrlTemplates } from './host-url.js';
@@ -26,7 +28,8 @@ function readRelativePaths(inputs: Inputs, name: string): string[] {
   return inputs.list(name).map((path) => parseRelativePath(name, path));
 }
 
-export function readReleaseTarget(inputs: Inputs, context: RunContext): ReleaseTarget {
+/** `joining`: a host outside `hosts` is part of the run too (its health URL comes last). */
+export function readReleaseTarget(inputs: Inputs, context: RunContext, joining = 0): ReleaseTarget {
   const ssh = readSshOptions(inputs);
   const health = {
     ...readHealthCriteria(inputs),
@@ -57,7 +60,7 @@ export function readReleaseTarget(inputs: Inputs, context: RunContext): ReleaseT
       listenTimeoutMs: inputs.duration('pm2-listen-timeout', 8000, { min: 100, max: 300_000 }),
       killTimeoutMs: inputs.duration('pm2-kill-timeout', 5000, { min: 100, max: 300_000 }),
     },
-    healthUrls: parseHealthUrlTemplates('health-url', inputs.list('health-url'), hosts.length),
+    healthUrls: parseHealthUrlTemplates('health-url', inputs.list('health-url'), hosts.length + joining),
     health,
     versionCheck: inputs.choice('version-check', ['auto', 'require', 'off'] as const, 'auto'),
     smokeRequests: readSmokeRequests(inputs),
@@ -107,6 +110,24 @@ export function readDeployOptions(inputs: Inputs, context: RunContext): DeployOp
       : {}),
     layout,
     ...readBatchPlan(inputs),
+    dryRun: inputs.boolean('dry-run', false),
+  };
+}
+
+/** action-deploy with `join`: the new host and the fleet it joins; the release is the fleet's own. */
+export function readJoinOptions(inputs: Inputs, context: RunContext): JoinOptions {
+  const join = parseSshTarget('join', inputs.string('join', { required: true }));
+  const target = readReleaseTarget(inputs, context, 1);
+  const twin = target.hosts.find((h) => h.host === join.host && h.port === join.port);
+  if (twin)
+    throw new ConfigurationError(
+      'join',
+      `${describeTarget(join)} is in hosts already: join names the new host, hosts the fleet it joins.`,
+    );
+  return {
+    ...target,
+    join,
+    copyTimeoutMs: inputs.duration('copy-timeout', 600_000, { min: 1000, max: 6 * 3_600_000 }),
     dryRun: inputs.boolean('dry-run', false),
   };
 }

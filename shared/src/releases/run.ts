@@ -9,7 +9,8 @@ import { incidentDir, incidentMarkdown, writeIncident } from '../incident/report
 import type { Log } from '../log.js';
 import type { RunResult } from '../result.js';
 import { deploy } from './deploy.js';
-import { readDeployOptions, readRollbackOptions } from './inputs.js';
+import { readDeployOptions, readJoinOptions, readRollbackOptions } from './inputs.js';
+import { join } from './join.js';
 import type { RunContext } from '../result.js';
 import { rollback } from './rollback.js';
 import { releaseSummaryMarkdown } from './summary.js';
@@ -21,6 +22,7 @@ export interface RunDeps {
 }
 
 export async function runDeploy(inputs: Inputs, context: RunContext, deps: RunDeps): Promise<RunResult> {
+  if (inputs.string('join')) return runJoin(inputs, context, deps);
   const options = readDeployOptions(inputs, context);
   const wantsIncident = inputs.boolean('incident-report', false);
   const report = await deploy(options, deps);
@@ -75,6 +77,31 @@ export async function runRollback(inputs: Inputs, context: RunContext, deps: Run
       report.plan,
       report.failure?.message,
     ),
+    ...(report.failure ? { failure: report.failure } : {}),
+  };
+}
+
+/** action-deploy with `join` (and `runbook join`): a new host gets the fleet's live release. */
+export async function runJoin(inputs: Inputs, context: RunContext, deps: RunDeps): Promise<RunResult> {
+  const options = readJoinOptions(inputs, context);
+  const report = await join(options, deps);
+  const ready = report.ready
+    ? `\n\n**${report.host} is ready**: it serves ${report.release} healthy. Add it to the load balancer now (DigitalOcean → Networking → Load Balancers → Add Droplets); that step is not automated.`
+    : '';
+  return {
+    outputs: {
+      release: report.release,
+      joined: report.ready ? report.host : '',
+      'hosts-report': JSON.stringify(report.hosts),
+      'duration-ms': report.durationMs,
+    },
+    summary:
+      releaseSummaryMarkdown(
+        `Join ${report.host} to ${options.pm2.name}${report.source ? ` (from ${report.source})` : ''}`,
+        report.hosts,
+        report.plan,
+        report.failure?.message,
+      ) + ready,
     ...(report.failure ? { failure: report.failure } : {}),
   };
 }

@@ -28,6 +28,20 @@ export interface RunOptions {
 
 const STDERR_TAIL_LINES = 12;
 
+export interface StreamExit {
+  code: number | null;
+  signal?: string;
+  stderr: string;
+}
+
+/** A command running on a host, as a stream (see SshSession.stream). */
+export interface RemoteStream {
+  step: string;
+  host: string;
+  channel: ClientChannel;
+  exit: Promise<StreamExit>;
+}
+
 export class RemoteCommandError extends OperationError {
   constructor(
     readonly step: string,
@@ -173,6 +187,44 @@ export class SshSession {
         `${kind} failed (${error instanceof Error ? error.message : String(error)})`,
       );
     }
+  }
+
+  /**
+   * Starts a command and hands back its channel as a stream (stdout to read, stdin to write) for
+   * bytes that must not be held as a string or touch a disk: a host-to-host copy. `exit` settles
+   * when the channel closes, with the exit code (null when the connection went away) and stderr's tail.
+   */
+  async stream(step: string, command: ShellCommand): Promise<RemoteStream> {
+    this.log.debug(`${this.name}: ${step}: ${command.text}`);
+    const client = this.ssh.connection;
+    if (!client) throw new ConnectionLost(step, this.name);
+    const channel = await new Promise<ClientChannel>((resolve, reject) => {
+      try {
+        client.exec(command.text, (error, opened) => (error ? reject(error) : resolve(opened)));
+      } catch (error) {
+        reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    }).catch((error: unknown) => {
+      throw new ConnectionLost(step, this.name, error instanceof Error ? error.message : String(error));
+    });
+    let stderr = '';
+    channel.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-8000)));
+    const exit = new Promise<StreamExit>((resolve) => {
+      let code: number | null = null;
+      let signal: string | undefined;
+      channel.on('exit', (exitCode: number | null, exitSignal?: string) => {
+        code = exitCode;
+        signal = exitSignal ?? undefined;
+      });
+      // A connection that dies under it may never close the channel: its own close ends the wait too.
+      const lost = () => resolve({ code: null, stderr });
+      client.once('close', lost);
+      channel.on('close', () => {
+        client.off('close', lost);
+        resolve({ code, ...(signal ? { signal } : {}), stderr });
+      });
+    });
+    return { step, host: this.name, channel, exit };
   }
 
   /**
