@@ -1,8 +1,35 @@
 /** How work spreads over the fleet (fleet/parallel.ts): the bounded pool, and canary-then-batches. */
 import { describe, expect, it } from '@jest/globals';
-import { batchesOf, describeBatches, inParallel, mapInParallel } from '../../shared/src/fleet/parallel.js';
+import {
+  batchesOf,
+  describeBatches,
+  gate,
+  inParallel,
+  mapInParallel,
+} from '../../shared/src/fleet/parallel.js';
 
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('gate', () => {
+  it('lets at most its limit through at once, a failure freeing its place', async () => {
+    const through = gate(2);
+    let running = 0;
+    let peak = 0;
+    const settled = await Promise.allSettled(
+      [3, 1, 2, 1, 1].map((ms, i) =>
+        through(async () => {
+          peak = Math.max(peak, ++running);
+          await tick(ms * 5);
+          running--;
+          if (i === 1) throw new Error('second');
+          return i;
+        }),
+      ),
+    );
+    expect(peak).toBe(2);
+    expect(settled.map((r) => (r.status === 'fulfilled' ? r.value : 'x'))).toEqual([0, 'x', 2, 3, 4]);
+  });
+});
 
 describe('inParallel', () => {
   it('never runs more than the limit at once, and settles every item in item order', async () => {

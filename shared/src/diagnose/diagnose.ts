@@ -19,7 +19,7 @@ import { Redactor } from '../redact/redactor.js';
 import { healthUrlFor } from '../releases/host-url.js';
 import { openSession, type SshOptions } from '../ssh/connect.js';
 import { CONNECT_PARALLEL } from '../fleet/hosts.js';
-import { mapInParallel } from '../fleet/parallel.js';
+import { gate, mapInParallel } from '../fleet/parallel.js';
 import { describeTarget, type SshTarget } from '../ssh/target.js';
 import { readHostFacts, readLogTails, type HostFacts } from './host-facts.js';
 import { sleep } from '../retry/backoff.js';
@@ -86,10 +86,12 @@ export async function diagnose(options: DiagnoseOptions, deps: { log: Log }): Pr
   const raw: Record<string, string> = {};
 
   let redisFromHost: RedisFacts | undefined;
-  // At most CONNECT_PARALLEL hosts read at once (twenty SSH handshakes at once would starve two cores).
+  // Every host read at once, mostly waiting (the log window, probes); at most CONNECT_PARALLEL SSH
+  // handshakes at a time (twenty at once would starve two cores).
+  const connecting = gate(CONNECT_PARALLEL);
   const hostWork = mapInParallel(
     options.hosts,
-    CONNECT_PARALLEL,
+    options.hosts.length,
     async (target, index): Promise<HostObservation> => {
       const host = describeTarget(target);
       const observation: HostObservation = { host, errorLines: 0 };
@@ -110,7 +112,7 @@ export async function diagnose(options: DiagnoseOptions, deps: { log: Log }): Pr
           ])
         : Promise.resolve();
       try {
-        const session = await openSession(target, options.ssh as SshOptions, log);
+        const session = await connecting(() => openSession(target, options.ssh as SshOptions, log));
         try {
           if (options.envFile && !(await maskEnvValues(session, options.envFile, mask)))
             notChecked.push({

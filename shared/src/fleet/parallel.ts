@@ -28,6 +28,26 @@ export async function inParallel<T, R>(
   return results;
 }
 
+/**
+ * A gate letting at most `limit` calls run at once, for the one costly part of a host's work (the
+ * SSH handshake) when the rest of it is mostly waiting (a log window, a probe): every host waits
+ * side by side, the handshakes take turns.
+ */
+export function gate(limit: number): <R>(fn: () => Promise<R>) => Promise<R> {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return async <R>(fn: () => Promise<R>): Promise<R> => {
+    if (running >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+    running++;
+    try {
+      return await fn();
+    } finally {
+      running--;
+      waiting.shift()?.();
+    }
+  };
+}
+
 /** inParallel for steps that must all succeed: their values in item order, or the first failure thrown. */
 export async function mapInParallel<T, R>(
   items: readonly T[],

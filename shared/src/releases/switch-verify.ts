@@ -17,15 +17,7 @@ import {
   type HostRun,
   type ReleaseTarget,
 } from './host-run.js';
-import {
-  checkStable,
-  deleteApp,
-  pm2List,
-  restartCount,
-  runCurrentRelease,
-  startReplaced,
-  type Pm2Process,
-} from './pm2.js';
+import { checkStable, deleteApp, pm2List, runCurrentRelease, startReplaced, type Pm2Process } from './pm2.js';
 import { discoverEntry, recordOf, type AppEntry } from './entry.js';
 import { releaseDir } from './layout.js';
 import type { ReleaseStore } from './store.js';
@@ -189,10 +181,8 @@ export async function verifyRunning(
   // not compete with the app's own start-up. A crash loop keeps restarting, so the window still sees it.
   const processes = await pm2List(session);
   if (proof) await proveRunning(session, target.pm2.name, processes, proof);
-  if (target.stabilizationMs > 0) {
-    const baseline = restartCount(processes, target.pm2.name);
-    await checkStable(session, target.pm2.name, baseline, target.stabilizationMs, deps.sleep ?? realSleep);
-  }
+  if (target.stabilizationMs > 0)
+    await checkStable(session, target.pm2.name, processes, target.stabilizationMs, deps.sleep ?? realSleep);
   return health;
 }
 
