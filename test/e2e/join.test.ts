@@ -118,7 +118,7 @@ describe('join', () => {
     expect(envOf(fresh)).toBe(envOf(fleet[0] as DeployHost));
     const body = (await (await fetch(fresh.healthUrl)).json()) as { releaseId: string };
     expect(body.releaseId).toBe(sha(1));
-    expect(run.stdout).toMatch(/ready.*load balancer/i);
+    expect(run.summary).toContain(`**${fresh.host} is ready**`);
     // One SSH connection to each host it touched.
     const logins = all.map((h, i) => (h.droplet.sshd?.logins() ?? 0) - (before[i] ?? 0));
     expect(logins.slice(0, 3)).toEqual([1, 1, 1]);
@@ -160,6 +160,7 @@ describe('join', () => {
     expect(run.exitCode).toBe(1);
     expect(run.errors[0]).toMatch(/did not join.*NOT ready for the load balancer/s);
     expect(run.outputs.joined).toBe('');
+    expect(run.summary).not.toContain('is ready');
     expect(currentRelease(crashes)).toBe('');
     expect(await crashes.droplet.pm2.command(['jlist'])).not.toContain('bunty-backend');
     expect(await fleetServes()).toEqual([sha(2), sha(2)]);
