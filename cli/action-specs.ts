@@ -592,7 +592,7 @@ export const ACTION_SPECS = {
       },
       'start-timeout': {
         description:
-          'A release whose health URL refuses connections (or gets 502 from a proxy) for this long after the switch has failed: it is rolled back without waiting for the whole `deadline`.',
+          'A release whose health URL refuses connections (or gets 502 from a proxy) for this long after the switch has failed: it is rolled back without waiting for the whole `deadline`. Until it accepts connections it is looked at every 100 ms, not counted in `max-attempts`.',
         required: false,
         default: '30s',
       },
@@ -1497,7 +1497,7 @@ export const ACTION_SPECS = {
       },
       'start-timeout': {
         description:
-          'A release whose health URL refuses connections (or gets 502 from a proxy) for this long after the switch has failed: it is rolled back without waiting for the whole `deadline`.',
+          'A release whose health URL refuses connections (or gets 502 from a proxy) for this long after the switch has failed: it is rolled back without waiting for the whole `deadline`. Until it accepts connections it is looked at every 100 ms, not counted in `max-attempts`.',
         required: false,
         default: '30s',
       },
@@ -1704,7 +1704,7 @@ export const ACTION_SPECS = {
       },
       'start-timeout': {
         description:
-          'A rollback target whose health URL refuses connections (or gets 502 from a proxy) for this long after the switch has failed, without waiting for the whole `deadline`.',
+          'A rollback target whose health URL refuses connections (or gets 502 from a proxy) for this long after the switch has failed, without waiting for the whole `deadline`. Until it accepts connections it is looked at every 100 ms, not counted in `max-attempts`.',
         required: false,
         default: '30s',
       },
@@ -2107,7 +2107,7 @@ export const ACTION_SPECS = {
       },
       'start-timeout': {
         description:
-          'After a restart, a health URL that refuses connections (or gets 502 from a proxy) for this long has failed (an app that will not start with the new value): the hosts are put back without waiting for the whole `deadline`.',
+          'After a restart, a health URL that refuses connections (or gets 502 from a proxy) for this long has failed (an app that will not start with the new value): the hosts are put back without waiting for the whole `deadline`. Until it accepts connections it is looked at every 100 ms, not counted in `max-attempts`.',
         required: false,
         default: '30s',
       },

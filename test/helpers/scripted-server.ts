@@ -20,6 +20,8 @@ export interface ScriptedServer {
 
 export async function startScriptedServer(
   script: ScriptedAnswer[] | ((n: number) => ScriptedAnswer),
+  /** 0: any free port. */
+  port = 0,
 ): Promise<ScriptedServer> {
   const requests: http.IncomingHttpHeaders[] = [];
   const answer = (n: number): ScriptedAnswer =>
@@ -33,10 +35,9 @@ export async function startScriptedServer(
       res.end(text);
     }, a.delayMs ?? 0);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   return {
-    url: `http://127.0.0.1:${port}/health`,
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/health`,
     requests,
     close: () =>
       new Promise((resolve) => {

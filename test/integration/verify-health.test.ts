@@ -126,6 +126,37 @@ describe('verifyHealth', () => {
     expect(report.statusCode).toBeUndefined();
   });
 
+  it('after a start, looks every 100 ms until the app listens, spending no attempt on the refusals', async () => {
+    const port = await freePort();
+    const waits: number[] = [];
+    const sleep = (ms: number) => (waits.push(ms), new Promise<void>((done) => setTimeout(done, ms)));
+    // The app binds its port 400 ms after the switch, as a real app does once its modules load.
+    const late = new Promise<ScriptedServer>((done) =>
+      setTimeout(() => void startScriptedServer([healthy], port).then(done), 400),
+    );
+    const report = await verifyHealth(
+      options([`http://127.0.0.1:${port}/health`], {
+        startTimeoutMs: 10_000,
+        interval: { initialMs: 5000, factor: 2, maxMs: 8000, jitter: 0 },
+      }),
+      { log: silentLog, sleep },
+    );
+    servers.push(await late);
+    expect(report).toMatchObject({ healthy: true, attempts: 1 });
+    expect(waits.length).toBeGreaterThan(0);
+    expect(Math.max(...waits)).toBeLessThanOrEqual(100);
+  });
+
+  it('a start that never listens fails at start-timeout after one counted attempt', async () => {
+    const port = await freePort();
+    const report = await verifyHealth(
+      options([`http://127.0.0.1:${port}/health`], { startTimeoutMs: 300, maxAttempts: 1000 }),
+      { log: silentLog },
+    );
+    expect(report).toMatchObject({ healthy: false, attempts: 1 });
+    expect(report.failure).toMatch(/past start-timeout 300ms: the app does not bind its port/);
+  });
+
   it('times out a request that hangs', async () => {
     const s = await server([{ ...healthy, delayMs: 1500 }]);
     const report = await verifyHealth(options([s.url], { timeoutMs: 200, maxAttempts: 1 }), recorder().deps);

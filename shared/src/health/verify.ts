@@ -37,6 +37,34 @@ export interface VerifyDeps {
   signal?: AbortSignal;
 }
 
+/** How often a just-started app is looked at until it accepts connections (a refused connect costs nothing). */
+const LISTEN_POLL_MS = 100;
+
+/**
+ * Right after a start the app has not bound its port yet: rather than spend an attempt and a whole
+ * interval on that, look every LISTEN_POLL_MS — not counted as attempts — until some URL answers
+ * anything but a refusal, or `until` (start-timeout, within the deadline). Returns that first round,
+ * which the caller takes as attempt 1.
+ */
+async function untilListening(
+  options: HealthOptions,
+  until: number,
+  deps: { log: Log; now: () => Date; sleep: (ms: number) => Promise<void>; signal?: AbortSignal | undefined },
+): Promise<ProbeRecord[]> {
+  let said = false;
+  while (true) {
+    const round = await Promise.all(options.urls.map((url) => probeUrl(url, 1, options, deps.now)));
+    const left = until - deps.now().getTime();
+    if (!round.every((probe) => probe.refused) || left <= 0 || deps.signal?.aborted) return round;
+    if (!said)
+      deps.log.info(
+        `waiting for ${options.urls.join(', ')} to accept connections (up to start-timeout, ${formatDuration(left)} more)`,
+      );
+    said = true;
+    await deps.sleep(Math.min(LISTEN_POLL_MS, left));
+  }
+}
+
 export async function verifyHealth(options: HealthOptions, deps: VerifyDeps): Promise<HealthReport> {
   const { log } = deps;
   const now = deps.now ?? (() => new Date());
@@ -50,10 +78,21 @@ export async function verifyHealth(options: HealthOptions, deps: VerifyDeps): Pr
   let stopReason = '';
   // Until some URL answers, a start that takes longer than start-timeout ends the wait early.
   let listening = false;
+  let first =
+    options.startTimeoutMs === undefined
+      ? undefined
+      : await untilListening(options, Math.min(started + options.startTimeoutMs, deadlineAt), {
+          log,
+          now,
+          sleep,
+          signal: deps.signal,
+        });
 
   while (true) {
     attempt++;
-    const round = await Promise.all(options.urls.map((url) => probeUrl(url, attempt, options, now)));
+    const round =
+      first ?? (await Promise.all(options.urls.map((url) => probeUrl(url, attempt, options, now))));
+    first = undefined;
     probes.push(...round);
     for (const probe of round) {
       const line = `attempt ${attempt}: ${probe.url} → ${probe.statusCode ?? '-'} in ${probe.latencyMs ?? '-'} ms`;

@@ -17,7 +17,14 @@ import {
   type HostRun,
   type ReleaseTarget,
 } from './host-run.js';
-import { checkStable, deleteApp, pm2List, runCurrentRelease, startReplaced, type Pm2Process } from './pm2.js';
+import {
+  checkStable,
+  deleteApp,
+  processesAfterRestart,
+  runCurrentRelease,
+  startReplaced,
+  type Pm2Process,
+} from './pm2.js';
 import { discoverEntry, recordOf, type AppEntry } from './entry.js';
 import { releaseDir } from './layout.js';
 import type { ReleaseStore } from './store.js';
@@ -64,10 +71,18 @@ export async function switchAndVerify(
   const known = run.processes;
   run.processes = undefined;
   run.report.pm2 = await runCurrentRelease(session, store.paths, target.pm2, entry, env, known);
-  return verifyRunning(run, session, sha, target, deps, {
-    releaseDir: releaseDir(store.paths, release),
-    ...(switchedAt !== undefined ? { since: switchedAt } : {}),
-  });
+  return verifyRunning(
+    run,
+    session,
+    sha,
+    target,
+    deps,
+    {
+      releaseDir: releaseDir(store.paths, release),
+      ...(switchedAt !== undefined ? { since: switchedAt } : {}),
+    },
+    run.report.pm2 === 'restarted' ? known : undefined,
+  );
 }
 
 /**
@@ -152,7 +167,9 @@ export interface RunningProof {
  * Proves what pm2 now runs on one host: its health URL answers healthy (serving `sha` as
  * versionCheck asks), pm2's processes of the app are online, started after the switch and run in
  * the release's directory (`/proc/<pid>/cwd`) — the proof that needs nothing from the app — then
- * pm2's restart count stays put over the stabilization window. Throws when not.
+ * pm2's restart count stays put over the stabilization window. Throws when not. `restartedFrom`: pm2's
+ * list from before an in-place restart, whose pid files then say what runs (processesAfterRestart).
+ * The list read here becomes `run.processes`, what the host runs now.
  */
 export async function verifyRunning(
   run: HostRun,
@@ -161,6 +178,7 @@ export async function verifyRunning(
   target: ReleaseTarget,
   deps: DeployDeps,
   proof?: RunningProof,
+  restartedFrom?: Pm2Process[],
 ): Promise<HealthReport> {
   const health = await verifyHealth(
     {
@@ -179,10 +197,11 @@ export async function verifyRunning(
   if (target.smokeRequests.length > 0) await smokeGate(run, target);
   // The baseline is read once the app answers: a pm2 CLI start costs a core for ~0.3 s, which must
   // not compete with the app's own start-up. A crash loop keeps restarting, so the window still sees it.
-  const processes = await pm2List(session);
+  const processes = await processesAfterRestart(session, target.pm2.name, restartedFrom);
   if (proof) await proveRunning(session, target.pm2.name, processes, proof);
   if (target.stabilizationMs > 0)
     await checkStable(session, target.pm2.name, processes, target.stabilizationMs, deps.sleep ?? realSleep);
+  run.processes = processes;
   return health;
 }
 

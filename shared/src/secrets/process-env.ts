@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { OperationError } from '../errors.js';
-import { pm2List } from '../releases/pm2.js';
+import { pm2List, type Pm2Process } from '../releases/pm2.js';
 import type { SshSession } from '../ssh/session.js';
 import { sh } from '../ssh/shell.js';
 
@@ -30,8 +30,12 @@ export async function processHolds(
   session: SshSession,
   app: string,
   values: Record<string, string>,
+  /** The app's processes as just read (verifyRunning's list); pm2 is asked when not given. */
+  running?: Pm2Process[],
 ): Promise<void> {
-  const pids = (await pm2List(session)).filter((p) => p.name === app && p.pid > 0).map((p) => p.pid);
+  const pids = (running ?? (await pm2List(session)))
+    .filter((p) => p.name === app && p.pid > 0)
+    .map((p) => p.pid);
   if (pids.length === 0)
     throw new OperationError(
       `${session.name}: pm2 runs no process of ${app} to read the environment of.`,

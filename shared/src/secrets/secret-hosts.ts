@@ -289,8 +289,8 @@ export async function revertHost(
     if (now !== host.original)
       await replaceRemoteFile(session, 'put the env file back', host.envPath, host.original);
     host.report.pm2 = await restartWithValues(session, options.pm2.name, host.mode, values);
-    await verifyRunning(host.run, session, undefined, options, deps);
-    await processHolds(session, options.pm2.name, values);
+    await verifyRunning(host.run, session, undefined, options, deps, undefined, host.run.processes);
+    await processHolds(session, options.pm2.name, values, host.run.processes);
     host.report.outcome = 'reverted';
     host.report.verified = true;
   } catch (error) {
@@ -309,8 +309,8 @@ async function verifyHost(
   deps: DeployDeps,
 ): Promise<void> {
   const session = host.run.session as SshSession;
-  await verifyRunning(host.run, session, undefined, options, deps);
-  await processHolds(session, options.pm2.name, values);
+  await verifyRunning(host.run, session, undefined, options, deps, undefined, host.run.processes);
+  await processHolds(session, options.pm2.name, values, host.run.processes);
   if (options.verifyCommand) {
     await session.run('verify-command', userCommand(options.workDir, options.verifyCommand), {
       timeoutMs: options.health.deadlineMs,
