@@ -17,6 +17,7 @@ import type { DatabaseAccess } from '../postgres/connect.js';
 import { maintain } from '../postgres/maintenance/maintain.js';
 import { Redactor } from '../redact/redactor.js';
 import { healthUrlFor } from '../releases/host-url.js';
+import { readPidFiles } from '../releases/pm2.js';
 import { openSession, type SshOptions } from '../ssh/connect.js';
 import { CONNECT_PARALLEL } from '../fleet/hosts.js';
 import { gate, mapInParallel } from '../fleet/parallel.js';
@@ -268,6 +269,16 @@ async function watchFreshStarts(
   );
   if (fresh.length === 0 || options.crashWindowMs <= 0) return;
   await sleep(options.crashWindowMs);
+  // The same pids still alive behind pm2's pid files: nothing restarted, and pm2's CLI (~0.3 s of CPU
+  // on the host) need not start to say so. Anything else is pm2's to count.
+  const files = fresh.map((a) => (a.status === 'online' && a.pid ? a.pidFile : undefined));
+  if (files.every((f) => f !== undefined)) {
+    const now = await readPidFiles(session, files as string[]);
+    if (now?.every((p, i) => p?.pid === fresh[i]?.pid)) {
+      for (const app of fresh) app.restartsInWindow = 0;
+      return;
+    }
+  }
   const later = await readHostFacts(session);
   for (const app of fresh) {
     const again = later.apps.find((a) => a.pmId === app.pmId);

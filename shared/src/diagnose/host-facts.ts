@@ -21,6 +21,9 @@ export interface AppFacts {
   execMode: string;
   errLog?: string;
   outLog?: string;
+  /** The running process's pid, and pm2's pid file for it (pm_pid_path). */
+  pid?: number;
+  pidFile?: string;
   /** Restarts between two readings a crash window apart (read only when the app had just started). */
   restartsInWindow?: number;
 }
@@ -47,7 +50,7 @@ export interface HostFacts {
 
 // Runs on the host: reads `pm2 jlist` from stdin, prints only the fields below.
 const PM2_FILTER = `let t='';process.stdin.on('data',d=>t+=d).on('end',()=>{let a=[];const i=t.indexOf('[');try{a=JSON.parse(t.slice(i))}catch(e){}
-const now=Date.now();console.log(JSON.stringify(a.map(p=>{const e=p.pm2_env||{},m=p.monit||{};return{name:p.name,pmId:p.pm_id,status:e.status,restarts:e.restart_time,unstableRestarts:e.unstable_restarts,uptimeMs:e.status==='online'&&e.pm_uptime?now-e.pm_uptime:undefined,memoryBytes:m.memory,cpuPercent:m.cpu,execMode:e.exec_mode,errLog:e.pm_err_log_path,outLog:e.pm_out_log_path}})))})`;
+const now=Date.now();console.log(JSON.stringify(a.map(p=>{const e=p.pm2_env||{},m=p.monit||{};return{name:p.name,pmId:p.pm_id,status:e.status,restarts:e.restart_time,unstableRestarts:e.unstable_restarts,uptimeMs:e.status==='online'&&e.pm_uptime?now-e.pm_uptime:undefined,memoryBytes:m.memory,cpuPercent:m.cpu,execMode:e.exec_mode,errLog:e.pm_err_log_path,outLog:e.pm_out_log_path,pid:p.pid,pidFile:e.pm_pid_path}})))})`;
 
 export async function readHostFacts(session: SshSession): Promise<HostFacts> {
   const { stdout } = await session.run(
@@ -105,6 +108,8 @@ export function parseHostFacts(text: string): HostFacts {
       execMode: String(a.execMode ?? ''),
       ...(typeof a.errLog === 'string' ? { errLog: a.errLog } : {}),
       ...(typeof a.outLog === 'string' ? { outLog: a.outLog } : {}),
+      ...(typeof a.pid === 'number' && a.pid > 0 ? { pid: a.pid } : {}),
+      ...(typeof a.pidFile === 'string' ? { pidFile: a.pidFile } : {}),
     }));
   } catch (error) {
     facts.pm2Error = `pm2: ${error instanceof Error ? error.message.slice(0, 160) : 'could not be asked'}`;

@@ -129,30 +129,48 @@ export async function processesAfterRestart(
   const files = mine.map((p) => p.pidFile);
   if (mine.length === 0 || mine.some((p) => p.execMode !== 'fork') || files.some((f) => !f))
     return pm2List(session);
+  const running = await readPidFiles(session, files as string[]);
+  if (!running || running.some((r) => r === undefined)) return pm2List(session);
+  // The other apps of the list are kept as pm2 listed them: nothing here touched them.
+  let i = 0;
+  return (before as Pm2Process[]).map((p) => {
+    if (p.name !== name) return p;
+    const { pid, startedAt } = running[i++] as LivePid;
+    return { ...p, pid, status: 'online', startedAt };
+  });
+}
+
+export interface LivePid {
+  pid: number;
+  /** When it started (ms since the epoch, the host's clock). */
+  startedAt: number;
+}
+
+/**
+ * The live process behind each of pm2's pid files, from /proc: one shell command, no pm2 start-up.
+ * A file missing or naming a dead pid is undefined; the whole answer is undefined when the host's
+ * clock could not be read.
+ */
+export async function readPidFiles(
+  session: SshSession,
+  files: string[],
+): Promise<(LivePid | undefined)[] | undefined> {
   const { stdout } = await session.run(
     "read the app's pids from pm2's pid files",
     sh`read -r up _ </proc/uptime; echo "$(getconf CLK_TCK) $(date +%s%3N) $up"
-for f in ${files as string[]}; do
+for f in ${files}; do
   pid=$(cat -- "$f" 2>/dev/null)
   if [ -n "$pid" ] && [ -r "/proc/$pid/stat" ]; then printf '%s %s\\n' "$pid" "$(sed 's/^.*) //' "/proc/$pid/stat" | cut -d' ' -f20)"; else echo -; fi
 done`,
   );
   const [clock = '', ...rows] = stdout.trim().split('\n');
-  const [hz, now, uptime] = clock.split(' ').map(Number) as [number, number, number];
-  const running = rows.map((row) => row.split(' ').map(Number) as [number, number]);
-  if (
-    !(hz > 0 && now > 0 && uptime > 0) ||
-    running.length !== mine.length ||
-    running.some(([pid, ticks]) => !(pid > 0) || !(ticks >= 0))
-  )
-    return pm2List(session);
-  // /proc's start time counts clock ticks since boot: placed on the host's clock through its uptime.
-  // The other apps of the list are kept as pm2 listed them: nothing here touched them.
-  let i = 0;
-  return (before as Pm2Process[]).map((p) => {
-    if (p.name !== name) return p;
-    const [pid, ticks] = running[i++] as [number, number];
-    return { ...p, pid, status: 'online', startedAt: Math.round(now - uptime * 1000 + (ticks * 1000) / hz) };
+  const [hz = 0, now = 0, uptime = 0] = clock.split(' ').map(Number);
+  if (!(hz > 0 && now > 0 && uptime > 0) || rows.length !== files.length) return undefined;
+  return rows.map((row) => {
+    const [pid = 0, ticks = -1] = row.split(' ').map(Number);
+    if (!(pid > 0 && ticks >= 0)) return undefined;
+    // /proc's start time counts clock ticks since boot: placed on the host's clock through its uptime.
+    return { pid, startedAt: Math.round(now - uptime * 1000 + (ticks * 1000) / hz) };
   });
 }
 
