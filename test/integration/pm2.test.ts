@@ -27,13 +27,31 @@ afterAll(async () => {
 
 const mine = (list: Pm2Process[]) => list.filter((p) => p.name === APP);
 
+/** The session, with the description of every command run through it written down: which path was taken. */
+function watched(seen: string[]): SshSession {
+  return new Proxy(session, {
+    get(target, key) {
+      if (key === 'run')
+        return (what: string, ...rest: unknown[]) => (
+          seen.push(what),
+          (target.run as (...a: unknown[]) => unknown).call(target, what, ...rest)
+        );
+      const value: unknown = Reflect.get(target, key, target);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+const PID_FILES = "read the app's pids from pm2's pid files";
+
 describe('processesAfterRestart', () => {
   it('after a restart: the new pid, online, started when pm2 says — read from the pid file', async () => {
     const before = await pm2List(session);
     expect(mine(before)[0]?.pidFile).toMatch(new RegExp(`/pids/${APP}-\\d+\\.pid$`));
     const since = Date.now();
     await session.run('restart the probe', sh`pm2 restart ${APP}`);
-    const after = mine(await processesAfterRestart(session, APP, before));
+    const seen: string[] = [];
+    const after = mine(await processesAfterRestart(watched(seen), APP, before));
+    expect(seen).toEqual([PID_FILES]); // pm2's CLI never started
     const pm2Says = mine(await pm2List(session));
     expect(after).toHaveLength(1);
     expect(after[0]?.pid).toBe(pm2Says[0]?.pid);
@@ -47,15 +65,19 @@ describe('processesAfterRestart', () => {
   it('a stopped app (pm2 removed its pid file): pm2 is asked, and it says stopped', async () => {
     const before = await pm2List(session);
     await session.run('stop the probe', sh`pm2 stop ${APP}`);
-    const after = mine(await processesAfterRestart(session, APP, before));
+    const seen: string[] = [];
+    const after = mine(await processesAfterRestart(watched(seen), APP, before));
+    expect(seen).toEqual([PID_FILES, 'pm2 jlist']);
     expect(after[0]?.status).toBe('stopped');
     await session.run('start the probe again', sh`pm2 start ${APP}`);
   });
 
   it('no list from before (a first start) or cluster mode: what pm2 jlist says', async () => {
     const listed = mine(await pm2List(session));
-    expect(mine(await processesAfterRestart(session, APP, undefined))).toEqual(listed);
+    const seen: string[] = [];
+    expect(mine(await processesAfterRestart(watched(seen), APP, undefined))).toEqual(listed);
     const cluster = (await pm2List(session)).map((p) => ({ ...p, execMode: 'cluster' as const }));
-    expect(mine(await processesAfterRestart(session, APP, cluster))).toEqual(listed);
+    expect(mine(await processesAfterRestart(watched(seen), APP, cluster))).toEqual(listed);
+    expect(seen).toEqual(['pm2 jlist', 'pm2 jlist']);
   });
 });
