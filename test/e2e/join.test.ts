@@ -106,6 +106,8 @@ describe('join', () => {
     expect(existsSync(join(releasesOf(fresh), currentRelease(source)))).toBe(false);
     expect(currentRelease(fresh)).toBe('');
     expect(await fleetServes()).toEqual([sha(1), sha(1)]);
+    // The cut connection did not keep the source locked: the next run is not refused.
+    expect(existsSync(source.droplet.realPath(`${source.appDir}/.runbook/deploy.lock`))).toBe(false);
   }, 120_000);
 
   it('copies the live release and .env host to host, proves it healthy, then says it is ready', async () => {

@@ -158,8 +158,19 @@ export async function closeHost(host: FleetHost, target: FleetTarget, log: Log):
   await host.heartbeat?.stop();
   if (host.lease && !host.heartbeat?.lost && host.session) {
     try {
-      const session = await reachAgain(host, target, log, { attempts: target.ssh.connectAttempts });
-      await releaseLease(session, leasePaths(target.appDir), host.lease);
+      const release = async () =>
+        releaseLease(
+          await reachAgain(host, target, log, { attempts: target.ssh.connectAttempts }),
+          leasePaths(target.appDir),
+          host.lease as Lease,
+        );
+      // A session that still says connected can be dead (the client learns it when a command fails
+      // on it): then the host is reached once more, so that the drop does not keep the lock.
+      await release().catch(async (error: unknown) => {
+        if (!(error instanceof ConnectionLost)) throw error;
+        host.session?.close();
+        await release();
+      });
     } catch (error) {
       log.warn(
         `${host.name}: could not release the deploy lock (${errorText(error)}); its heartbeat has stopped, so the next run takes it over ${Math.round(target.lock.graceMs / 1000)} s from now`,
