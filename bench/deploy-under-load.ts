@@ -10,6 +10,10 @@
 import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { cpus } from 'node:os';
+import { ACTION_SPECS } from '../cli/action-specs.js';
+import { startHostNginx } from '../sandbox/nginx.js';
+import { freePort as slotPortFree } from '../sandbox/net.js';
 import { freePort, runActionBundle } from '../sandbox/index.js';
 import {
   hostInputs,
@@ -123,13 +127,14 @@ async function runbookApp(h: DeployHost, mode: Mode) {
 
 /** Spawns the rollback bundle and timestamps: start, first answer at `url` from another release than before, a passing probe in its log, exit. */
 async function timeRollback(
-  h: DeployHost,
-  mode: Mode,
+  given: Record<string, string>,
   url: string,
+  /** Which passing probe in the log is the verification (traffic: nginx passes a gate on the slot's port first). */
+  passes = 1,
 ): Promise<{ first: number; verified: number; exit: number }> {
   const env: Record<string, string> = { ...(process.env as Record<string, string>) };
   delete env.NODE_OPTIONS;
-  for (const [name, value] of Object.entries({ ...inputs(h, mode), 'stabilization-window': '0s' }))
+  for (const [name, value] of Object.entries({ ...given, 'stabilization-window': '0s' }))
     env[`INPUT_${name.toUpperCase()}`] = value;
   const started = performance.now();
   const child = spawn(runnerNode, [join(repoRoot, 'action-rollback', 'dist', 'index.js')], {
@@ -140,7 +145,8 @@ async function timeRollback(
   let out = '';
   child.stdout.on('data', (chunk: Buffer) => {
     out += chunk.toString();
-    if (!verified && /attempt \d+: .* pass \(release/.test(out)) verified = performance.now() - started;
+    if (!verified && (out.match(/attempt \d+: .* pass \(release/g) ?? []).length >= passes)
+      verified = performance.now() - started;
   });
   const before = await fetch(url).then((r) => r.json() as Promise<{ releaseId: string }>);
   let first = 0;
@@ -180,7 +186,8 @@ async function timeRunbookRollback(procedure: () => Promise<void>, url: string):
 
 const rows: string[][] = [];
 const times: string[][] = [];
-for (const mode of ['fork', 'cluster'] as Mode[]) {
+// BENCH_ONLY=nginx: only the traffic: nginx section (it measures its own runbook baseline).
+for (const mode of (process.env.BENCH_ONLY === 'nginx' ? [] : ['fork', 'cluster']) as Mode[]) {
   const h = await startDeployHost();
   try {
     progress(`${mode}: first deploy`);
@@ -219,7 +226,7 @@ for (const mode of ['fork', 'cluster'] as Mode[]) {
     progress(`${mode}: rollback timing`);
     await deployRelease(h, mode, ++n);
     progress(`${mode}: rollback timing: ours`);
-    const ours = await timeRollback(h, mode, `http://127.0.0.1:${h.port}/health`);
+    const ours = await timeRollback(inputs(h, mode), `http://127.0.0.1:${h.port}/health`);
     progress(`${mode}: rollback timing: the runbook's`);
     const theirsFirst = await timeRunbookRollback(runbook.procedure, runbook.healthUrl);
     times.push([
@@ -233,6 +240,9 @@ for (const mode of ['fork', 'cluster'] as Mode[]) {
     await h.droplet.stop();
   }
 }
+
+// traffic: nginx, fork mode: the same load through a real nginx in front of two slots.
+const slotted = await trafficNginx();
 
 const table = (header: string[], body: string[][]) => {
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? '').length)));
@@ -262,5 +272,121 @@ console.log(
   table(['mode', 'ours: first answer', 'ours: verified', 'ours: exit', 'runbook: first answer'], times),
 );
 console.log(
-  '\nGoals: cluster 0 failed for deploy and rollback; fork no worse than the runbook; first answer ≤ 1500 ms; verified ≤ 3000 ms.',
+  `\ntraffic: nginx, fork mode (${cpus().length} cores): failed requests through nginx, 50 keep-alive connections, 1000 req/s\n`,
 );
+console.log(
+  table(
+    ['procedure', 'requests', 'failed (median)', `failed, all ${REPEAT} runs`, 'of which', 'procedure time'],
+    slotted.rows,
+  ),
+);
+console.log(
+  `\nRollback through nginx, trigger → first answer from the previous release: ${slotted.first} ms, verified ${slotted.verified} ms, exit ${slotted.exit} ms; the runbook's mv+mv+pm2 restart on the same host, right after: ${slotted.runbookFirst} ms (unverified)`,
+);
+console.log(
+  `  ratio first answer ${(slotted.first / slotted.runbookFirst).toFixed(2)} (goal ≤ 0.5), verified ${(slotted.verified / slotted.runbookFirst).toFixed(2)} (goal ≤ 1.0)`,
+);
+console.log(`  memory of the two slots side by side: ${slotted.memory}`);
+console.log(
+  '\nGoals: traffic: nginx 0 failed for deploy, rollback and ops restart (every run); cluster 0 failed for deploy and rollback; fork no worse than the runbook; first answer ≤ 1500 ms; verified ≤ 3000 ms.',
+);
+console.log(
+  '\nOlder goals: cluster 0 failed for deploy and rollback; fork no worse than the runbook; first answer ≤ 1500 ms; verified ≤ 3000 ms.',
+);
+
+/** Deploy, rollback and ops restart under load through nginx with `traffic: nginx`; then a timed rollback. */
+async function trafficNginx() {
+  const h = await startDeployHost();
+  const nginx = await startHostNginx(h);
+  try {
+    const given = {
+      ...inputs(h, 'fork'),
+      'health-url': `${nginx.url}/health`,
+      traffic: 'nginx',
+      'slot-ports': `${await slotPortFree()},${await slotPortFree()}`,
+      'nginx-upstream-file': `${h.droplet.hostRoot}/etc/nginx-sandbox/sites/bunty-upstream.conf`,
+      'nginx-test-command': nginx.testCommand,
+      'nginx-reload-command': nginx.reloadCommand,
+    };
+    progress('nginx: first deploy (pm2), traffic-setup, adopt');
+    await deployRelease(h, 'fork', 1);
+    // action-ops takes what acts on a running app: not how to start it (app-script, pm2 mode).
+    const declared = ACTION_SPECS['action-ops'].inputs as Record<string, unknown>;
+    const opsInputs = Object.fromEntries(
+      Object.entries(given).filter(([name]) => name in declared && name !== 'app-script'),
+    );
+    const setup = await runActionBundle('action-ops', {
+      ...opsInputs,
+      operation: 'traffic-setup',
+      'nginx-site': nginx.site,
+    });
+    if (setup.exitCode !== 0) throw new Error(`traffic-setup failed: ${setup.errors.join('; ')}`);
+    let n = 1;
+    const deploy = async () => {
+      const run = await runActionBundle('action-deploy', {
+        ...given,
+        'install-command': '',
+        artifact: sampleArtifact(h, { sha: sha(++n) }),
+        sha: sha(n),
+      });
+      if (run.exitCode !== 0) throw new Error(`deploy failed: ${run.errors.join('; ')}`);
+    };
+    await deploy();
+    const url = `${nginx.url}/api/ping`;
+    progress(`nginx: deploy under load ×${REPEAT}`);
+    const deploys = await median(() => underLoad(url, deploy));
+    progress(`nginx: rollback under load ×${REPEAT}`);
+    const rollbacks = await median(async () => {
+      await deploy();
+      return underLoad(url, async () => {
+        const run = await runActionBundle('action-rollback', given);
+        if (run.exitCode !== 0) throw new Error(`rollback failed: ${run.errors.join('; ')}`);
+      });
+    });
+    progress(`nginx: ops restart under load ×${REPEAT}`);
+    const restarts = await median(() =>
+      underLoad(url, async () => {
+        const run = await runActionBundle('action-ops', { ...opsInputs, operation: 'restart' });
+        if (run.exitCode !== 0) throw new Error(`restart failed: ${run.errors.join('; ')}`);
+      }),
+    );
+    progress('nginx: rollback timing');
+    await deploy();
+    await deploy();
+    const memory = await slotsMemory(h);
+    const timed = await timeRollback(given, `${nginx.url}/health`, 2);
+    // The runbook's by-hand rollback on the same host, right after: the ratio's baseline.
+    progress("nginx: the runbook's rollback on the same host");
+    const runbook = await runbookApp(h, 'fork');
+    const runbookFirst = await timeRunbookRollback(runbook.procedure, runbook.healthUrl);
+    const row = (what: string, r: Measured & { all: number[] }) => [
+      what,
+      String(r.requests),
+      String(r.failed),
+      `[${r.all.join(', ')}]`,
+      `${r.non2xx} non-2xx, ${r.errors} errors`,
+      `${r.ms} ms`,
+    ];
+    return {
+      rows: [row('deploy', deploys), row('rollback', rollbacks), row('ops restart', restarts)],
+      ...timed,
+      runbookFirst,
+      memory,
+    };
+  } finally {
+    await nginx.stop();
+    await h.droplet.stop();
+  }
+}
+
+/** Resident memory of each slot's process, as pm2 reads it. */
+async function slotsMemory(h: DeployHost): Promise<string> {
+  const list = JSON.parse(await h.droplet.pm2.command(['jlist'])) as {
+    name: string;
+    monit?: { memory?: number };
+  }[];
+  const slots = list.filter((p) => /-(blue|green)$/.test(p.name));
+  const mb = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MB`;
+  const total = slots.reduce((sum, p) => sum + (p.monit?.memory ?? 0), 0);
+  return `${slots.map((p) => `${p.name} ${mb(p.monit?.memory ?? 0)}`).join(', ')}; together ${mb(total)}`;
+}

@@ -607,6 +607,60 @@ export const ACTION_SPECS = {
         required: false,
         default: 'PORT',
       },
+      traffic: {
+        description:
+          "`pm2`: pm2 restarts the app in place (cluster mode reloads without a gap; fork mode drops requests while it restarts). `nginx`: each release runs as its own pm2 process in one of two slots (`<app-name>-blue`, `<app-name>-green`) on `slot-ports`; the new one is started beside the live one, health-gated on its own port through the SSH connection, then nginx's upstream file is pointed at it, `nginx -t`, graceful reload — no dropped request in fork mode. Set up once per host with action-ops `traffic-setup`. For a short time two processes of the app run: background jobs and timers run twice (see `overlap-stop-command`).",
+        required: false,
+        default: 'pm2',
+      },
+      'slot-ports': {
+        description:
+          "`traffic: nginx`: the two slots' ports, blue's then green's (e.g. `3001,3002`); neither may be the port the app serves on now.",
+        required: false,
+        default: '',
+      },
+      'port-env': {
+        description:
+          '`traffic: nginx`: the environment variable that tells the app its port (dotenv does not override a variable that is already set).',
+        required: false,
+        default: 'PORT',
+      },
+      'nginx-upstream-file': {
+        description:
+          "`traffic: nginx`: the nginx file holding `upstream <app-name>`, in nginx's http context. Default: `/etc/nginx/conf.d/<app-name>-upstream.conf`.",
+        required: false,
+        default: '',
+      },
+      'nginx-test-command': {
+        description:
+          "`traffic: nginx`: how to test nginx's configuration on the host (run before every reload; a failure moves no traffic).",
+        required: false,
+        default: 'nginx -t',
+      },
+      'nginx-reload-command': {
+        description:
+          '`traffic: nginx`: how to reload nginx on the host (gracefully: in-flight requests finish on the old slot).',
+        required: false,
+        default: 'nginx -s reload',
+      },
+      'keep-previous': {
+        description:
+          '`traffic: nginx`: how long the slot that served before keeps running after a switch: `next-deploy` (a rollback is then only an upstream switch and a reload), or a duration after which it is stopped.',
+        required: false,
+        default: 'next-deploy',
+      },
+      'when-short-of-memory': {
+        description:
+          "`traffic: nginx`: when the host's available memory is below 1.5 × what the live slot uses, `fallback` stops the live slot before starting the new one (a short gap, said in the log) and `refuse` changes nothing.",
+        required: false,
+        default: 'fallback',
+      },
+      'overlap-stop-command': {
+        description:
+          "`traffic: nginx`: run on the host at the switch, with the old slot's pm2 name and port in `SLOT_NAME` and `SLOT_PORT`, to tell it to stop background work (pollers, timers) while it drains.",
+        required: false,
+        default: '',
+      },
       'dry-run': {
         description: 'Connect, lock, read each host and print the plan; change nothing.',
         required: false,
@@ -1161,7 +1215,7 @@ export const ACTION_SPECS = {
     inputs: {
       operation: {
         description:
-          'One of: `restart` (pm2 restart `--update-env`, the canary first, then `max-parallel` hosts at a time, each through the health gate); `reload` (pm2 reload `--update-env`, no downtime in cluster mode, rolling like restart); `start` (pm2 start, from the current release when pm2 lost the app, then the health gate); `stop` (pm2 stop, then proof that it stopped: pm2 says stopped, the health URL refuses); `set-env` (`settings` into the env file, restart, verify, every host put back on a failure); `flush-cache` (Redis FLUSHDB of one database, after counting its keys); `logs` (last lines / time window / pattern of the pm2 logs, with counts, redacted, as files); `maintenance-setup` (install the nginx snippet and page, `nginx -t`, reload); `maintenance-on` (the maintenance flag set, the page verified at `site-url`); `maintenance-off` (the maintenance flag removed, the app verified at `site-url`); `logrotate` (pm2-logrotate settings checked, set when asked, rotated logs beyond retain reported); `certificates` (what certbot knows, days left; `renew: true` renews, tests and reloads nginx).',
+          "One of: `restart` (pm2 restart `--update-env`, the canary first, then `max-parallel` hosts at a time, each through the health gate); `reload` (pm2 reload `--update-env`, no downtime in cluster mode, rolling like restart); `start` (pm2 start, from the current release when pm2 lost the app, then the health gate); `stop` (pm2 stop, then proof that it stopped: pm2 says stopped, the health URL refuses); `set-env` (`settings` into the env file, restart, verify, every host put back on a failure); `flush-cache` (Redis FLUSHDB of one database, after counting its keys); `logs` (last lines / time window / pattern of the pm2 logs, with counts, redacted, as files); `maintenance-setup` (install the nginx snippet and page, `nginx -t`, reload); `maintenance-on` (the maintenance flag set, the page verified at `site-url`); `maintenance-off` (the maintenance flag removed, the app verified at `site-url`); `traffic-setup` (for `traffic: nginx`: the upstream file written for the app serving now, the site's proxy_pass pointed at it, `nginx -t`, reload); `logrotate` (pm2-logrotate settings checked, set when asked, rotated logs beyond retain reported); `certificates` (what certbot knows, days left; `renew: true` renews, tests and reloads nginx).",
         required: true,
         default: '',
       },
@@ -1353,6 +1407,54 @@ export const ACTION_SPECS = {
       },
       environment: {
         description: 'The environment operated on, named in the incident report.',
+        required: false,
+        default: '',
+      },
+      traffic: {
+        description:
+          "`pm2`: pm2 restarts the app in place (cluster mode reloads without a gap; fork mode drops requests while it restarts). `nginx`: each release runs as its own pm2 process in one of two slots (`<app-name>-blue`, `<app-name>-green`) on `slot-ports`; the new one is started beside the live one, health-gated on its own port through the SSH connection, then nginx's upstream file is pointed at it, `nginx -t`, graceful reload — no dropped request in fork mode. Set up once per host with action-ops `traffic-setup`. For a short time two processes of the app run: background jobs and timers run twice (see `overlap-stop-command`).",
+        required: false,
+        default: 'pm2',
+      },
+      'slot-ports': {
+        description:
+          "`traffic: nginx`: the two slots' ports, blue's then green's (e.g. `3001,3002`); neither may be the port the app serves on now.",
+        required: false,
+        default: '',
+      },
+      'port-env': {
+        description:
+          '`traffic: nginx`: the environment variable that tells the app its port (dotenv does not override a variable that is already set).',
+        required: false,
+        default: 'PORT',
+      },
+      'nginx-upstream-file': {
+        description:
+          "`traffic: nginx`: the nginx file holding `upstream <app-name>`, in nginx's http context. Default: `/etc/nginx/conf.d/<app-name>-upstream.conf`.",
+        required: false,
+        default: '',
+      },
+      'keep-previous': {
+        description:
+          '`traffic: nginx`: how long the slot that served before keeps running after a switch: `next-deploy` (a rollback is then only an upstream switch and a reload), or a duration after which it is stopped.',
+        required: false,
+        default: 'next-deploy',
+      },
+      'when-short-of-memory': {
+        description:
+          "`traffic: nginx`: when the host's available memory is below 1.5 × what the live slot uses, `fallback` stops the live slot before starting the new one (a short gap, said in the log) and `refuse` changes nothing.",
+        required: false,
+        default: 'fallback',
+      },
+      'overlap-stop-command': {
+        description:
+          "`traffic: nginx`: run on the host at the switch, with the old slot's pm2 name and port in `SLOT_NAME` and `SLOT_PORT`, to tell it to stop background work (pollers, timers) while it drains.",
+        required: false,
+        default: '',
+      },
+      'app-port': {
+        description:
+          "`traffic-setup`: the port the app serves on now, for the upstream file's first server. Default: read from the proxy_pass of `nginx-site`.",
         required: false,
         default: '',
       },
@@ -1707,6 +1809,60 @@ export const ACTION_SPECS = {
           'A rollback target whose health URL refuses connections (or gets 502 from a proxy) for this long after the switch has failed, without waiting for the whole `deadline`. Until it accepts connections it is looked at every 100 ms, not counted in `max-attempts`.',
         required: false,
         default: '30s',
+      },
+      traffic: {
+        description:
+          "`pm2`: pm2 restarts the app in place (cluster mode reloads without a gap; fork mode drops requests while it restarts). `nginx`: each release runs as its own pm2 process in one of two slots (`<app-name>-blue`, `<app-name>-green`) on `slot-ports`; the new one is started beside the live one, health-gated on its own port through the SSH connection, then nginx's upstream file is pointed at it, `nginx -t`, graceful reload — no dropped request in fork mode. Set up once per host with action-ops `traffic-setup`. For a short time two processes of the app run: background jobs and timers run twice (see `overlap-stop-command`).",
+        required: false,
+        default: 'pm2',
+      },
+      'slot-ports': {
+        description:
+          "`traffic: nginx`: the two slots' ports, blue's then green's (e.g. `3001,3002`); neither may be the port the app serves on now.",
+        required: false,
+        default: '',
+      },
+      'port-env': {
+        description:
+          '`traffic: nginx`: the environment variable that tells the app its port (dotenv does not override a variable that is already set).',
+        required: false,
+        default: 'PORT',
+      },
+      'nginx-upstream-file': {
+        description:
+          "`traffic: nginx`: the nginx file holding `upstream <app-name>`, in nginx's http context. Default: `/etc/nginx/conf.d/<app-name>-upstream.conf`.",
+        required: false,
+        default: '',
+      },
+      'nginx-test-command': {
+        description:
+          "`traffic: nginx`: how to test nginx's configuration on the host (run before every reload; a failure moves no traffic).",
+        required: false,
+        default: 'nginx -t',
+      },
+      'nginx-reload-command': {
+        description:
+          '`traffic: nginx`: how to reload nginx on the host (gracefully: in-flight requests finish on the old slot).',
+        required: false,
+        default: 'nginx -s reload',
+      },
+      'keep-previous': {
+        description:
+          '`traffic: nginx`: how long the slot that served before keeps running after a switch: `next-deploy` (a rollback is then only an upstream switch and a reload), or a duration after which it is stopped.',
+        required: false,
+        default: 'next-deploy',
+      },
+      'when-short-of-memory': {
+        description:
+          "`traffic: nginx`: when the host's available memory is below 1.5 × what the live slot uses, `fallback` stops the live slot before starting the new one (a short gap, said in the log) and `refuse` changes nothing.",
+        required: false,
+        default: 'fallback',
+      },
+      'overlap-stop-command': {
+        description:
+          "`traffic: nginx`: run on the host at the switch, with the old slot's pm2 name and port in `SLOT_NAME` and `SLOT_PORT`, to tell it to stop background work (pollers, timers) while it drains.",
+        required: false,
+        default: '',
       },
       'dry-run': {
         description: 'Connect, lock, read each host and print the plan; change nothing.',

@@ -37,7 +37,7 @@ export async function startHostNginx(h: DeployHost): Promise<SandboxNginx> {
 ${process.getuid?.() === 0 ? 'user root;\n' : ''}worker_processes 1;
 error_log ${prefix}/logs/error.log;
 pid ${prefix}/nginx.pid;
-events { worker_connections 64; }
+events { worker_connections 1024; }
 http {
   access_log off;
   client_body_temp_path ${prefix}/tmp/body;

@@ -73,8 +73,8 @@ location @runbook_maintenance {
  * The step on every host (the fleet's onEachHost), the first failure stopping the hosts not yet
  * started; the report lists each host's result.
  */
-async function eachHost(
-  options: MaintenanceOptions,
+export async function eachHost(
+  options: Pick<MaintenanceOptions, 'hosts' | 'ssh'>,
   operation: string,
   log: Log,
   parallel: number,
@@ -117,7 +117,7 @@ const siteUrl = (options: MaintenanceOptions, index: number) =>
   options.siteUrls.length === 1 ? (options.siteUrls[0] as URL) : (options.siteUrls[index] as URL);
 
 /** Polls the site until it serves the maintenance page (on) or anything else than it (off). */
-async function expectSite(url: URL, want: 'page' | 'app', timeoutMs: number): Promise<string> {
+export async function expectSite(url: URL, want: 'page' | 'app', timeoutMs: number): Promise<string> {
   const until = Date.now() + Math.max(timeoutMs, 3000);
   let last: string;
   for (;;) {

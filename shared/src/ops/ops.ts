@@ -16,6 +16,7 @@ import { entryOf, verifyRunning } from '../releases/switch-verify.js';
 import { describeEntry, startProblems, type AppEntry } from '../releases/entry.js';
 import { releaseDir } from '../releases/layout.js';
 import { pm2List, runCurrentRelease } from '../releases/pm2.js';
+import { switchSlot } from '../releases/slots.js';
 import type { ReleaseStore } from '../releases/store.js';
 import {
   changeHost,
@@ -86,7 +87,15 @@ export function pm2Operation(
       // An app pm2 does not run (deleted, a reboot without `pm2 save`) is started from app-dir's
       // current release with the entry the release log recorded for it.
       const starts = new Map<SecretHost, { release: string; entry: AppEntry; dir: string }>();
-      for (const h of hosts.filter((host) => host.absent)) {
+      // traffic: nginx: a restart is the live release started afresh in the other slot, then the
+      // traffic moved to it and the old slot stopped — pm2's restart without its gap.
+      const slotted = target.traffic !== undefined;
+      if (slotted && (operation === 'stop' || operation === 'start'))
+        throw new ConfigurationError(
+          'traffic',
+          `nginx: ${operation} acts on one pm2 app in place, and each release runs in a slot of its own here (${target.pm2.name}-blue, -green); use \`pm2 ${operation}\` on the host, or restart.`,
+        );
+      for (const h of hosts.filter((host) => host.absent && !slotted)) {
         if (operation === 'stop') continue;
         const store = h.run.store as ReleaseStore;
         // A mistyped app-name must not start a second copy of the app under that name.
@@ -114,6 +123,8 @@ export function pm2Operation(
         starts.set(h, { release, entry, dir });
       }
       report.plan = hosts.map((h) => {
+        if (slotted)
+          return `${h.run.name}: start the live release afresh in the idle slot (${target.pm2.name}-blue or -green), gate it on its own port, move nginx's upstream to it, then stop the slot that served`;
         const start = starts.get(h);
         if (start)
           return `${h.run.name}: pm2 runs no ${target.pm2.name}: start ${start.release} (current) with ${describeEntry(start.entry)}, then the health gate and pm2's proof`;
@@ -134,7 +145,9 @@ export function pm2Operation(
         try {
           await deps.log.group(`${h.run.name}: pm2 ${operation}`, async () => {
             const start = starts.get(h);
-            if (start) {
+            if (slotted) {
+              await restartInSlot(h, target, uncancellable(deps));
+            } else if (start) {
               const sha = h.run.state?.releases.find((r) => r.id === start.release)?.sha;
               const store = h.run.store as ReleaseStore;
               await runCurrentRelease(session, store.paths, target.pm2, start.entry, {
@@ -192,6 +205,24 @@ export function pm2Operation(
     },
     false,
   );
+}
+
+/** The live release, with the environment as it is now, in the other slot; then nginx moved to it. */
+async function restartInSlot(h: SecretHost, target: EnvHostsTarget, deps: DeployDeps): Promise<void> {
+  const store = h.run.store as ReleaseStore;
+  h.run.state = await store.state();
+  const release = h.run.state.current;
+  if (!release)
+    throw new OperationError(
+      `${h.run.name}: ${target.appDir} has no current release to start. Nothing was changed.`,
+      'deploy the app (action-deploy) with traffic: nginx first.',
+    );
+  const sha = h.run.state.releases.find((r) => r.id === release)?.sha;
+  await switchSlot(h.run, release, sha, release, target, deps, {
+    entry: await entryOf(h.run, release, target),
+    fresh: true,
+    stopPrevious: true,
+  });
 }
 
 async function provenStopped(h: SecretHost, target: EnvHostsTarget): Promise<void> {

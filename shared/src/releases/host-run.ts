@@ -3,6 +3,7 @@
  * store and state, and how the hosts are opened for a deploy or rollback — the fleet's lifecycle
  * (fleet/hosts.ts), then each host's state read.
  */
+import { liveUpstream, type LiveUpstream, type TrafficOptions } from './traffic.js';
 import type { HealthCriteria } from '../health/options.js';
 import type { HealthReport } from '../health/verify.js';
 import type { Log } from '../log.js';
@@ -41,6 +42,8 @@ export interface ReleaseTarget extends FleetTarget {
   /** Real requests that must answer as said once /health passes (empty: none). */
   smokeRequests: SmokeRequest[];
   stabilizationMs: number;
+  /** `traffic: nginx`: releases in two slots behind nginx's upstream (traffic.ts); undefined: pm2 in place. */
+  traffic?: TrafficOptions;
 }
 
 export type HostOutcome = 'deployed' | 'rolled-back' | 'not-switched' | 'failed' | 'planned' | 'unreachable';
@@ -67,6 +70,8 @@ export interface HostReport extends HostReportBase {
   health?: HealthSummary;
   rollbackHealth?: HealthSummary;
   pruned?: string[];
+  /** traffic: nginx: the host's available memory and the live slot's, read before a second slot started. */
+  memory?: { availableBytes: number; liveSlotBytes: number };
   durationMs: number;
 }
 
@@ -90,6 +95,8 @@ export interface HostRun extends FleetHost {
   entries?: Map<string, AppEntry>;
   /** Rollback: the host is on the target already, pm2 runs it from there and it answers healthy. */
   alreadyServing?: boolean;
+  /** traffic: nginx: what nginx's upstream file said when the host was opened (read again at each switch). */
+  upstream?: LiveUpstream;
   /** The health URL's answer before anything changed (read once, at the first switch). */
   before?: ProbeRecord;
   report: HostReport;
@@ -145,7 +152,11 @@ async function readHost(run: HostRun, target: ReleaseTarget, deps: DeployDeps): 
   const session = run.session as SshSession;
   const store = run.store as ReleaseStore;
   // Two channels on one connection at once: pm2's slow start-up hides behind the state read.
-  [run.state, run.processes] = await Promise.all([store.state(), pm2List(session).catch(() => undefined)]);
+  [run.state, run.processes, run.upstream] = await Promise.all([
+    store.state(),
+    pm2List(session).catch(() => undefined),
+    target.traffic ? liveUpstream(run.name, session, target.traffic) : undefined,
+  ]);
   const refusal = symlinkRefusal(run.name, target.appDir, run.state);
   if (refusal) throw refusal;
   const orphan = run.tookOver?.lease.release;

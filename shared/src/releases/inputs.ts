@@ -14,6 +14,7 @@ import type { RunContext } from '../result.js';
 import type { RollbackOptions } from './rollback.js';
 import { ConfigurationError } from '../errors.js';
 import { parseRelativePath } from '../config/parse.js';
+import { readTraffic } from './traffic.js';
 
 function parseEnvName(input: string, raw: string): string {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(raw))
@@ -45,12 +46,15 @@ export function readReleaseTarget(inputs: Inputs, context: RunContext, joining =
       `${JSON.stringify(script)} contains white space; pm2 would run it as a shell command, so it is refused.`,
     );
   }
+  const name = parseAppName('app-name', inputs.string('app-name', { required: true }));
+  const traffic = readTraffic(inputs, name);
   return {
     hosts,
     ssh,
     appDir: parseAppDir('app-dir', inputs.string('app-dir', { required: true })),
+    ...(traffic ? { traffic } : {}),
     pm2: {
-      name: parseAppName('app-name', inputs.string('app-name', { required: true })),
+      name,
       ...(script !== undefined ? { script } : {}),
       execMode: inputs.choice('pm2-exec-mode', ['fork', 'cluster'] as const, 'fork'),
       instances: ['', 'max'].includes(inputs.raw('pm2-instances'))
@@ -85,6 +89,11 @@ export function readDeployOptions(inputs: Inputs, context: RunContext): DeployOp
       'is required outside GitHub Actions (the commit being deployed; in a workflow it defaults to github.sha).',
     );
   const layout = inputs.choice('layout', ['releases', 'legacy'] as const, 'releases');
+  if (layout === 'legacy' && target.traffic)
+    throw new ConfigurationError(
+      'traffic',
+      'nginx works with layout: releases only (each slot runs a release directory of its own).',
+    );
   if (layout === 'legacy' && inputs.boolean('preflight', false))
     throw new ConfigurationError(
       'preflight',

@@ -190,20 +190,7 @@ export async function runCurrentRelease(
 ): Promise<'started' | 'reloaded' | 'restarted'> {
   const processes = (known ?? (await pm2List(session))).filter((p) => p.name === app.name);
   const script = `${paths.current}/${entry.script}`;
-  env = { ...entry.env, ...env };
   const same = (a: string[], b: string[]) => a.join('\0') === b.join('\0');
-  // `env 'NAME=value' pm2 …`: values reach pm2's environment (and with --update-env the app's) quoted;
-  // an ecosystem app's own env is read and exported on the host first (never on a command line).
-  const ecosystem = entry.ecosystem;
-  const withEnv = (command: ShellCommand) => {
-    const plain = sh`env ${Object.entries(env).map(([n, v]) => `${n}=${v}`)} ${command}`;
-    if (!ecosystem) return plain;
-    return sh`lines=$(cd -- ${paths.current} && node -e ${ECOSYSTEM_ENV} ${ecosystem.file} ${ecosystem.app} ${PROCESS_VARIABLES.source} </dev/null) || exit 1
-printf '%s\n' "$lines" | {
-${EXPORT_LINES}
-${plain}
-}`;
-  };
   const inPlace =
     processes.length > 0 &&
     processes.every(
@@ -216,9 +203,11 @@ ${plain}
   if (inPlace) {
     const mode = processes[0]?.execMode ?? app.execMode;
     const verb = mode === 'cluster' ? 'reload' : 'restart';
-    await session.run(`pm2 ${verb}`, withEnv(sh`pm2 ${verb} ${app.name} --update-env`), {
-      timeoutMs: 120_000,
-    });
+    await session.run(
+      `pm2 ${verb}`,
+      withAppEnv(paths.current, entry, env, sh`pm2 ${verb} ${app.name} --update-env`),
+      { timeoutMs: 120_000 },
+    );
     return mode === 'cluster' ? 'reloaded' : 'restarted';
   }
   if (processes.length > 0) {
@@ -232,11 +221,45 @@ ${plain}
         : sh`pm2 delete ${app.name}`,
     );
   }
+  await startApp(session, paths.current, app, entry, env);
+  return 'started';
+}
+
+/**
+ * `env 'NAME=value' <command>` in `dir`: values reach pm2's environment (and with --update-env the
+ * app's) quoted; an ecosystem app's own env is read and exported on the host first (never on a
+ * command line).
+ */
+function withAppEnv(
+  dir: string,
+  entry: AppEntry,
+  env: Record<string, string>,
+  command: ShellCommand,
+): ShellCommand {
+  const all = { ...entry.env, ...env };
+  const plain = sh`env ${Object.entries(all).map(([n, v]) => `${n}=${v}`)} ${command}`;
+  const ecosystem = entry.ecosystem;
+  if (!ecosystem) return plain;
+  return sh`lines=$(cd -- ${dir} && node -e ${ECOSYSTEM_ENV} ${ecosystem.file} ${ecosystem.app} ${PROCESS_VARIABLES.source} </dev/null) || exit 1
+printf '%s\n' "$lines" | {
+${EXPORT_LINES}
+${plain}
+}`;
+}
+
+/** `pm2 start <dir>/<script>` named `app.name`, in `dir`, with the entry's flags and `env` on top of its own. */
+export async function startApp(
+  session: SshSession,
+  dir: string,
+  app: Pm2AppOptions,
+  entry: AppEntry,
+  env: Record<string, string>,
+): Promise<void> {
   const options = [
     '--name',
     app.name,
     '--cwd',
-    paths.current,
+    dir,
     '--update-env',
     '--listen-timeout',
     String(app.listenTimeoutMs),
@@ -248,12 +271,9 @@ ${plain}
   ];
   await session.run(
     'pm2 start',
-    sh`cd -- ${paths.current} && ${withEnv(sh`pm2 start ${script} ${options}`)}`,
-    {
-      timeoutMs: 120_000,
-    },
+    sh`cd -- ${dir} && ${withAppEnv(dir, entry, env, sh`pm2 start ${`${dir}/${entry.script}`} ${options}`)}`,
+    { timeoutMs: 120_000 },
   );
-  return 'started';
 }
 
 /**

@@ -68,6 +68,9 @@ export interface ReleaseLogEntry {
   reason?: string;
   /** The entry pm2 starts the release with (recorded at the switch). */
   entry?: RecordedEntry;
+  /** traffic: nginx: the slot and port nginx was pointed at. */
+  slot?: string;
+  port?: number;
 }
 
 export interface ReleaseHistory {

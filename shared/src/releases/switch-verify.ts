@@ -31,6 +31,7 @@ import type { ReleaseStore } from './store.js';
 import { probeUrl, type ProbeRecord } from '../health/probe.js';
 import type { HealthCriteria } from '../health/options.js';
 import { sh } from '../ssh/shell.js';
+import { switchSlot } from './slots.js';
 import { runSmokeRequests } from '../health/smoke.js';
 
 export async function switchAndVerify(
@@ -43,11 +44,19 @@ export async function switchAndVerify(
   deps: DeployDeps,
   /** Marks `from` bad with this reason in the same command as the switch. */
   markFromBad?: string,
+  /** traffic: nginx: `from` failed, so its slot is stopped once the switch is proven. */
+  fromFailed = false,
 ): Promise<HealthReport> {
   const { session, store } = await liveStore(run, target, deps.log);
   const entry = await entryOf(run, release, target);
   if (sha && target.versionCheck === 'auto' && !target.health.expectedVersion)
     await readBefore(run, target, deps);
+  if (target.traffic)
+    return switchSlot(run, release, sha, from, target, deps, {
+      entry,
+      ...(markFromBad ? { markFromBad } : {}),
+      stopPrevious: fromFailed || markFromBad !== undefined,
+    });
   const first =
     markFromBad && from ? store.markBadCommand(from, markFromBad, target.holder.actor) : undefined;
   const switchedAt = await store.switchTo(
@@ -355,7 +364,7 @@ async function restoreOnce(
   const previousSha = run.state?.releases.find((r) => r.id === run.previous)?.sha;
   try {
     const health = await log.group(`${run.name}: back to ${run.previous}`, () =>
-      switchAndVerify(run, run.previous as string, previousSha, release, target, deps),
+      switchAndVerify(run, run.previous as string, previousSha, release, target, deps, undefined, true),
     );
     run.report.rollbackHealth = summary(health);
   } catch (error) {

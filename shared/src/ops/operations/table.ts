@@ -11,12 +11,14 @@ import { hostOperations } from './host-operations.js';
 import { logrotateOperation } from './logrotate.js';
 import { logsOperation } from './logs.js';
 import { maintenanceOperations } from './maintenance.js';
+import { trafficSetupOperation } from './traffic.js';
 
 export const OPERATION_TABLE: readonly Operation[] = [
   ...hostOperations,
   flushCacheOperation,
   logsOperation,
   ...maintenanceOperations,
+  trafficSetupOperation,
   logrotateOperation,
   certificatesOperation,
 ];
