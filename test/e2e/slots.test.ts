@@ -181,6 +181,14 @@ describe('traffic: nginx', () => {
     expect(await pm2Names()).toEqual([`${APP_NAME}-blue`]);
   }, 90_000);
 
+  it("a health-url that asks a slot's port directly (not through nginx) is refused before anything starts", async () => {
+    const run = await deploy(7, { 'health-url': `http://127.0.0.1:${ports[0]}/health` });
+    expect(run.exitCode).toBe(1);
+    expect(run.errors[0]).toContain(`asks the app's port ${ports[0]} directly, not through nginx`);
+    expect(await served()).toBe(sha(2));
+    expect(await pm2Names()).toEqual([`${APP_NAME}-blue`]);
+  }, 60_000);
+
   it('a slot port held by another process is refused, named, with nothing changed', async () => {
     const squatter: Server = createServer((s) => s.destroy());
     await new Promise<void>((r) => squatter.listen(ports[1], '127.0.0.1', r));

@@ -18,6 +18,7 @@ import { maintain } from '../postgres/maintenance/maintain.js';
 import { Redactor } from '../redact/redactor.js';
 import { healthUrlFor } from '../releases/host-url.js';
 import { readPidFiles } from '../releases/pm2.js';
+import { isAppProcess } from '../releases/traffic.js';
 import { openSession, type SshOptions } from '../ssh/connect.js';
 import { CONNECT_PARALLEL } from '../fleet/hosts.js';
 import { gate, mapInParallel } from '../fleet/parallel.js';
@@ -134,7 +135,9 @@ export async function diagnose(options: DiagnoseOptions, deps: { log: Log }): Pr
           const facts = await readHostFacts(session);
           observation.facts = facts;
           await watchFreshStarts(session, facts, options);
-          const apps = options.app ? facts.apps.filter((a) => a.name === options.app) : facts.apps;
+          const apps = options.app
+            ? facts.apps.filter((a) => isAppProcess(a.name, options.app as string))
+            : facts.apps;
           const paths = apps.flatMap((a) => [a.errLog, a.outLog]).filter((p): p is string => p !== undefined);
           const errLogs = apps.map((a) => a.errLog).filter((p): p is string => p !== undefined);
           const [tails, watch] = await Promise.all([
@@ -265,7 +268,9 @@ async function watchFreshStarts(
   options: DiagnoseOptions,
 ): Promise<void> {
   const fresh = facts.apps.filter(
-    (a) => (!options.app || a.name === options.app) && (a.status !== 'online' || (a.uptimeMs ?? 0) < 60_000),
+    (a) =>
+      (!options.app || isAppProcess(a.name, options.app)) &&
+      (a.status !== 'online' || (a.uptimeMs ?? 0) < 60_000),
   );
   if (fresh.length === 0 || options.crashWindowMs <= 0) return;
   await sleep(options.crashWindowMs);

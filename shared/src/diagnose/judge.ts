@@ -3,6 +3,7 @@
  * function is degraded, P2 slow (over 2 s), P3 minor. One finding per problem, one line saying why,
  * each with the runbook's next step; the incident's severity is the worst finding's.
  */
+import { isAppProcess } from '../releases/traffic.js';
 import type { TaskResult } from '../postgres/maintenance/tasks.js';
 import type { ProbeRecord } from '../health/probe.js';
 import type { HostFacts } from './host-facts.js';
@@ -127,7 +128,7 @@ export function judge(o: Observations): Finding[] {
         f.pm2Error,
         'is pm2 installed and running for the deploy user? `pm2 status`, `pm2 resurrect`.',
       );
-    const apps = o.app ? f.apps.filter((a) => a.name === o.app) : f.apps;
+    const apps = o.app ? f.apps.filter((a) => isAppProcess(a.name, o.app as string)) : f.apps;
     if (o.app && !f.pm2Error && apps.length === 0)
       add(
         'P0',

@@ -31,10 +31,11 @@ export function secretLooking(key: string, value: string): boolean {
 // Runs on the host: from `pm2 jlist` on stdin, prints the secret-looking values (secretLooking's rule,
 // given as arguments) of the environment pm2 gives the named app — or every app — one JSON string a
 // line; the shell's and pm2's own variables (PATH, HOME, PM2_*, SSH_*) and plain paths are not secrets.
+// The app's own name and its traffic: nginx slots' (releases/traffic.ts isAppProcess).
 const PM2_ENV_VALUES = `const [app,plain,key,long]=process.argv.slice(1);const P=new RegExp(plain,'i'),K=new RegExp(key,'i');let t='';
 process.stdin.on('data',d=>t+=d).on('end',()=>{let a=[];try{a=JSON.parse(t.slice(t.indexOf('[')))}catch(e){}const out=new Set();
 const OWN=/^(PATH|HOME|PWD|OLDPWD|SHELL|USER|LOGNAME|MAIL|LANG|LANGUAGE|LC_\\w+|TERM|SHLVL|_|PM2_\\w+|SSH_\\w+|XDG_\\w+|NODE_APP_INSTANCE|RELEASE_ID|GIT_SHA)$/;
-for(const p of a){if(app&&p.name!==app)continue;const e=(p.pm2_env||{}).env||{};for(const [k,v] of Object.entries(e)){
+for(const p of a){if(app&&p.name!==app&&p.name!==app+'-blue'&&p.name!==app+'-green')continue;const e=(p.pm2_env||{}).env||{};for(const [k,v] of Object.entries(e)){
 if(typeof v!=='string'||v.length<6||P.test(v)||OWN.test(k))continue;const named=K.test(k);if(named||(v.length>=Number(long)&&!v.startsWith('/')))out.add(v)}}
 for(const v of out)console.log(JSON.stringify(v))})`;
 

@@ -5,6 +5,7 @@
  * tokens and passwords) and written as files for actions/upload-artifact. Read-only. The pattern is
  * an argument of `grep -E -e`, quoted: never run.
  */
+import { isAppProcess } from '../releases/traffic.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Log } from '../log.js';
@@ -73,7 +74,12 @@ export async function fetchLogs(
       if (options.envFile) await maskEnvValues(session, options.envFile, mask);
       await maskPm2EnvValues(session, options.app, mask);
       const facts = await readHostFacts(session);
-      const app = facts.apps.find((a) => a.name === options.app);
+      // traffic: nginx runs the app as <app>-blue/-green: the slot started last is read.
+      const app =
+        facts.apps.find((a) => a.name === options.app) ??
+        facts.apps
+          .filter((a) => isAppProcess(a.name, options.app) && a.status === 'online')
+          .sort((a, b) => (a.uptimeMs ?? 0) - (b.uptimeMs ?? 0))[0];
       if (!app)
         throw new OperationError(
           `pm2 runs no app named ${options.app}${facts.pm2Error ? ` (${facts.pm2Error})` : ` (it runs ${facts.apps.map((a) => a.name).join(', ') || 'nothing'})`}.`,

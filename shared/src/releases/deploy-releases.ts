@@ -20,7 +20,9 @@ export function releasesStrategy(options: DeployOptions, deps: DeployDeps): Depl
         `${run.name}: upload ${options.artifact} → ${releaseDir(appPaths(options.appDir), run.release ?? '?')}` +
         `${options.installCommand ? `; install (${options.installCommand})` : ''}; find the entry point (${options.pm2.script ?? 'ecosystem file, package.json start/main, server.js'}); link ${[...options.linkedFiles, ...options.linkedDirs].join(', ') || 'nothing'}` +
         `${options.preflight ? `; start it beside the running app on a spare port (${options.preflight.portEnv}) and prove it healthy there` : ''}` +
-        `; switch current from ${previous} to ${run.release}; pm2 ${run.state?.current ? 'reload/restart' : 'start'} ${options.pm2.name}` +
+        (options.traffic
+          ? `; start it in the idle slot (${options.pm2.name}-blue or -green) beside the live one, gate it on its own port through SSH; point nginx's upstream (${options.traffic.upstreamFile}) at it and switch current from ${previous}, nginx -t, reload`
+          : `; switch current from ${previous} to ${run.release}; pm2 ${run.state?.current ? 'reload/restart' : 'start'} ${options.pm2.name}`) +
         `; verify ${healthUrlFor(options.healthUrls, run.index, run.target).href} answers healthy from the new process (pm2 pid, start time, cwd)${options.versionCheck === 'off' ? '' : `, serving ${options.sha} if it serves a version`}; keep ${options.keepReleases} releases`
       );
     },

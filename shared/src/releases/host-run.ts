@@ -3,7 +3,8 @@
  * store and state, and how the hosts are opened for a deploy or rollback — the fleet's lifecycle
  * (fleet/hosts.ts), then each host's state read.
  */
-import { liveUpstream, type LiveUpstream, type TrafficOptions } from './traffic.js';
+import { liveUpstream, refuseBypass, type LiveUpstream, type TrafficOptions } from './traffic.js';
+import { healthUrlFor } from './host-url.js';
 import type { HealthCriteria } from '../health/options.js';
 import type { HealthReport } from '../health/verify.js';
 import type { Log } from '../log.js';
@@ -159,6 +160,13 @@ async function readHost(run: HostRun, target: ReleaseTarget, deps: DeployDeps): 
   ]);
   const refusal = symlinkRefusal(run.name, target.appDir, run.state);
   if (refusal) throw refusal;
+  if (run.upstream && target.traffic)
+    refuseBypass(
+      run.name,
+      healthUrlFor(target.healthUrls, run.index, run.target),
+      run.upstream,
+      target.traffic,
+    );
   const orphan = run.tookOver?.lease.release;
   if (orphan && !run.state.history.get(orphan)?.live && orphan !== run.state.current) {
     deps.log.warn(`${run.name}: ${orphan} was left half-made by that run; marking it abandoned`);

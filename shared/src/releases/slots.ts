@@ -12,7 +12,7 @@ import { sleep as realSleep } from '../retry/backoff.js';
 import { RemoteCommandError, type SshSession } from '../ssh/session.js';
 import { sh } from '../ssh/shell.js';
 import { formatBytes } from '../config/parse.js';
-import { recordOf, type AppEntry } from './entry.js';
+import type { AppEntry } from './entry.js';
 import { healthUrlFor } from './host-url.js';
 import { liveStore, type DeployDeps, type HostRun, type ReleaseTarget } from './host-run.js';
 import { releaseDir } from './layout.js';
@@ -23,6 +23,7 @@ import {
   nginxSaid,
   otherSlot,
   liveUpstream,
+  refuseBypass,
   slotName,
   slotPort,
   swapUpstreamCommand,
@@ -30,7 +31,7 @@ import {
   type Slot,
   type TrafficOptions,
 } from './traffic.js';
-import { HealthGateFailed, verifyRunning, versionExpectation } from './switch-verify.js';
+import { HealthGateFailed, switchedEntry, verifyRunning, versionExpectation } from './switch-verify.js';
 
 /** How long nginx's old workers get to finish what they proxy to a slot before it is stopped. */
 export const DRAIN_MS = 2000;
@@ -60,6 +61,7 @@ export async function switchSlot(
   const traffic = trafficOf(target);
   const { session, store } = await liveStore(run, target, deps.log);
   const live = await liveUpstream(run.name, session, traffic);
+  refuseBypass(run.name, healthUrlFor(target.healthUrls, run.index, run.target), live, traffic);
   const idle = otherSlot(live.slot);
   const port = slotPort(traffic, idle);
   const name = slotName(target.pm2.name, idle);
@@ -108,19 +110,7 @@ export async function switchSlot(
   try {
     await store.switchTo(
       release,
-      {
-        time: new Date().toISOString(),
-        host: run.name,
-        release,
-        ...(sha ? { sha } : {}),
-        outcome: 'switched',
-        ...(from ? { from } : {}),
-        actor: target.holder.actor,
-        runUrl: target.holder.runUrl,
-        entry: recordOf(how.entry),
-        slot: idle,
-        port,
-      },
+      { ...switchedEntry(run, release, sha, from, target, how.entry), slot: idle, port },
       first,
     );
   } catch (error) {
@@ -146,7 +136,16 @@ export async function switchSlot(
     releaseDir: dir,
     ...(since !== undefined ? { since } : {}),
   });
-  await retire(run, session, live, liveName, target, deps, how);
+  // A slot stopped to make room (when-short-of-memory: fallback) is not kept for a rollback: pm2 lists it stopped.
+  await retire(
+    run,
+    session,
+    live,
+    liveName,
+    target,
+    deps,
+    stoppedLive ? { ...how, stopPrevious: true } : how,
+  );
   return health;
 }
 

@@ -27,7 +27,7 @@ import {
 } from './pm2.js';
 import { discoverEntry, recordOf, type AppEntry } from './entry.js';
 import { releaseDir } from './layout.js';
-import type { ReleaseStore } from './store.js';
+import type { ReleaseLogEntry, ReleaseStore } from './store.js';
 import { probeUrl, type ProbeRecord } from '../health/probe.js';
 import type { HealthCriteria } from '../health/options.js';
 import { sh } from '../ssh/shell.js';
@@ -61,17 +61,7 @@ export async function switchAndVerify(
     markFromBad && from ? store.markBadCommand(from, markFromBad, target.holder.actor) : undefined;
   const switchedAt = await store.switchTo(
     release,
-    {
-      time: new Date().toISOString(),
-      host: run.name,
-      release,
-      ...(sha ? { sha } : {}),
-      outcome: 'switched',
-      ...(from ? { from } : {}),
-      actor: target.holder.actor,
-      runUrl: target.holder.runUrl,
-      entry: recordOf(entry),
-    },
+    switchedEntry(run, release, sha, from, target, entry),
     first,
   );
   run.switched = true;
@@ -92,6 +82,28 @@ export async function switchAndVerify(
     },
     run.report.pm2 === 'restarted' ? known : undefined,
   );
+}
+
+/** The release log's line for a switch: who moved the host from what to what, and how it starts. */
+export function switchedEntry(
+  run: HostRun,
+  release: string,
+  sha: string | undefined,
+  from: string | undefined,
+  target: ReleaseTarget,
+  entry: AppEntry,
+): ReleaseLogEntry {
+  return {
+    time: new Date().toISOString(),
+    host: run.name,
+    release,
+    ...(sha ? { sha } : {}),
+    outcome: 'switched',
+    ...(from ? { from } : {}),
+    actor: target.holder.actor,
+    runUrl: target.holder.runUrl,
+    entry: recordOf(entry),
+  };
 }
 
 /**

@@ -40,6 +40,9 @@ export interface LiveUpstream {
 }
 
 export const slotName = (app: string, slot: Slot) => `${app}-${slot}`;
+/** A pm2 process of the app: its own name, or one of its slots' (traffic: nginx). */
+export const isAppProcess = (name: string, app: string) =>
+  name === app || SLOTS.some((slot) => name === slotName(app, slot));
 export const otherSlot = (slot: Slot | undefined): Slot => (slot === 'blue' ? 'green' : 'blue');
 export const slotPort = (traffic: TrafficOptions, slot: Slot) =>
   traffic.slotPorts[SLOTS.indexOf(slot)] as number;
@@ -93,6 +96,18 @@ export async function liveUpstream(
   return live;
 }
 
+/**
+ * The health URL must reach the app through nginx: one that names an app port directly would prove
+ * a slot, not what users get — and after the switch it asks the port nginx no longer sends to.
+ */
+export function refuseBypass(host: string, url: URL, live: LiveUpstream, traffic: TrafficOptions): void {
+  if (url.port === '' || ![live.port, ...traffic.slotPorts].includes(Number(url.port))) return;
+  throw new OperationError(
+    `${host}: health-url ${url.href} asks the app's port ${url.port} directly, not through nginx: with traffic: nginx it must be the URL users reach (nginx's). Nothing was changed.`,
+    "give health-url as the site's URL (e.g. https://api.example.com/health); each slot is checked on its own port through SSH before traffic moves.",
+  );
+}
+
 /** Exit code of the swap when `nginx -t` refused the new file (it is put back, nothing reloaded). */
 export const NGINX_TEST_FAILED = 42;
 
@@ -102,16 +117,21 @@ export const NGINX_TEST_FAILED = 42;
  * exits NGINX_TEST_FAILED with nginx's words on stderr.
  */
 export function swapUpstreamCommand(traffic: TrafficOptions, app: string, live: LiveUpstream): ShellCommand {
-  return sh`f=${traffic.upstreamFile}
-mkdir -p -- "$(dirname -- "$f")" && printf '%s' ${upstreamText(app, live)} > "$f.runbook-tmp" || exit 1
-had=0; if [ -e "$f" ]; then cp -p -- "$f" "$f.runbook-bak" || exit 1; had=1; fi
-mv -f -- "$f.runbook-tmp" "$f" || exit 1
+  // Renamed into place when the deploy user may write its directory (conf.d is often root's: then
+  // the file itself, made the deploy user's once, is rewritten). nginx reads it only at the test and
+  // the reload below, both after the write.
+  return sh`f=${traffic.upstreamFile}; text=${upstreamText(app, live)}
+had=0; if [ -e "$f" ]; then old=$(cat -- "$f") || exit 1; had=1; fi
+if [ -w "$(dirname -- "$f")" ]; then
+  printf '%s' "$text" > "$f.runbook-tmp" && mv -f -- "$f.runbook-tmp" "$f" || exit 1
+else
+  printf '%s' "$text" > "$f" || exit 1
+fi
 if ! out=$(sh -c ${traffic.testCommand} 2>&1); then
-  if [ "$had" = 1 ]; then mv -f -- "$f.runbook-bak" "$f"; else rm -f -- "$f"; fi
-  printf '%s\\n' "$out" >&2
+  if [ "$had" = 1 ]; then printf '%s\n' "$old" > "$f"; else rm -f -- "$f"; fi
+  printf '%s\n' "$out" >&2
   exit ${String(NGINX_TEST_FAILED)}
 fi
-rm -f -- "$f.runbook-bak"
 sh -c ${traffic.reloadCommand} || exit 1`;
 }
 
