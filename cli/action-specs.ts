@@ -2110,6 +2110,60 @@ export const ACTION_SPECS = {
         required: false,
         default: '',
       },
+      traffic: {
+        description:
+          "`pm2`: pm2 restarts the app in place (cluster mode reloads without a gap; fork mode drops requests while it restarts). `nginx`: each release runs as its own pm2 process in one of two slots (`<app-name>-blue`, `<app-name>-green`) on `slot-ports`; the new one is started beside the live one, health-gated on its own port through the SSH connection, then nginx's upstream file is pointed at it, `nginx -t`, graceful reload — no dropped request in fork mode. Set up once per host with action-ops `traffic-setup`. For a short time two processes of the app run: background jobs and timers run twice (see `overlap-stop-command`).",
+        required: false,
+        default: 'pm2',
+      },
+      'slot-ports': {
+        description:
+          "`traffic: nginx`: the two slots' ports, blue's then green's (e.g. `3001,3002`); neither may be the port the app serves on now.",
+        required: false,
+        default: '',
+      },
+      'port-env': {
+        description:
+          '`traffic: nginx`: the environment variable that tells the app its port (dotenv does not override a variable that is already set).',
+        required: false,
+        default: 'PORT',
+      },
+      'nginx-upstream-file': {
+        description:
+          "`traffic: nginx`: the nginx file holding `upstream <app-name>`, in nginx's http context. Default: `/etc/nginx/conf.d/<app-name>-upstream.conf`.",
+        required: false,
+        default: '',
+      },
+      'nginx-test-command': {
+        description:
+          "`traffic: nginx`: how to test nginx's configuration on the host (run before every reload; a failure moves no traffic).",
+        required: false,
+        default: 'nginx -t',
+      },
+      'nginx-reload-command': {
+        description:
+          '`traffic: nginx`: how to reload nginx on the host (gracefully: in-flight requests finish on the old slot).',
+        required: false,
+        default: 'nginx -s reload',
+      },
+      'keep-previous': {
+        description:
+          '`traffic: nginx`: how long the slot that served before keeps running after a switch: `next-deploy` (a rollback is then only an upstream switch and a reload), or a duration after which it is stopped.',
+        required: false,
+        default: 'next-deploy',
+      },
+      'when-short-of-memory': {
+        description:
+          "`traffic: nginx`: when the host's available memory is below 1.5 × what the live slot uses, `fallback` stops the live slot before starting the new one (a short gap, said in the log) and `refuse` changes nothing.",
+        required: false,
+        default: 'fallback',
+      },
+      'overlap-stop-command': {
+        description:
+          "`traffic: nginx`: run on the host at the switch, with the old slot's pm2 name and port in `SLOT_NAME` and `SLOT_PORT`, to tell it to stop background work (pollers, timers) while it drains.",
+        required: false,
+        default: '',
+      },
       'dry-run': {
         description:
           'Connect, read each host and print the plan with fingerprints; change nothing (no lock either).',

@@ -29,6 +29,8 @@ import { startHostNginx } from '../sandbox/nginx.js';
 import { ensureSystemPackages } from '../sandbox/system.js';
 import { drillReport, failed, type ScenarioRecord } from './drill-report.js';
 import { startOutageProbe } from '../bench/lib/outage.js';
+import { startLoad } from '../bench/lib/load.js';
+import { freePort } from '../sandbox/net.js';
 import { startDatabaseHost } from '../sandbox/database-host.js';
 import { tableContents } from '../sandbox/sample-data.js';
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -462,6 +464,69 @@ await scenario(
       }
     } else {
       skip("a tmpfs of the host's own needs root");
+    }
+  },
+);
+await scenario(
+  'zero-downtime',
+  'traffic: nginx in fork mode: a deploy and a rollback through nginx under constant load, failed requests counted',
+  async () => {
+    say('starting a host with nginx in front of pm2 (fork mode) …');
+    const h = await startDeployHost();
+    const nginx = await startHostNginx(h);
+    try {
+      const secrets = [h.droplet.sshd?.privateKey ?? ''];
+      const traffic = {
+        'health-url': `${nginx.url}/health`,
+        traffic: 'nginx',
+        'slot-ports': `${await freePort()},${await freePort()}`,
+        'nginx-upstream-file': `${h.droplet.hostRoot}/etc/nginx-sandbox/sites/bunty-backend-upstream.conf`,
+        'nginx-test-command': nginx.testCommand,
+        'nginx-reload-command': nginx.reloadCommand,
+      };
+      const slots = { ...hostInputs([h]), ...traffic };
+      const running = { ...runningAppInputs([h]), ...traffic };
+      const deploy = (n: number, given: Record<string, string>) =>
+        runActionBundle(
+          'action-deploy',
+          { ...given, 'install-command': '', artifact: sampleArtifact(h, { sha: sha(n) }), sha: sha(n) },
+          { secrets },
+        );
+      const first = await deploy(1, hostInputs([h]));
+      const setup = await runActionBundle(
+        'action-ops',
+        { ...running, operation: 'traffic-setup', 'nginx-site': nginx.site },
+        { secrets },
+      );
+      check(
+        first.exitCode === 0 && setup.exitCode === 0,
+        `traffic-setup: the upstream written for the app serving now, the site's proxy_pass pointed at it (nginx -t, reload) in ${setup.durationMs} ms`,
+      );
+      // The first deploy in slots adopts the plain app; the next ones are the measured ones.
+      const adopt = await deploy(2, slots);
+      const underLoad = async (procedure: () => Promise<ActionRun>) => {
+        const load = startLoad(`${nginx.url}/api/ping`, { connections: 20, rate: 400 });
+        await new Promise((r) => setTimeout(r, 300));
+        const run = await procedure();
+        await new Promise((r) => setTimeout(r, 500));
+        return { run, ...(await load.stop()) };
+      };
+      const deployed = await underLoad(() => deploy(3, slots));
+      check(
+        adopt.exitCode === 0 && deployed.run.exitCode === 0 && deployed.non2xx === 0,
+        `deploy through nginx under load (20 keep-alive connections, 400 req/s): ${deployed.failed} of ${deployed.requests} requests failed (${deployed.non2xx} non-2xx, ${deployed.errors} resets), in ${deployed.run.durationMs} ms`,
+      );
+      const back = await underLoad(() => runActionBundle('action-rollback', slots, { secrets }));
+      const served = await fetch(`${nginx.url}/health`).then(
+        (r) => r.json() as Promise<{ releaseId: string }>,
+      );
+      check(
+        back.run.exitCode === 0 && back.non2xx === 0 && served.releaseId === sha(2),
+        `rollback through nginx under load (the previous slot still ran: only the upstream moved): ${back.failed} of ${back.requests} requests failed (${back.non2xx} non-2xx, ${back.errors} resets), in ${back.run.durationMs} ms`,
+      );
+    } finally {
+      await nginx.stop();
+      await h.droplet.stop();
     }
   },
 );

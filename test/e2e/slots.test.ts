@@ -5,11 +5,14 @@
  * and moves nginx's upstream, with no request answered 502 under constant keep-alive load; a rollback to
  * the release the previous slot still runs only moves the upstream back. Faults: not set up (refused),
  * nginx -t failing (nothing moved), a slot port taken by another process (refused, named), the new
- * slot crashing after the switch (moved back, verified).
+ * slot crashing after the switch (moved back, verified). A rotation and an ops restart start afresh in
+ * the other slot.
  */
+import dotenv from 'dotenv';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { runActionBundle, type ActionRun } from '../../sandbox/index.js';
 import {
   APP_NAME,
@@ -217,13 +220,61 @@ describe('traffic: nginx', () => {
     expect(await pm2Names()).toEqual([`${APP_NAME}-green`]);
   }, 90_000);
 
+  it('a rotation starts the app with the new secret in the other slot, then moves nginx: no failed request, never printed', async () => {
+    const rotation = await underLoad(() =>
+      runActionBundle(
+        'action-rotate-secret',
+        { ...traffic(runningAppInputs([h])), name: 'JWT_SECRET', 'verify-url': `${nginx.url}/keys` },
+        { secrets: secrets(), timeoutMs: 90_000 },
+      ),
+    );
+    expect(rotation.run.errors).toEqual([]);
+    expect(rotation.non2xx).toBe(0);
+    expect(rotation.resets).toBeLessThanOrEqual(CONNECTIONS);
+    const value =
+      dotenv.parse(readFileSync(h.droplet.realPath(`${h.appDir}/shared/.env`), 'utf8')).JWT_SECRET ?? '';
+    expect(value.length).toBeGreaterThan(20);
+    const keys = (await (await fetch(`${nginx.url}/keys`)).json()) as { JWT_SECRET: string };
+    expect(keys.JWT_SECRET).toBe(createHash('sha256').update(value).digest('hex').slice(0, 8));
+    // Every line but the ::add-mask:: ones, which the runner consumes.
+    const shown = `${rotation.run.stdout}${rotation.run.stderr}`
+      .split('\n')
+      .filter((line) => !line.startsWith('::add-mask::'));
+    expect(shown.join('\n')).not.toContain(value);
+    expect(await pm2Names()).toEqual([`${APP_NAME}-blue`]);
+  }, 120_000);
+
+  it('a rotated value the app refuses at start: no traffic moved, the file put back, the live slot untouched', async () => {
+    const envFile = h.droplet.realPath(`${h.appDir}/shared/.env`);
+    const before = readFileSync(envFile, 'utf8');
+    // The live slot started before this line: only a new start reads it (and refuses a short key).
+    appendFileSync(envFile, 'SAMPLE_SECRET_MIN_LENGTH=40\n');
+    const withMinimum = readFileSync(envFile, 'utf8');
+    const TOO_SHORT = 'pasted-but-too-short-0123456789';
+    try {
+      const run = await runActionBundle(
+        'action-rotate-secret',
+        { ...traffic(runningAppInputs([h])), name: 'JWT_SECRET', value: TOO_SHORT, 'start-timeout': '3s' },
+        { secrets: [...secrets(), TOO_SHORT], timeoutMs: 90_000 },
+      );
+      expect(run.exitCode).toBe(1);
+      expect(run.errors[0]).toMatch(/put back as found/);
+      expect(run.stdout).toContain('the traffic never left it');
+      expect(readFileSync(envFile, 'utf8')).toBe(withMinimum);
+      expect(await served()).toBe(sha(2));
+      expect(await pm2Names()).toEqual([`${APP_NAME}-blue`]);
+    } finally {
+      writeFileSync(envFile, before);
+    }
+  }, 120_000);
+
   it('a new slot that crashes after the switch: traffic moved back to the previous slot, verified', async () => {
     const run = await deploy(6, { 'stabilization-window': '2s' }, { mode: 'crash-loop', crashAfterMs: 1200 });
     expect(run.exitCode).toBe(1);
     expect(run.stdout).toContain('only the traffic moves');
     expect(await served()).toBe(sha(2));
     // The crash-looping release is not left running beside the live slot.
-    expect(await pm2Names()).toEqual([`${APP_NAME}-green`]);
-    expect(readFileSync(h.droplet.realPath(upstream), 'utf8')).toContain(`server 127.0.0.1:${ports[1]};`);
+    expect(await pm2Names()).toEqual([`${APP_NAME}-blue`]);
+    expect(readFileSync(h.droplet.realPath(upstream), 'utf8')).toContain(`server 127.0.0.1:${ports[0]};`);
   }, 90_000);
 });

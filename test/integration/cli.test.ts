@@ -135,6 +135,7 @@ describe('help and usage', () => {
       'health-checks',
       'deploy-and-rollback',
       'disk-full',
+      'zero-downtime',
       'rotation-and-incident',
       'backup-restore-migrations',
     ])

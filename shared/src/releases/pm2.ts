@@ -235,16 +235,30 @@ function withAppEnv(
   entry: AppEntry,
   env: Record<string, string>,
   command: ShellCommand,
+  /** Exported from stdin (EXPORT_LINES), never on a command line; they win over the entry's own. */
+  secret: Record<string, string> = {},
 ): ShellCommand {
-  const all = { ...entry.env, ...env };
+  const all = Object.fromEntries(Object.entries({ ...entry.env, ...env }).filter(([n]) => !(n in secret)));
   const plain = sh`env ${Object.entries(all).map(([n, v]) => `${n}=${v}`)} ${command}`;
   const ecosystem = entry.ecosystem;
-  if (!ecosystem) return plain;
+  const secrets = Object.keys(secret).length > 0;
+  if (!ecosystem)
+    return secrets
+      ? sh`${EXPORT_LINES}
+${plain}`
+      : plain;
   return sh`lines=$(cd -- ${dir} && node -e ${ECOSYSTEM_ENV} ${ecosystem.file} ${ecosystem.app} ${PROCESS_VARIABLES.source} </dev/null) || exit 1
-printf '%s\n' "$lines" | {
+{ printf '%s\n' "$lines"; ${secrets ? sh`cat` : sh`true`}; } | {
 ${EXPORT_LINES}
 ${plain}
 }`;
+}
+
+/** `NAME=<base64 value>` lines, as EXPORT_LINES reads them from stdin. */
+function exportLines(values: Record<string, string>): string {
+  return Object.entries(values)
+    .map(([name, value]) => `${name}=${Buffer.from(value, 'utf8').toString('base64')}\n`)
+    .join('');
 }
 
 /** `pm2 start <dir>/<script>` named `app.name`, in `dir`, with the entry's flags and `env` on top of its own. */
@@ -254,6 +268,8 @@ export async function startApp(
   app: Pm2AppOptions,
   entry: AppEntry,
   env: Record<string, string>,
+  /** Values the process must hold (a rotated secret): through stdin, never on a command line (`ps`). */
+  secret: Record<string, string> = {},
 ): Promise<void> {
   const options = [
     '--name',
@@ -271,8 +287,8 @@ export async function startApp(
   ];
   await session.run(
     'pm2 start',
-    sh`cd -- ${dir} && ${withAppEnv(dir, entry, env, sh`pm2 start ${`${dir}/${entry.script}`} ${options}`)}`,
-    { timeoutMs: 120_000 },
+    sh`cd -- ${dir} && ${withAppEnv(dir, entry, env, sh`pm2 start ${`${dir}/${entry.script}`} ${options}`, secret)}`,
+    { timeoutMs: 120_000, ...(Object.keys(secret).length > 0 ? { stdin: exportLines(secret) } : {}) },
   );
 }
 
@@ -373,9 +389,7 @@ export async function restartWithValues(
   values: Record<string, string>,
 ): Promise<'reloaded' | 'restarted'> {
   const verb = mode === 'cluster' ? 'reload' : 'restart';
-  const stdin = Object.entries(values)
-    .map(([name, value]) => `${name}=${Buffer.from(value, 'utf8').toString('base64')}\n`)
-    .join('');
+  const stdin = exportLines(values);
   await session.run(
     `pm2 ${verb} --update-env`,
     sh`${EXPORT_LINES}

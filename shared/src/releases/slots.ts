@@ -45,6 +45,8 @@ export interface SlotSwitch {
   markFromBad?: string;
   /** The entry to start it with (else the release's recorded one). */
   entry: AppEntry;
+  /** Values the new process must hold (a rotation's): given through stdin, never on a command line. */
+  secretEnv?: Record<string, string>;
 }
 
 const trafficOf = (target: ReleaseTarget) => target.traffic as TrafficOptions;
@@ -92,11 +94,18 @@ export async function switchSlot(
     deps.log.info(
       `${run.name}: starting ${release} as ${name} on port ${port} (${traffic.portEnv}), beside ${liveName}`,
     );
-    await startApp(session, dir, slotTarget.pm2, how.entry, {
-      RELEASE_ID: release,
-      ...(sha ? { GIT_SHA: sha } : {}),
-      [traffic.portEnv]: String(port),
-    });
+    await startApp(
+      session,
+      dir,
+      slotTarget.pm2,
+      how.entry,
+      {
+        RELEASE_ID: release,
+        ...(sha ? { GIT_SHA: sha } : {}),
+        [traffic.portEnv]: String(port),
+      },
+      how.secretEnv,
+    );
   }
   try {
     await gateOnItsPort(run, session, release, sha, port, name, liveName, live, slotTarget, deps, !reuse);
@@ -123,6 +132,7 @@ export async function switchSlot(
   }
   run.switched = true;
   run.report.switched = true;
+  run.upstream = next;
   run.report.pm2 = `${name} ${reuse ? 'kept running' : 'started'} on port ${port}; nginx moved from ${liveName}`;
   if (traffic.overlapStopCommand && live.slot)
     await session

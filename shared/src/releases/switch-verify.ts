@@ -120,6 +120,7 @@ export async function entryOf(run: HostRun, release: string, target: ReleaseTarg
   const entry = recorded
     ? { ...recorded, source: 'as recorded in the release log' }
     : (runningEntry(run, release, store.paths.current) ??
+      runningEntry(run, release, releaseDir(store.paths, release)) ??
       (await discoverEntry(
         run.session as SshSession,
         releaseDir(store.paths, release),
@@ -130,7 +131,10 @@ export async function entryOf(run: HostRun, release: string, target: ReleaseTarg
   return entry;
 }
 
-/** The entry pm2 runs the current release with, read from its process list before anything changed. */
+/**
+ * The entry pm2 runs the current release with, read from its process list before anything changed:
+ * from `current` (pm2 in place), or from the release's own directory (a traffic: nginx slot).
+ */
 function runningEntry(run: HostRun, release: string, current: string): AppEntry | undefined {
   if (release !== run.state?.current) return undefined;
   const p = run.processes?.find((q) => q.execPath?.startsWith(`${current}/`) && q.cwd === current);

@@ -206,7 +206,7 @@ export function retirePrevious(options: SecretTarget, deps: DeployDeps): Promise
     report.plan = hosts.map((h) =>
       h.previous === undefined
         ? `${h.run.name}: ${h.envPath} has no ${options.previousName}; nothing to do`
-        : `${h.run.name}: remove ${options.previousName} (${fingerprintOf(h.previous)}) from ${h.envPath} (backup kept), pm2 ${h.mode === 'cluster' ? 'reload' : 'restart'} ${options.pm2.name} --update-env with it emptied, verify`,
+        : `${h.run.name}: remove ${options.previousName} (${fingerprintOf(h.previous)}) from ${h.envPath} (backup kept), ${restartWords(options, h.mode)} with it emptied, verify`,
     );
     await log.group('Plan', async () => report.plan.forEach((line) => log.info(line)));
     if (options.dryRun) {
@@ -277,7 +277,7 @@ function rotationPlan(
     if (decision.unchanged)
       return `${h.run.name}: already holds ${to} in ${h.envPath}; restart and verify only`;
     const grace = decision.oldValue !== undefined ? `, ${options.previousName} ← ${from} (grace window)` : '';
-    return `${h.run.name}: ${h.envPath}: ${options.name} ${fingerprintOf(h.current)} → ${to}${grace}; backup kept (last ${options.keepBackups}); pm2 ${h.mode === 'cluster' ? 'reload' : 'restart'} ${options.pm2.name} --update-env; verify health${options.verifyCommand ? ', verify-command' : ''}${options.verifyUrls.length ? ', verify-url shows the new fingerprint' : ''}`;
+    return `${h.run.name}: ${h.envPath}: ${options.name} ${fingerprintOf(h.current)} → ${to}${grace}; backup kept (last ${options.keepBackups}); ${restartWords(options, h.mode)}; verify health${options.verifyCommand ? ', verify-command' : ''}${options.verifyUrls.length ? ', verify-url shows the new fingerprint' : ''}`;
   });
   lines.push(
     github
@@ -426,4 +426,14 @@ async function finishRecords(
 
 function without<T>(entries: Record<string, T>, key: string): Record<string, T> {
   return Object.fromEntries(Object.entries(entries).filter(([k]) => k !== key));
+}
+
+/** How the plan says the app is restarted: pm2 in place, or (traffic: nginx) a fresh slot behind nginx. */
+function restartWords(
+  options: { traffic?: unknown; pm2: { name: string } },
+  mode: 'cluster' | 'fork',
+): string {
+  return options.traffic
+    ? `start the live release in the other slot (${options.pm2.name}-blue/-green) with the new value, gate it, move nginx to it, stop the old slot`
+    : `pm2 ${mode === 'cluster' ? 'reload' : 'restart'} ${options.pm2.name} --update-env`;
 }

@@ -25,9 +25,18 @@ import {
 } from '../releases/host-run.js';
 import { isDiskFull } from '../releases/disk.js';
 import { pm2DaemonRunning, pm2List, restartWithValues } from '../releases/pm2.js';
-import { verifyRunning } from '../releases/switch-verify.js';
+import { entryOf, verifyRunning } from '../releases/switch-verify.js';
+import { switchSlot } from '../releases/slots.js';
+import {
+  isAppProcess,
+  liveUpstream,
+  slotName,
+  type LiveUpstream,
+  type TrafficOptions,
+} from '../releases/traffic.js';
 import { readRecord, recordPath, type RotationRecord } from './record.js';
 import { processHolds } from './process-env.js';
+import type { ReleaseStore } from '../releases/store.js';
 
 /**
  * The hosts of a procedure that works through the app's env file and pm2 (rotation, set-env, the
@@ -82,6 +91,8 @@ export interface SecretHost {
   absent?: boolean;
   /** A change was attempted here (the file may have been written): a failure must revert it. */
   touched: boolean;
+  /** traffic: nginx: what nginx served before the first change here (a revert goes back to it). */
+  liveBefore?: LiveUpstream;
 }
 
 /**
@@ -169,7 +180,9 @@ async function readHost(
       'check env-file (and app-dir / layout): a value written where the app does not read it changes nothing.',
     );
   }
-  const mine = processes.filter((p) => p.name === options.pm2.name);
+  const mine = processes.filter((p) =>
+    options.traffic ? isAppProcess(p.name, options.pm2.name) : p.name === options.pm2.name,
+  );
   host.run.processes = processes; // ops start reads it (who else runs from current?)
   host.absent = mine.length === 0;
   if (mine.length === 0 && needProcess) {
@@ -268,10 +281,60 @@ export async function changeHost(
     });
     if (written.backup) host.report.backup = written.backup;
   }
-  host.report.pm2 = await restartWithValues(session, options.pm2.name, host.mode, values);
+  if (options.traffic) await restartInSlot(host, session, values, options, deps, true);
+  else host.report.pm2 = await restartWithValues(session, options.pm2.name, host.mode, values);
   await verifyHost(host, values, expected, options, deps);
   host.report.outcome = text === host.original ? 'unchanged' : 'updated';
   host.report.verified = true;
+}
+
+/** The pm2 name of what serves: the app's, or with traffic: nginx the live slot's. */
+function liveAppName(host: SecretHost, options: EnvHostsTarget): string {
+  const slot = options.traffic ? host.run.upstream?.slot : undefined;
+  return slot ? slotName(options.pm2.name, slot) : options.pm2.name;
+}
+
+/**
+ * traffic: nginx: the live release started with `values` in the other slot, gated, the traffic moved
+ * to it, the old slot stopped (releases/slots.ts) — a restart without pm2's gap. `fresh: false`
+ * (a revert) moves the traffic back to the slot that served before, still running untouched; when
+ * the traffic never left it, nothing is started.
+ */
+async function restartInSlot(
+  host: SecretHost,
+  session: SshSession,
+  values: Record<string, string>,
+  options: EnvHostsTarget,
+  deps: DeployDeps,
+  fresh: boolean,
+): Promise<void> {
+  const traffic = options.traffic as TrafficOptions;
+  const live = await liveUpstream(host.run.name, session, traffic);
+  host.liveBefore ??= live;
+  if (!fresh && live.port === host.liveBefore.port) {
+    host.run.upstream = live;
+    host.run.processes = await pm2List(session);
+    host.report.pm2 = `${liveAppName(host, options)} still serves: the traffic never left it`;
+    deps.log.info(`${host.run.name}: ${host.report.pm2}, holding the values as found`);
+    return;
+  }
+  const store = host.run.store as ReleaseStore;
+  const state = await store.state();
+  host.run.state = state;
+  const release = state.current;
+  if (!release)
+    throw new OperationError(
+      `${host.run.name}: ${options.appDir} has no current release to start with the new values. Nothing was changed.`,
+      'deploy the app (action-deploy) with traffic: nginx first.',
+    );
+  const sha = state.releases.find((r) => r.id === release)?.sha;
+  await switchSlot(host.run, release, sha, release, options, deps, {
+    entry: await entryOf(host.run, release, options),
+    fresh,
+    stopPrevious: true,
+    secretEnv: values,
+  });
+  host.report.pm2 = host.run.report.pm2 ?? 'switched';
 }
 
 /** Back to the file as found, restarted with the values as found, proven healthy. Never cancelled. */
@@ -288,9 +351,15 @@ export async function revertHost(
     const now = await readRemoteEnv(session, host.envPath);
     if (now !== host.original)
       await replaceRemoteFile(session, 'put the env file back', host.envPath, host.original);
-    host.report.pm2 = await restartWithValues(session, options.pm2.name, host.mode, values);
-    await verifyRunning(host.run, session, undefined, options, deps, undefined, host.run.processes);
-    await processHolds(session, options.pm2.name, values, host.run.processes);
+    if (options.traffic) {
+      // The slot that served before was never restarted: moved back to (or, if the traffic never
+      // left it, only proven), it holds the values as found.
+      await restartInSlot(host, session, values, options, deps, false);
+    } else {
+      host.report.pm2 = await restartWithValues(session, options.pm2.name, host.mode, values);
+      await verifyRunning(host.run, session, undefined, options, deps, undefined, host.run.processes);
+    }
+    await processHolds(session, liveAppName(host, options), values, host.run.processes);
     host.report.outcome = 'reverted';
     host.report.verified = true;
   } catch (error) {
@@ -309,8 +378,10 @@ async function verifyHost(
   deps: DeployDeps,
 ): Promise<void> {
   const session = host.run.session as SshSession;
-  await verifyRunning(host.run, session, undefined, options, deps, undefined, host.run.processes);
-  await processHolds(session, options.pm2.name, values, host.run.processes);
+  // traffic: nginx: the switch proved the new slot already (health, pm2's pid, start time, cwd).
+  if (!options.traffic)
+    await verifyRunning(host.run, session, undefined, options, deps, undefined, host.run.processes);
+  await processHolds(session, liveAppName(host, options), values, host.run.processes);
   if (options.verifyCommand) {
     await session.run('verify-command', userCommand(options.workDir, options.verifyCommand), {
       timeoutMs: options.health.deadlineMs,
