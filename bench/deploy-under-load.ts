@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus } from 'node:os';
+import http from 'node:http';
 import { ACTION_SPECS } from '../cli/action-specs.js';
 import { startHostNginx } from '../sandbox/nginx.js';
 import { freePort as slotPortFree } from '../sandbox/net.js';
@@ -157,14 +158,34 @@ async function timeRollback(
   void exited.then((t) => (exitAt = t));
   const giveUp = performance.now() + 30_000;
   while (!first && !exitAt && performance.now() < giveUp) {
-    const now = await fetch(url)
-      .then((r) => r.json() as Promise<{ releaseId: string }>)
-      .catch(() => undefined);
+    const now = await servedOnNewConnection(url);
     if (now && now.releaseId !== before.releaseId) first = performance.now() - started;
     await new Promise((r) => setTimeout(r, 10));
   }
   const exit = await exited;
   return { first: Math.round(first), verified: Math.round(verified), exit: Math.round(exit) };
+}
+
+/**
+ * The release that answers at `url`, asked on a connection of its own: a pooled keep-alive
+ * connection would keep asking whatever nginx worker or process it was opened to.
+ */
+function servedOnNewConnection(url: string): Promise<{ releaseId: string } | undefined> {
+  return new Promise((resolve) => {
+    const req = http.get(url, { agent: false, timeout: 1000 }, (res) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(body) as { releaseId: string });
+        } catch {
+          resolve(undefined);
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(undefined));
+  });
 }
 
 async function timeRunbookRollback(procedure: () => Promise<void>, url: string): Promise<number> {
@@ -174,9 +195,7 @@ async function timeRunbookRollback(procedure: () => Promise<void>, url: string):
   const done = procedure();
   const giveUp = performance.now() + 30_000;
   while (!first && performance.now() < giveUp) {
-    const now = await fetch(url)
-      .then((r) => r.json() as Promise<{ releaseId: string }>)
-      .catch(() => undefined);
+    const now = await servedOnNewConnection(url);
     if (now && now.releaseId !== before.releaseId) first = performance.now() - started;
     else await new Promise((r) => setTimeout(r, 10));
   }

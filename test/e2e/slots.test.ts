@@ -5,18 +5,20 @@
  * and moves nginx's upstream, with no request answered 502 under constant keep-alive load; a rollback to
  * the release the previous slot still runs only moves the upstream back. Faults: not set up (refused),
  * nginx -t failing (nothing moved), a slot port taken by another process (refused, named), the new
- * slot crashing after the switch (moved back, verified). A rotation and an ops restart start afresh in
+ * slot crashing after the switch (moved back, verified), sshd lost right after the switch. A rotation and an ops restart start afresh in
  * the other slot.
  */
 import dotenv from 'dotenv';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { runActionBundle, type ActionRun } from '../../sandbox/index.js';
 import {
   APP_NAME,
+  currentRelease,
   deployHostPool,
+  killSshdAtSwitch,
   hostInputs,
   runningAppInputs,
   sampleArtifact,
@@ -277,4 +279,18 @@ describe('traffic: nginx', () => {
     expect(await pm2Names()).toEqual([`${APP_NAME}-blue`]);
     expect(readFileSync(h.droplet.realPath(upstream), 'utf8')).toContain(`server 127.0.0.1:${ports[0]};`);
   }, 90_000);
+
+  it('sshd lost right after the switch: reached again within restore-deadline, traffic moved back, verified', async () => {
+    const was = currentRelease(h);
+    const fault = killSshdAtSwitch(h, was, 3000);
+    const run = await deploy(8, { 'restore-deadline': '30s' }, { mode: 'crash-loop', crashAfterMs: 1500 });
+    await fault;
+    expect(run.exitCode).toBe(1);
+    expect(run.stdout).toMatch(/connection lost|reaching it again/);
+    expect(run.outputs['rolled-back']).toBe('true');
+    expect(currentRelease(h)).toBe(was);
+    expect(await served()).toBe(sha(2));
+    expect(readFileSync(h.droplet.realPath(upstream), 'utf8')).toContain(`server 127.0.0.1:${ports[0]};`);
+    expect(existsSync(h.droplet.realPath(`${h.appDir}/.runbook/deploy.lock`))).toBe(false);
+  }, 120_000);
 });

@@ -149,18 +149,22 @@ export function refuseTwins(hosts: FleetHost[], operation: string): void {
   }
 }
 
+/** How long closing a host keeps trying to reach it again to release its lease. */
+export const UNLOCK_REACH_MS = 5_000;
+
 /**
- * Stops the heartbeat and releases the lease. A connection lost meanwhile is tried again
- * (connect-attempts, not the restore deadline) so that a blip does not leave the way back locked
- * until the lease's grace runs out.
+ * Stops the heartbeat and releases the lease. A connection lost meanwhile is tried again — for a
+ * few seconds (within restore-deadline), however few connect-attempts are given — so that an sshd
+ * restart or a blip does not leave the way back locked until the lease's grace runs out.
  */
 export async function closeHost(host: FleetHost, target: FleetTarget, log: Log): Promise<void> {
   await host.heartbeat?.stop();
   if (host.lease && !host.heartbeat?.lost && host.session) {
+    const until = Date.now() + Math.min(UNLOCK_REACH_MS, target.restoreDeadlineMs);
     try {
       const release = async () =>
         releaseLease(
-          await reachAgain(host, target, log, { attempts: target.ssh.connectAttempts }),
+          await reachAgain(host, target, log, { until }),
           leasePaths(target.appDir),
           host.lease as Lease,
         );

@@ -153,9 +153,11 @@ async function readHost(run: HostRun, target: ReleaseTarget, deps: DeployDeps): 
   const session = run.session as SshSession;
   const store = run.store as ReleaseStore;
   // Two channels on one connection at once: pm2's slow start-up hides behind the state read.
+  // traffic: nginx reads pm2's list where a step needs it: a rollback to a slot that still runs
+  // moves the traffic on pid files alone, with no pm2 start-up (~0.3 s of CPU) before it.
   [run.state, run.processes, run.upstream] = await Promise.all([
     store.state(),
-    pm2List(session).catch(() => undefined),
+    target.traffic ? undefined : pm2List(session).catch(() => undefined),
     target.traffic ? liveUpstream(run.name, session, target.traffic) : undefined,
   ]);
   const refusal = symlinkRefusal(run.name, target.appDir, run.state);

@@ -175,6 +175,36 @@ done`,
 }
 
 /**
+ * The live processes pm2 runs under `name`, read from its pid files (`$PM2_HOME/pids/<name>-<id>.pid`)
+ * and /proc — one shell command, no pm2 start-up: each pid that lives, and its working directory.
+ * A rollback through nginx asks this before moving traffic to a slot (pm2's own list is read after).
+ */
+export async function readAppPids(
+  session: SshSession,
+  name: string,
+): Promise<{ pid: number; cwd: string }[]> {
+  const { stdout } = await session.run(
+    `read ${name}'s pids from pm2's pid files`,
+    sh`home=\${PM2_HOME:-$HOME/.pm2}; n=${name}
+for f in "$home"/pids/"$n"-*.pid; do
+  [ -f "$f" ] || continue
+  id=\${f##*/}; id=\${id#"$n"-}; id=\${id%.pid}
+  case $id in ''|*[!0-9]*) continue;; esac
+  pid=$(cat -- "$f" 2>/dev/null)
+  case $pid in ''|*[!0-9]*) continue;; esac
+  if [ -d "/proc/$pid" ]; then printf '%s\t%s\n' "$pid" "$(readlink "/proc/$pid/cwd" 2>/dev/null)"; fi
+done`,
+  );
+  return stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [pid = '0', cwd = ''] = line.split('\t');
+      return { pid: Number(pid), cwd };
+    });
+}
+
+/**
  * Makes pm2 run whatever `current` points at now: reload (cluster, zero-downtime) or restart
  * (fork) when the app already runs from `<app-dir>/current`, otherwise (first deploy, or an app
  * started from elsewhere, such as the legacy layout) delete and start it from there.

@@ -16,7 +16,7 @@ import type { AppEntry } from './entry.js';
 import { healthUrlFor } from './host-url.js';
 import { liveStore, type DeployDeps, type HostRun, type ReleaseTarget } from './host-run.js';
 import { releaseDir } from './layout.js';
-import { deleteApp, pm2List, startApp, type Pm2Process } from './pm2.js';
+import { deleteApp, pm2List, readAppPids, startApp, type Pm2Process } from './pm2.js';
 import { preflightUrl } from './preflight.js';
 import {
   NGINX_TEST_FAILED,
@@ -62,20 +62,24 @@ export async function switchSlot(
 ): Promise<HealthReport> {
   const traffic = trafficOf(target);
   const { session, store } = await liveStore(run, target, deps.log);
-  const live = await liveUpstream(run.name, session, traffic);
+  // What the host was last known to serve, under this run's lease: read when it was opened, or set
+  // by this run's last swap. Taken once: a swap cut off half way leaves it unknown, read again.
+  const known = run.upstream;
+  run.upstream = undefined;
+  const live = known ?? (await liveUpstream(run.name, session, traffic));
   refuseBypass(run.name, healthUrlFor(target.healthUrls, run.index, run.target), live, traffic);
   const idle = otherSlot(live.slot);
   const port = slotPort(traffic, idle);
   const name = slotName(target.pm2.name, idle);
   const slotTarget: ReleaseTarget = { ...target, pm2: { ...target.pm2, name } };
   const dir = releaseDir(store.paths, release);
-  const processes = run.processes ?? (await pm2List(session));
+  // Whether the idle slot still runs this release: from pm2's list when the host was read with it,
+  // else from pm2's pid files and /proc (a rollback through nginx waits on no pm2 start-up).
+  const listed = run.processes;
   run.processes = undefined;
+  const reuse = !how.fresh && (await idleRuns(session, listed, name, dir));
+  const processes = listed ?? (reuse ? [] : await pm2List(session));
   const inIdle = processes.filter((p) => p.name === name);
-  const reuse =
-    !how.fresh &&
-    inIdle.length > 0 &&
-    inIdle.every((p) => p.status === 'online' && p.pid > 0 && p.cwd === dir);
   const liveName = live.slot ? slotName(target.pm2.name, live.slot) : target.pm2.name;
   let since: number | undefined;
   let stoppedLive = false;
@@ -192,6 +196,20 @@ async function retire(
   await (deps.sleep ?? realSleep)(wait);
   for (const app of stop) await deleteApp(session, app);
   run.processes = run.processes?.filter((p) => !stop.includes(p.name));
+}
+
+async function idleRuns(
+  session: SshSession,
+  known: Pm2Process[] | undefined,
+  name: string,
+  dir: string,
+): Promise<boolean> {
+  if (known) {
+    const mine = known.filter((p) => p.name === name);
+    return mine.length > 0 && mine.every((p) => p.status === 'online' && p.pid > 0 && p.cwd === dir);
+  }
+  const pids = await readAppPids(session, name);
+  return pids.length > 0 && pids.every((p) => p.cwd === dir);
 }
 
 /** The health gate on the slot's own port, through the SSH connection, before any traffic moves. */
