@@ -8,6 +8,7 @@
  */
 import { OperationError, errorText } from '../errors.js';
 import { verifyHealth, type HealthReport } from '../health/verify.js';
+import { probeUrl } from '../health/probe.js';
 import { sleep as realSleep } from '../retry/backoff.js';
 import { RemoteCommandError, type SshSession } from '../ssh/session.js';
 import { sh } from '../ssh/shell.js';
@@ -146,6 +147,7 @@ export async function switchSlot(
         { timeoutMs: 30_000 },
       )
       .catch((error) => deps.log.warn(`${run.name}: overlap-stop-command failed: ${errorText(error)}`));
+  if (from !== release) await untilNginxMoved(run, release, sha, slotTarget, deps);
   const health = await verifyRunning(run, session, sha, slotTarget, deps, {
     releaseDir: dir,
     ...(since !== undefined ? { since } : {}),
@@ -210,6 +212,42 @@ async function idleRuns(
   }
   const pids = await readAppPids(session, name);
   return pids.length > 0 && pids.every((p) => p.cwd === dir);
+}
+
+/** How long nginx's reload may take to reach its workers, and how often it is looked at meanwhile. */
+export const RELOAD_SETTLE_MS = 3000;
+const RELOAD_POLL_MS = 25;
+const SETTLED_ANSWERS = 3;
+
+/**
+ * `nginx -s reload` returns once the master is signalled; its old workers answer until the new ones
+ * run. Until the public health URL has answered three times in a row with another version than it
+ * served before the switch, it is looked at every 25 ms (bounded, no attempt counted), so that the
+ * health gate's first attempt meets the new slot, not an `interval` later. An app that serves no version is not waited for: the gate's
+ * proof is pm2's then, and an old slot is stopped only after nginx drained it.
+ */
+async function untilNginxMoved(
+  run: HostRun,
+  release: string,
+  sha: string | undefined,
+  target: ReleaseTarget,
+  deps: DeployDeps,
+): Promise<void> {
+  const before = run.before?.version;
+  // Nothing to tell apart: no version served, or the same one (a sha deployed again).
+  if (!before || before === sha || before === release) return;
+  const url = healthUrlFor(target.healthUrls, run.index, run.target);
+  const options = { ...target.health, expectedVersion: undefined, urls: [url] };
+  const now = deps.now ?? (() => new Date());
+  // For a moment old and new workers both accept on nginx's socket: the old release must stay away
+  // for a few answers in a row. A refusal or a reset while nginx swaps its workers is asked again.
+  let away = 0;
+  for (const until = Date.now() + RELOAD_SETTLE_MS; Date.now() < until && away < SETTLED_ANSWERS;) {
+    const probe = await probeUrl(url, 0, options, now).catch(() => undefined);
+    const moved = probe && !probe.refused && probe.statusCode !== undefined && probe.version !== before;
+    away = moved ? away + 1 : 0;
+    if (away < SETTLED_ANSWERS) await (deps.sleep ?? realSleep)(RELOAD_POLL_MS);
+  }
 }
 
 /** The health gate on the slot's own port, through the SSH connection, before any traffic moves. */
