@@ -16,7 +16,7 @@ import { entryOf, verifyRunning } from '../releases/switch-verify.js';
 import { describeEntry, startProblems, type AppEntry } from '../releases/entry.js';
 import { releaseDir } from '../releases/layout.js';
 import { pm2List, runCurrentRelease } from '../releases/pm2.js';
-import { switchSlot } from '../releases/slots.js';
+import { restartLiveInSlot } from '../releases/slots.js';
 import type { ReleaseStore } from '../releases/store.js';
 import {
   changeHost,
@@ -146,7 +146,7 @@ export function pm2Operation(
           await deps.log.group(`${h.run.name}: pm2 ${operation}`, async () => {
             const start = starts.get(h);
             if (slotted) {
-              await restartInSlot(h, target, uncancellable(deps));
+              await restartLiveInSlot(h.run, target, uncancellable(deps), { fresh: true });
             } else if (start) {
               const sha = h.run.state?.releases.find((r) => r.id === start.release)?.sha;
               const store = h.run.store as ReleaseStore;
@@ -205,24 +205,6 @@ export function pm2Operation(
     },
     false,
   );
-}
-
-/** The live release, with the environment as it is now, in the other slot; then nginx moved to it. */
-async function restartInSlot(h: SecretHost, target: EnvHostsTarget, deps: DeployDeps): Promise<void> {
-  const store = h.run.store as ReleaseStore;
-  h.run.state = await store.state();
-  const release = h.run.state.current;
-  if (!release)
-    throw new OperationError(
-      `${h.run.name}: ${target.appDir} has no current release to start. Nothing was changed.`,
-      'deploy the app (action-deploy) with traffic: nginx first.',
-    );
-  const sha = h.run.state.releases.find((r) => r.id === release)?.sha;
-  await switchSlot(h.run, release, sha, release, target, deps, {
-    entry: await entryOf(h.run, release, target),
-    fresh: true,
-    stopPrevious: true,
-  });
 }
 
 async function provenStopped(h: SecretHost, target: EnvHostsTarget): Promise<void> {

@@ -7,11 +7,12 @@
  * healthy on the side is switched to, so a release that crashes at start costs users nothing.
  */
 import { OperationError } from '../errors.js';
-import { verifyHealth } from '../health/verify.js';
+import { verifyHealth, type HealthReport } from '../health/verify.js';
+import type { ProbeRecord } from '../health/probe.js';
 import type { SshSession } from '../ssh/session.js';
 import { sh } from '../ssh/shell.js';
 import { healthUrlFor } from './host-url.js';
-import type { DeployDeps, HostRun } from './host-run.js';
+import type { DeployDeps, HostRun, ReleaseTarget } from './host-run.js';
 import type { ReleaseStore } from './store.js';
 import { releaseDir } from './layout.js';
 import type { AppEntry } from './entry.js';
@@ -26,6 +27,30 @@ const SPARE_PORT =
 /** The health URL's path and query, on the app's spare port on the host itself. */
 export function preflightUrl(healthUrl: URL, port: number): URL {
   return new URL(`${healthUrl.pathname}${healthUrl.search}`, `http://127.0.0.1:${port}`);
+}
+
+/**
+ * The health gate on a port of the host itself (a preflight, a traffic: nginx slot), through the SSH
+ * connection: nothing but sshd need be open to the runner.
+ */
+export function healthOnHostPort(
+  run: HostRun,
+  session: SshSession,
+  target: ReleaseTarget,
+  port: number,
+  sha: string | undefined,
+  before: ProbeRecord | undefined,
+  deps: DeployDeps,
+): Promise<HealthReport> {
+  return verifyHealth(
+    {
+      ...target.health,
+      urls: [preflightUrl(healthUrlFor(target.healthUrls, run.index, run.target), port)],
+      ...versionExpectation(target, sha, before),
+      tunnel: (host, p) => session.forward(host, p),
+    },
+    deps,
+  );
 }
 
 export async function preflightRelease(
@@ -55,16 +80,7 @@ export async function preflightRelease(
       sh`cd -- ${dir} && env ${[...Object.entries(entry.env).map(([n, v]) => `${n}=${v}`), ...env]} pm2 start ${`${dir}/${entry.script}`} --name ${name} --cwd ${dir} --update-env --no-autorestart ${entryStartOptions(entry)}`,
       { timeoutMs: 120_000 },
     );
-    const health = await verifyHealth(
-      {
-        ...options.health,
-        urls: [url],
-        ...versionExpectation(options, options.sha, undefined),
-        // Through the SSH connection: nothing but sshd need be open to the runner.
-        tunnel: (host, p) => session.forward(host, p),
-      },
-      deps,
-    );
+    const health = await healthOnHostPort(run, session, options, port, options.sha, undefined, deps);
     if (!health.healthy) {
       // Its log stays on the host (pm2 keeps it after delete); app output is not copied here, it may hold secrets.
       throw new OperationError(

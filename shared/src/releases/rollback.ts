@@ -25,7 +25,7 @@ import {
 import { describeEntry, startProblems } from './entry.js';
 import { releaseDir } from './layout.js';
 import { pm2List, runCurrentRelease } from './pm2.js';
-import { switchSlot } from './slots.js';
+import { restartLiveInSlot } from './slots.js';
 import { previousGood, type ReleaseStore } from './store.js';
 import { legacyPrevious, noLegacyPrevious, readLegacyState, restartLegacy, swapLegacy } from './legacy.js';
 import type { SshSession } from '../ssh/session.js';
@@ -298,13 +298,8 @@ async function restartInPlace(
   const session = run.session as SshSession;
   const store = run.store as ReleaseStore;
   const release = run.release as string;
-  if (options.traffic)
-    // Started afresh in the other slot, then the traffic moved: the one that does not serve is left.
-    return switchSlot(run, release, sha, release, options, deps, {
-      entry: await entryOf(run, release, options),
-      fresh: true,
-      stopPrevious: true,
-    });
+  // Started afresh in the other slot, then the traffic moved: the one that does not serve is left.
+  if (options.traffic) return restartLiveInSlot(run, options, deps, { fresh: true });
   run.report.pm2 = await runCurrentRelease(
     session,
     store.paths,

@@ -7,7 +7,7 @@
  * slot still runs only moves the upstream back: no start at all.
  */
 import { OperationError, errorText } from '../errors.js';
-import { verifyHealth, type HealthReport } from '../health/verify.js';
+import type { HealthReport } from '../health/verify.js';
 import { probeUrl } from '../health/probe.js';
 import { sleep as realSleep } from '../retry/backoff.js';
 import { RemoteCommandError, type SshSession } from '../ssh/session.js';
@@ -17,8 +17,9 @@ import type { AppEntry } from './entry.js';
 import { healthUrlFor } from './host-url.js';
 import { liveStore, type DeployDeps, type HostRun, type ReleaseTarget } from './host-run.js';
 import { releaseDir } from './layout.js';
+import { parseHostClock, type ReleaseStore } from './store.js';
 import { deleteApp, pm2List, readAppPids, startApp, type Pm2Process } from './pm2.js';
-import { preflightUrl } from './preflight.js';
+import { healthOnHostPort } from './preflight.js';
 import {
   NGINX_TEST_FAILED,
   nginxSaid,
@@ -29,10 +30,9 @@ import {
   slotPort,
   swapUpstreamCommand,
   type LiveUpstream,
-  type Slot,
   type TrafficOptions,
 } from './traffic.js';
-import { HealthGateFailed, switchedEntry, verifyRunning, versionExpectation } from './switch-verify.js';
+import { entryOf, HealthGateFailed, switchedEntry, verifyRunning } from './switch-verify.js';
 
 /** How long nginx's old workers get to finish what they proxy to a slot before it is stopped. */
 export const DRAIN_MS = 2000;
@@ -94,8 +94,7 @@ export async function switchSlot(
       `pm2 delete ${name}`,
       sh`pm2 delete ${name} >/dev/null 2>&1; date +%s%3N`,
     );
-    const clock = Number(stdout.trim().split('\n').pop());
-    since = Number.isSafeInteger(clock) && clock > 1e12 ? clock : undefined;
+    since = parseHostClock(stdout);
     deps.log.info(
       `${run.name}: starting ${release} as ${name} on port ${port} (${traffic.portEnv}), beside ${liveName}`,
     );
@@ -166,6 +165,35 @@ export async function switchSlot(
 }
 
 /**
+ * The live release started afresh in the other slot — with `secretEnv` when the environment
+ * changed (a rotation, set-env) — gated, the traffic moved, the old slot stopped: pm2's restart
+ * without its gap (ops restart/reload, rotation). `fresh: false` (a revert) moves the traffic back
+ * to the slot that still runs it.
+ */
+export async function restartLiveInSlot(
+  run: HostRun,
+  target: ReleaseTarget,
+  deps: DeployDeps,
+  how: { fresh: boolean; secretEnv?: Record<string, string> },
+): Promise<HealthReport> {
+  const state = await (run.store as ReleaseStore).state();
+  run.state = state;
+  const release = state.current;
+  if (!release)
+    throw new OperationError(
+      `${run.name}: ${target.appDir} has no current release to start. Nothing was changed.`,
+      'deploy the app (action-deploy) with traffic: nginx first.',
+    );
+  const sha = state.releases.find((r) => r.id === release)?.sha;
+  return switchSlot(run, release, sha, release, target, deps, {
+    entry: await entryOf(run, release, target),
+    fresh: how.fresh,
+    stopPrevious: true,
+    ...(how.secretEnv ? { secretEnv: how.secretEnv } : {}),
+  });
+}
+
+/**
  * The slot that served before: kept for an instant rollback (`keep-previous`), or stopped once
  * nginx's old workers drained it. A plain pm2 app (a host adopted into slots) is always stopped:
  * its port is no slot's, so it could never be switched back to.
@@ -223,8 +251,9 @@ const SETTLED_ANSWERS = 3;
  * `nginx -s reload` returns once the master is signalled; its old workers answer until the new ones
  * run. Until the public health URL has answered three times in a row with another version than it
  * served before the switch, it is looked at every 25 ms (bounded, no attempt counted), so that the
- * health gate's first attempt meets the new slot, not an `interval` later. An app that serves no version is not waited for: the gate's
- * proof is pm2's then, and an old slot is stopped only after nginx drained it.
+ * health gate's first attempt meets the new slot, not an `interval` later. An app that serves no
+ * version is not waited for: the gate's proof is pm2's then, and an old slot is stopped only after
+ * nginx drained it.
  */
 async function untilNginxMoved(
   run: HostRun,
@@ -264,16 +293,7 @@ async function gateOnItsPort(
   deps: DeployDeps,
   started: boolean,
 ): Promise<void> {
-  const url = preflightUrl(healthUrlFor(slotTarget.healthUrls, run.index, run.target), port);
-  const health = await verifyHealth(
-    {
-      ...slotTarget.health,
-      urls: [url],
-      ...versionExpectation(slotTarget, sha, run.before),
-      tunnel: (host, p) => session.forward(host, p),
-    },
-    deps,
-  );
+  const health = await healthOnHostPort(run, session, slotTarget, port, sha, run.before, deps);
   if (health.healthy) return;
   if (started) await deleteApp(session, name).catch(() => undefined);
   const gate = new HealthGateFailed(health, name);
@@ -348,5 +368,3 @@ async function makeRoom(
   await session.run(`pm2 stop ${liveName}`, sh`pm2 stop ${liveName}`, { okCodes: [1] });
   return true;
 }
-
-export type { Slot };

@@ -218,8 +218,7 @@ exit 0`,
       sh`${first ?? sh`true`} && cd -- ${this.paths.root} && test -d ${`releases/${id}`} && printf '%s\\n' ${JSON.stringify(entry)} >> ${this.paths.log} && ln -sfn -- ${`releases/${id}`} current.next && mv -Tf -- current.next current && date +%s%3N`,
     );
     // The host's clock at the switch: a process pm2 starts after it must have started later.
-    const ms = Number(stdout.trim().split('\n').pop());
-    return Number.isSafeInteger(ms) && ms > 1e12 ? ms : undefined;
+    return parseHostClock(stdout);
   }
 
   /** A failed first deploy leaves no `current` behind (only when it still points at `id`). */
@@ -368,4 +367,10 @@ export function symlinkRefusal(host: string, appDir: string, state: HostState): 
     `${host}: ${list} ${state.symlinks.length === 1 ? 'is a symbolic link' : 'are symbolic links'}; refusing to work through it, since switching and pruning must stay inside ${appDir}. Nothing was changed.`,
     `make ${state.symlinks.map((l) => l.name).join(', ')} real directories inside ${appDir} (move the contents in), or set app-dir to the directory that really holds them.`,
   );
+}
+
+/** The host's clock (`date +%s%3N`, ms) on the last line of a command's output; undefined if unreadable. */
+export function parseHostClock(stdout: string): number | undefined {
+  const ms = Number(stdout.trim().split('\n').pop());
+  return Number.isSafeInteger(ms) && ms > 1e12 ? ms : undefined;
 }

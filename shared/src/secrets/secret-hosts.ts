@@ -25,8 +25,8 @@ import {
 } from '../releases/host-run.js';
 import { isDiskFull } from '../releases/disk.js';
 import { pm2DaemonRunning, pm2List, restartWithValues } from '../releases/pm2.js';
-import { entryOf, verifyRunning } from '../releases/switch-verify.js';
-import { switchSlot } from '../releases/slots.js';
+import { verifyRunning } from '../releases/switch-verify.js';
+import { restartLiveInSlot } from '../releases/slots.js';
 import {
   isAppProcess,
   liveUpstream,
@@ -36,7 +36,6 @@ import {
 } from '../releases/traffic.js';
 import { readRecord, recordPath, type RotationRecord } from './record.js';
 import { processHolds } from './process-env.js';
-import type { ReleaseStore } from '../releases/store.js';
 
 /**
  * The hosts of a procedure that works through the app's env file and pm2 (rotation, set-env, the
@@ -318,22 +317,7 @@ async function restartInSlot(
     deps.log.info(`${host.run.name}: ${host.report.pm2}, holding the values as found`);
     return;
   }
-  const store = host.run.store as ReleaseStore;
-  const state = await store.state();
-  host.run.state = state;
-  const release = state.current;
-  if (!release)
-    throw new OperationError(
-      `${host.run.name}: ${options.appDir} has no current release to start with the new values. Nothing was changed.`,
-      'deploy the app (action-deploy) with traffic: nginx first.',
-    );
-  const sha = state.releases.find((r) => r.id === release)?.sha;
-  await switchSlot(host.run, release, sha, release, options, deps, {
-    entry: await entryOf(host.run, release, options),
-    fresh,
-    stopPrevious: true,
-    secretEnv: values,
-  });
+  await restartLiveInSlot(host.run, options, deps, { fresh, secretEnv: values });
   host.report.pm2 = host.run.report.pm2 ?? 'switched';
 }
 
