@@ -60,6 +60,8 @@ const tracked = async (name: string) =>
       'SELECT version::text AS version FROM runbook_migrations ORDER BY version',
     )
   ).map((r) => r.version);
+const warningsOf = (run: ActionRun) =>
+  run.annotations.filter((a) => a.level === 'warning').map((a) => a.message);
 const exists = async (name: string, table: string) =>
   (await db.sql<{ ok: boolean }>(name, `SELECT to_regclass('${table}') IS NOT NULL AS ok`))[0]?.ok;
 
@@ -272,6 +274,74 @@ describe('migrate', () => {
       await migrateAction(url, { 'migrations-dir': dir, baseline: '002' }),
       /Input 'baseline': can only adopt a database whose tracking table is empty/,
     );
+  });
+});
+
+describe('lint (squawk, installed at run time)', () => {
+  it('stops a lock-heavy migration before anything is applied, naming file, line, rule and advice; honours squawk-ignore; style advice never stops', async () => {
+    const { name, url } = await db.freshDatabase();
+    const dir = folder(INIT);
+    ok(await migrateAction(url, { 'migrations-dir': dir }));
+    writeFileSync(join(dir, '003_side.sql'), 'CREATE TABLE side (id int);\n');
+    writeFileSync(
+      join(dir, '004_index.sql'),
+      '-- an index built the slow way on a table with rows\n\nCREATE INDEX accounts_email ON accounts (email);\n',
+    );
+    const refused = await migrateAction(url, { 'migrations-dir': dir });
+    failedWith(
+      refused,
+      /Refused by the migration lint \(squawk 2\.66\.0\): 004_index\.sql line 3 require-concurrent-index-creation: .*Nothing was applied/,
+    );
+    expect(await tracked(name)).toEqual(['1', '2']);
+    expect(await exists(name, 'side')).toBe(false);
+    const lint = JSON.parse(refused.outputs.lint ?? '{}') as {
+      ran: boolean;
+      violations: { file: string; line: number; rule: string; help?: string; stops: boolean }[];
+    };
+    expect(lint.ran).toBe(true);
+    const stops = lint.violations.filter((v) => v.stops);
+    expect(stops.map((v) => `${v.file}:${v.line}:${v.rule}`)).toEqual([
+      '004_index.sql:3:require-concurrent-index-creation',
+    ]);
+    expect(stops[0]?.help).toMatch(/concurrently/i);
+    // `int` is style advice: listed, not stopping; the runner's own timeouts are not asked of the file.
+    expect(lint.violations.some((v) => v.rule === 'prefer-bigint-over-int' && !v.stops)).toBe(true);
+    expect(lint.violations.some((v) => /timeout/.test(v.rule))).toBe(false);
+    expect(refused.summary).toMatch(/\| 004_index\.sql \| 3 \| require-concurrent-index-creation \|/);
+    // Understood and accepted: squawk's own ignore comment lets it through; warn only lists.
+    writeFileSync(
+      join(dir, '004_index.sql'),
+      '-- squawk-ignore require-concurrent-index-creation\nCREATE INDEX accounts_email ON accounts (email);\n',
+    );
+    ok(await migrateAction(url, { 'migrations-dir': dir }));
+    expect(await tracked(name)).toEqual(['1', '2', '3', '4']);
+    writeFileSync(join(dir, '005_more.sql'), 'CREATE INDEX plans_name ON plans (name);\n');
+    const warned = await migrateAction(url, { 'migrations-dir': dir, lint: 'warn' });
+    ok(warned);
+    expect(warningsOf(warned).join('\n')).toMatch(/lint 005_more\.sql:1 require-concurrent-index-creation/);
+  });
+
+  it('a lint that cannot run stops the run under error, says so under warn', async () => {
+    const { name, url } = await db.freshDatabase();
+    const dir = folder(INIT);
+    const broken = { RUNBOOK_SQUAWK: join(work, 'no-such-squawk') };
+    const run = await runActionBundle(
+      'action-db-migrate',
+      { 'database-url': url, 'require-backup': 'false', 'migrations-dir': dir },
+      { secrets: [db.postgres.password], env: { GITHUB_WORKSPACE: work, ...broken } },
+    );
+    failedWith(
+      run,
+      /The migration lint could not run, and lint is error: RUNBOOK_SQUAWK names .*Nothing was applied/,
+    );
+    expect(await exists(name, 'accounts')).toBe(false);
+    const warned = await runActionBundle(
+      'action-db-migrate',
+      { 'database-url': url, 'require-backup': 'false', 'migrations-dir': dir, lint: 'warn' },
+      { secrets: [db.postgres.password], env: { GITHUB_WORKSPACE: work, ...broken } },
+    );
+    ok(warned);
+    expect(warningsOf(warned).join('\n')).toMatch(/migration lint did not run/);
   });
 });
 

@@ -14,6 +14,7 @@ import type { ModeResult, RunContext } from '../../result.js';
 import { DEFAULT_MAX_FILE_BYTES } from './files.js';
 import { migrate, type MigrateReport } from './migrate.js';
 import { parseTableRef } from './tracking.js';
+import { LINT_LEVELS, type LintReport } from './lint.js';
 
 const MODES = ['migrate', 'status', 'rollback', 'maintenance'] as const;
 
@@ -74,8 +75,38 @@ function migrateSummary(report: MigrateReport, database: string, failure?: strin
       'Dry run — would run, in order:',
       ...report.wouldRun.map((w) => `- ${w.file} (sha256 \`${w.sha256.slice(0, 16)}\`)`),
     );
+  if (report.lint) parts.push(lintSummary(report.lint));
   parts.push(`Current version: **${report.currentVersion ?? 'none'}**`);
   return parts.join('\n\n');
+}
+
+function lintSummary(lint: LintReport): string {
+  const head = `### Lint (squawk ${lint.squawk}, lint: ${lint.level})`;
+  if (!lint.ran) return `${head}\n\nDid not run: ${lint.notRun ?? 'nothing pending'}`;
+  const stops = lint.violations.filter((v) => v.stops).length;
+  const said = lint.violations.length
+    ? `${lint.violations.length} finding(s) in ${lint.files.length} file(s), ${stops} stopping the run.`
+    : `${lint.files.length} file(s), no findings.`;
+  return [
+    head,
+    said,
+    ...(lint.violations.length
+      ? [
+          markdownTable(
+            ['File', 'Line', 'Rule', 'Squawk says', 'Advice', 'Stops'],
+            lint.violations.map((v) => [
+              v.file,
+              String(v.line),
+              v.rule,
+              v.message,
+              v.help ?? '',
+              v.stops ? '⛔ yes' : 'no',
+            ]),
+          ),
+        ]
+      : []),
+    `Left out: ${lint.excluded.join('; ')}.`,
+  ].join('\n\n');
 }
 
 export async function runMigrateMode(
@@ -153,6 +184,7 @@ export async function runMigrateMode(
       dryRun,
       appliedBy,
       maxFileBytes: inputs.size('max-file-size', DEFAULT_MAX_FILE_BYTES, { min: 1024 }),
+      lint: inputs.choice('lint', LINT_LEVELS, 'error'),
       // On a runner the files come from the checkout; a link out of it is refused (the CLI's user
       // names the folder on their own machine, so it has no workspace to keep to).
       ...(deps.workspace && !inputs.boolean('allow-migrations-dir-outside-workspace', false)
@@ -177,6 +209,7 @@ export async function runMigrateMode(
           .map((f) => f.file),
       ),
       'current-version': report.currentVersion,
+      lint: report.lint ? JSON.stringify(report.lint) : '',
       report: JSON.stringify({
         mode: report.mode,
         applied: report.applied,

@@ -26,6 +26,7 @@ import {
   type AppliedMigration,
   type Timeouts,
 } from './run.js';
+import { lintMigrations, lintRefusal, type LintLevel, type LintReport } from './lint.js';
 import { ensureTracking, readApplied, recordApplied, type TableRef } from './tracking.js';
 
 export type MigrateMode = 'migrate' | 'status' | 'rollback';
@@ -47,6 +48,8 @@ export interface MigrateOptions {
   maxFileBytes: number;
   /** The folder and its files must resolve inside this (the workspace), unless absent. */
   confinement?: Confinement;
+  /** squawk on the pending files before any is applied. */
+  lint: LintLevel;
 }
 
 export interface MigrateReport {
@@ -58,6 +61,7 @@ export interface MigrateReport {
   wouldRun: { version: string; file: string; sha256: string; noTransaction: boolean }[];
   gate?: string;
   currentVersion?: string;
+  lint?: LintReport;
   failure?: OperationError;
 }
 
@@ -211,6 +215,20 @@ export async function migrate(
       })),
       options.maxFileBytes,
     );
+    if (plan.pending.length && options.lint !== 'off') {
+      const server = await session.serverVersion();
+      report.lint = await lintMigrations(
+        plan.pending,
+        {
+          level: options.lint,
+          dir: options.dir,
+          pgVersion: /^\d+(\.\d+)?/.exec(server.version)?.[0] ?? `${server.major}.0`,
+        },
+        log,
+      );
+      const refusal = lintRefusal(report.lint);
+      if (refusal) throw refusal;
+    }
     if (options.dryRun) {
       report.wouldRun = plan.pending.map((f) => ({
         version: f.version,
