@@ -5,8 +5,12 @@ import { githubRunContext } from '../../shared/src/action/run-context.js';
 import { cancelOnSignals } from '../../shared/src/cancel.js';
 import { runRollback } from '../../shared/src/releases/run.js';
 
-await runAction(async () =>
-  reportResult(
-    await runRollback(actionInputs, githubRunContext(), { log: actionLog, signal: cancelOnSignals() }),
-  ),
-);
+await runAction(async () => {
+  const workspace = process.env.GITHUB_WORKSPACE;
+  const result = await runRollback(actionInputs, githubRunContext(), {
+    log: actionLog,
+    signal: cancelOnSignals(),
+    ...(workspace ? { workspace } : {}),
+  });
+  await reportResult(result);
+});

@@ -101,6 +101,7 @@ describe('planMigrations', () => {
     sql: '',
     sha256: sha,
     noTransaction: false,
+    irreversible: false,
   });
   const row = (version: string, sha = 's') => ({
     version,

@@ -235,6 +235,8 @@ describe('workflows', () => {
       'maintenance.yml action-ops expected-status': 'certificates and logrotate never run the health gate',
       'maintenance.yml action-ops expect-json': 'certificates and logrotate never run the health gate',
       'maintenance.yml action-db-migrate max-file-size': 'mode: maintenance reads no migration files',
+      'maintenance.yml action-rollback max-file-size':
+        'the staging rollback drill leaves rollback-migrations off: it reads no migration file',
       'maintenance.yml action-rotate-secret grace': 'mode: audit reads ages only; it rotates nothing',
       'maintenance.yml action-rotate-secret start-timeout': 'mode: audit restarts nothing',
       'maintenance.yml action-rotate-secret expected-status': 'mode: audit runs no health gate',

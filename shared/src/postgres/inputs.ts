@@ -32,15 +32,19 @@ export function readDatabaseUrl(inputs: Inputs, name: string, required: boolean)
 }
 
 /** `ssh-host` and the SSH inputs: the way to a database that listens only on the droplet. */
-export function readSshRoute(inputs: Inputs): SshRoute | undefined {
-  const host = inputs.string('ssh-host');
+export function readSshRoute(inputs: Inputs, name = 'ssh-host'): SshRoute | undefined {
+  const host = inputs.string(name);
   if (!host) return undefined;
-  return { host: parseSshTarget('ssh-host', host), ssh: readSshOptions(inputs) };
+  return { host: parseSshTarget(name, host), ssh: readSshOptions(inputs) };
 }
 
-export function readAccess(inputs: Inputs, urlInput = 'database-url'): DatabaseAccess {
+export function readAccess(
+  inputs: Inputs,
+  urlInput = 'database-url',
+  routeInput = 'ssh-host',
+): DatabaseAccess {
   const db = readDatabaseUrl(inputs, urlInput, true) as DatabaseUrl;
-  const via = readSshRoute(inputs);
+  const via = readSshRoute(inputs, routeInput);
   const binDir = inputs.string('pg-bin-dir');
   return { db, ...(via ? { via } : {}), ...(binDir ? { binDir: resolve(binDir) } : {}) };
 }

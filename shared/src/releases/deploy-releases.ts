@@ -38,6 +38,7 @@ export function releasesStrategy(options: DeployOptions, deps: DeployDeps): Depl
           linkedDirs: options.linkedDirs,
           appName: options.pm2.name,
           ...(options.pm2.script ? { script: options.pm2.script } : {}),
+          migrations: options.migrations,
         },
         installer(session, options, deps),
       );
@@ -75,6 +76,7 @@ export function releasesStrategy(options: DeployOptions, deps: DeployDeps): Depl
         outcome: 'deployed',
         ...(run.previous ? { from: run.previous } : {}),
         ...(run.entry ? { entry: recordOf(run.entry) } : {}),
+        ...(options.migrations.length ? { migrations: options.migrations } : {}),
         actor: options.holder.actor,
         runUrl: options.holder.runUrl,
       });

@@ -15,6 +15,9 @@ import type { RollbackOptions } from './rollback.js';
 import { ConfigurationError } from '../errors.js';
 import { parseRelativePath } from '../config/parse.js';
 import { readTraffic } from './traffic.js';
+import { MIGRATION_FILE } from '../postgres/migrations/names.js';
+import { readMigrationSource } from '../postgres/migrations/inputs.js';
+import { readAccess } from '../postgres/inputs.js';
 
 function parseEnvName(input: string, raw: string): string {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(raw))
@@ -118,9 +121,29 @@ export function readDeployOptions(inputs: Inputs, context: RunContext): DeployOp
         }
       : {}),
     layout,
+    migrations: readAppliedMigrations(inputs),
     ...readBatchPlan(inputs),
     dryRun: inputs.boolean('dry-run', false),
   };
+}
+
+/** `migrations`: action-db-migrate's `applied` output (a JSON list), or names one per line / comma separated. */
+function readAppliedMigrations(inputs: Inputs): string[] {
+  const raw = inputs.raw('migrations').trim();
+  let names: unknown = [];
+  if (raw.startsWith('[')) {
+    try {
+      names = JSON.parse(raw);
+    } catch {
+      throw new ConfigurationError('migrations', `is not a JSON list: ${raw.slice(0, 80)}`);
+    }
+  } else names = inputs.list('migrations');
+  if (!Array.isArray(names) || names.some((n) => typeof n !== 'string' || !MIGRATION_FILE.test(n)))
+    throw new ConfigurationError(
+      'migrations',
+      `must list migration files (NNN_name.sql), e.g. action-db-migrate's applied output; got ${raw.slice(0, 80)}.`,
+    );
+  return names as string[];
 }
 
 /** action-deploy with `join`: the new host and the fleet it joins; the release is the fleet's own. */
@@ -141,11 +164,23 @@ export function readJoinOptions(inputs: Inputs, context: RunContext): JoinOption
   };
 }
 
-export function readRollbackOptions(inputs: Inputs, context: RunContext): RollbackOptions {
+export function readRollbackOptions(
+  inputs: Inputs,
+  context: RunContext,
+  workspace?: string,
+): RollbackOptions {
   const target = readReleaseTarget(inputs, context);
   const release = inputs.string('release');
+  const access = inputs.string('database-url')
+    ? readAccess(inputs, 'database-url', 'database-ssh-host')
+    : undefined;
   return {
     ...target,
+    schema: {
+      rollbackMigrations: inputs.boolean('rollback-migrations', false),
+      ...(access ? { access } : {}),
+      source: readMigrationSource(inputs, context, workspace),
+    },
     ...(release ? { release: parseReleaseId('release', release) } : {}),
     layout: inputs.choice('layout', ['releases', 'legacy'] as const, 'releases'),
     ...readBatchPlan(inputs),

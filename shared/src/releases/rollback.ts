@@ -4,6 +4,12 @@
  * named release missing or marked bad, it refuses and nothing changes anywhere. The abandoned
  * release is marked bad; the target is verified with its own sha serving.
  */
+import {
+  decideSchema,
+  rollBackSchema,
+  type SchemaRollbackOptions,
+  type SchemaRollbackReport,
+} from './schema-rollback.js';
 import { ConfigurationError, OperationError, errorText } from '../errors.js';
 import {
   closeHost,
@@ -38,6 +44,8 @@ export interface RollbackOptions extends ReleaseTarget, BatchPlan {
   release?: string;
   /** `legacy`: the runbook's <app-dir> + <app-dir>-previous instead of releases/. */
   layout: 'releases' | 'legacy';
+  /** The migrations applied for newer releases: refused, or rolled back first. */
+  schema: SchemaRollbackOptions;
   dryRun: boolean;
 }
 
@@ -46,6 +54,8 @@ export interface RollbackReport {
   fromRelease?: string;
   hosts: HostReport[];
   plan: string[];
+  /** Migrations rolled back before the code (rollback-migrations: true). */
+  schema?: SchemaRollbackReport;
   durationMs: number;
   failure?: OperationError;
 }
@@ -73,6 +83,8 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     }
     report.release = runs[0]?.release;
     report.fromRelease = runs[0]?.previous;
+    // The code's schema: refused here, touching nothing, when the target is older than a migration.
+    const schema = options.layout === 'releases' ? await decideSchema(runs, options.schema, log) : undefined;
     report.plan = runs.map((run) => {
       if (options.layout === 'legacy') {
         return `${run.name}: move ${options.appDir} aside to ${options.appDir}-broken-<time> and ${run.release} into its place (one command), pm2 restart ${options.pm2.name}, verify health`;
@@ -93,12 +105,20 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
           : `mark ${run.previous} bad (its health: ${run.before?.failure ?? 'unknown'})`;
       return `${run.name}: switch current from ${run.previous}${gone} to ${run.release}, ${mark}, pm2 start it with ${startWith}, verify health and that pm2 runs it from its directory (serving ${sha} if a version is served); if it fails, ${run.previous} is put back and started again`;
     });
+    if (schema?.migrations.length)
+      report.plan.unshift(
+        `database: roll back ${schema.migrations.map((m) => m.file).join(', ')} (newest first, each with its _rollback.sql, gated on the backup), then switch the code`,
+      );
     await log.group('Plan', async () => report.plan.forEach((line) => log.info(line)));
     if (options.dryRun) {
       runs.forEach((run) => (run.report.outcome = 'planned'));
       return report;
     }
 
+    if (schema?.migrations.length)
+      report.schema = await log.group('database: migrations back first', () =>
+        rollBackSchema(schema, options.schema, deps),
+      );
     const failures: string[] = [];
     let failureHint = 'read `pm2 logs` on the host now.';
     // The canary alone first, then batches: a cancelled rollback stops between batches; a switch

@@ -19,6 +19,8 @@ export interface RunDeps {
   log: Log;
   signal?: AbortSignal;
   env?: NodeJS.ProcessEnv;
+  /** The checked-out workspace: migration files (a rollback past a migration) must be inside it. */
+  workspace?: string;
 }
 
 export async function runDeploy(inputs: Inputs, context: RunContext, deps: RunDeps): Promise<RunResult> {
@@ -62,21 +64,26 @@ export async function runDeploy(inputs: Inputs, context: RunContext, deps: RunDe
 }
 
 export async function runRollback(inputs: Inputs, context: RunContext, deps: RunDeps): Promise<RunResult> {
-  const options = readRollbackOptions(inputs, context);
+  const options = readRollbackOptions(inputs, context, deps.workspace);
   const report = await rollback(options, deps);
   return {
     outputs: {
       release: report.release,
       'from-release': report.fromRelease,
       'hosts-report': JSON.stringify(report.hosts),
+      'migrations-rolled-back': JSON.stringify(report.schema?.rolledBack.map((r) => r.file) ?? []),
       'duration-ms': report.durationMs,
     },
-    summary: releaseSummaryMarkdown(
-      `Rollback of ${options.pm2.name}`,
-      report.hosts,
-      report.plan,
-      report.failure?.message,
-    ),
+    summary:
+      releaseSummaryMarkdown(
+        `Rollback of ${options.pm2.name}`,
+        report.hosts,
+        report.plan,
+        report.failure?.message,
+      ) +
+      (report.schema?.rolledBack.length
+        ? `\n\n### Migrations rolled back first (newest first)\n\n${report.schema.gate ? `- ${report.schema.gate}\n` : ''}${report.schema.rolledBack.map((r) => `- ${r.file} (${r.durationMs} ms)`).join('\n')}`
+        : ''),
     ...(report.failure ? { failure: report.failure } : {}),
   };
 }

@@ -71,6 +71,8 @@ export interface ReleaseLogEntry {
   /** traffic: nginx: the slot and port nginx was pointed at. */
   slot?: string;
   port?: number;
+  /** Migration files applied for this release: a rollback to an older release goes past them. */
+  migrations?: string[];
 }
 
 export interface ReleaseHistory {
@@ -80,6 +82,8 @@ export interface ReleaseHistory {
   /** Only ever seen as the release a run started from: it was serving before we arrived. */
   adopted: boolean;
   entry?: RecordedEntry;
+  /** The migrations applied for it (its log lines' `migrations`). */
+  migrations: string[];
 }
 
 export interface PrepareOptions {
@@ -92,6 +96,7 @@ export interface PrepareOptions {
   /** The pm2 app: its entry is app-script when given, else found in the release (entry.ts). */
   appName: string;
   script?: string;
+  migrations?: string[];
 }
 
 const VERIFIED: readonly LogOutcome[] = ['deployed', 'rolled-back', 'migrated'];
@@ -102,7 +107,7 @@ export function readHistory(entries: ReleaseLogEntry[]): Map<string, ReleaseHist
   const history = new Map<string, ReleaseHistory>();
   const of = (id: string) => {
     let h = history.get(id);
-    if (!h) history.set(id, (h = { live: false, bad: false, known: true, adopted: false }));
+    if (!h) history.set(id, (h = { live: false, bad: false, known: true, adopted: false, migrations: [] }));
     return h;
   };
   const named = new Set(entries.map((e) => e.release));
@@ -112,6 +117,8 @@ export function readHistory(entries: ReleaseLogEntry[]): Map<string, ReleaseHist
       h.live = true;
     if (MARKED_BAD.includes(entry.outcome)) h.bad = true;
     if (entry.entry && typeof entry.entry.script === 'string') h.entry = entry.entry;
+    for (const file of Array.isArray(entry.migrations) ? entry.migrations : [])
+      if (typeof file === 'string' && !h.migrations.includes(file)) h.migrations.push(file);
     // A release a run started from, which no run of ours ever switched to: it served before we came.
     if (entry.from && isReleaseId(entry.from) && !named.has(entry.from)) {
       const from = of(entry.from);
@@ -177,6 +184,7 @@ exit 0`,
       release: options.id,
       sha: options.sha,
       outcome: 'preparing',
+      ...(options.migrations?.length ? { migrations: options.migrations } : {}),
     };
     await this.session.run(
       'create release directory',

@@ -24,6 +24,8 @@ export interface DeployOptions extends BatchPlan, ReleaseTarget {
   layout: 'releases' | 'legacy';
   /** Start the new release on a spare port and prove it healthy there before the switch. */
   preflight?: { portEnv: string };
+  /** Migration files applied for this release (action-db-migrate's `applied`): its release log line keeps them. */
+  migrations: string[];
   dryRun: boolean;
 }
 

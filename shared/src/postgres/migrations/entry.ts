@@ -2,7 +2,6 @@
  * The one entry of action-db-migrate and of the CLI's migrate/maintain: reads the mode's inputs,
  * runs it, returns outputs, a summary and the failure — the caller only writes them.
  */
-import { resolve } from 'node:path';
 import type { Inputs } from '../../config/inputs.js';
 import { ConfigurationError } from '../../errors.js';
 import type { Log } from '../../log.js';
@@ -11,9 +10,8 @@ import { readAccess } from '../inputs.js';
 import { maintain } from '../maintenance/maintain.js';
 import { TASKS, type Task } from '../maintenance/tasks.js';
 import type { ModeResult, RunContext } from '../../result.js';
-import { DEFAULT_MAX_FILE_BYTES } from './files.js';
+import { readMigrationSource } from './inputs.js';
 import { migrate, type MigrateReport } from './migrate.js';
-import { parseTableRef } from './tracking.js';
 import { LINT_LEVELS, type LintReport } from './lint.js';
 
 const MODES = ['migrate', 'status', 'rollback', 'maintenance'] as const;
@@ -114,8 +112,6 @@ export async function runMigrateMode(
   context: RunContext,
   deps: { log: Log; signal?: AbortSignal; workspace?: string },
 ): Promise<ModeResult> {
-  // Who applied a migration, as its tracking row keeps it: the run (or the CLI's host) and its actor.
-  const appliedBy = `${context.holder.description}${context.holder.actor ? ` by ${context.holder.actor}` : ''}`;
   const mode = inputs.choice('mode', MODES, 'migrate');
   const access = readAccess(inputs);
   const dryRun = inputs.boolean('dry-run', false);
@@ -162,10 +158,9 @@ export async function runMigrateMode(
     throw new ConfigurationError('baseline', `${JSON.stringify(baseline)} is not a migration number (NNN).`);
   const report = await migrate(
     {
+      ...readMigrationSource(inputs, context, deps.workspace),
       access,
       mode,
-      dir: resolve(inputs.string('migrations-dir') ?? 'backend/db/migrations'),
-      table: parseTableRef('tracking-table', inputs.string('tracking-table') ?? 'runbook_migrations'),
       lockWaitMs: inputs.duration('lock-wait', 120_000, { min: 0, max: 3_600_000 }),
       timeouts: {
         lockTimeoutMs: inputs.duration('lock-timeout', 5000, { min: 1, max: 3_600_000 }),
@@ -173,28 +168,9 @@ export async function runMigrateMode(
       },
       allowOutOfOrder: inputs.boolean('allow-out-of-order', false),
       ...(baseline !== undefined ? { baseline } : {}),
-      gate: {
-        required: inputs.boolean('require-backup', true),
-        ...(inputs.string('backup-manifest')
-          ? { manifest: resolve(inputs.string('backup-manifest') as string) }
-          : {}),
-        maxAgeMs: inputs.duration('backup-max-age', 3_600_000, { min: 1000 }),
-      },
       steps: inputs.integer('steps', 1, { min: 1, max: 1000 }),
       dryRun,
-      appliedBy,
-      maxFileBytes: inputs.size('max-file-size', DEFAULT_MAX_FILE_BYTES, { min: 1024 }),
       lint: inputs.choice('lint', LINT_LEVELS, 'error'),
-      // On a runner the files come from the checkout; a link out of it is refused (the CLI's user
-      // names the folder on their own machine, so it has no workspace to keep to).
-      ...(deps.workspace && !inputs.boolean('allow-migrations-dir-outside-workspace', false)
-        ? {
-            confinement: {
-              root: deps.workspace,
-              allowedBy: 'allow-migrations-dir-outside-workspace',
-            },
-          }
-        : {}),
     },
     deps,
   );

@@ -9,6 +9,7 @@ import { join, relative, isAbsolute } from 'node:path';
 import { formatBytes } from '../../config/parse.js';
 import { ConfigurationError } from '../../errors.js';
 import { readStatements, type Statement } from './statements.js';
+import { MIGRATION } from './names.js';
 
 export interface MigrationFile {
   /** The digits as written (`007`), compared as a number. */
@@ -19,14 +20,16 @@ export interface MigrationFile {
   sha256: string;
   /** First line `-- runbook:no-transaction`: run statement by statement outside a transaction. */
   noTransaction: boolean;
+  /** A line `-- runbook:irreversible`: never rolled back, and no code rollback goes past it. */
+  irreversible: boolean;
   rollback?: { file: string; sql: string };
 }
 
 /** How big a file PostgreSQL's parser is given (it takes ~0.12 s and ~35 MB of memory per MB). */
 export const DEFAULT_MAX_FILE_BYTES = 32 * 1024 * 1024;
 
-const MIGRATION = /^(\d+)_([A-Za-z0-9][A-Za-z0-9_.-]*?)(_rollback)?\.sql$/;
 export const NO_TRANSACTION = /^--\s*runbook:no-transaction\s*$/;
+const IRREVERSIBLE = /^[ \t]*--\s*runbook:irreversible\b/m;
 
 export function versionNumber(version: string): bigint {
   return BigInt(version);
@@ -119,6 +122,7 @@ export async function readMigrations(
       sql,
       sha256: sha256(raw),
       noTransaction,
+      irreversible: IRREVERSIBLE.test(sql),
     });
   }
   for (const [key, rollback] of rollbacks) {

@@ -42,6 +42,11 @@ export interface MigrateOptions {
   baseline?: string;
   gate: BackupGate;
   steps: number;
+  /**
+   * Rollback mode: exactly these versions (a code rollback past them), which must be the newest
+   * applied ones; `steps` is then ignored.
+   */
+  versions?: string[];
   dryRun: boolean;
   appliedBy: string;
   /** The largest file PostgreSQL's parser is given (max-file-size). */
@@ -156,9 +161,28 @@ export async function migrate(
     if (options.mode === 'status') return report;
 
     if (options.mode === 'rollback') {
-      const last = [...plan.applied]
-        .sort((a, b) => compareVersions(b.row.version, a.row.version))
-        .slice(0, options.steps);
+      const newestFirst = [...plan.applied].sort((a, b) => compareVersions(b.row.version, a.row.version));
+      // Versions no longer applied (rolled back already) are nothing to do.
+      const asked = new Set(
+        (options.versions ?? [])
+          .map((v) => BigInt(v).toString())
+          .filter((v) => plan.applied.some((a) => BigInt(a.row.version).toString() === v)),
+      );
+      const last = options.versions ? newestFirst.slice(0, asked.size) : newestFirst.slice(0, options.steps);
+      if (options.versions) {
+        const between = last.filter((a) => !asked.has(BigInt(a.row.version).toString()));
+        if (between.length)
+          throw new OperationError(
+            `Refused to roll back ${options.versions.join(', ')}: ${between.map((a) => a.file?.file ?? `version ${a.row.version}`).join(', ')} ${between.length > 1 ? 'were' : 'was'} applied after them and would stay, on a schema rolled back beneath ${between.length > 1 ? 'them' : 'it'}. Nothing was rolled back.`,
+            'roll the newer migrations back too (action-db-migrate mode: rollback, steps), or deploy a fix forward.',
+          );
+      }
+      const irreversible = last.filter((a) => a.file?.irreversible);
+      if (irreversible.length)
+        throw new OperationError(
+          `Refused to roll back: ${irreversible.map((a) => a.file?.file).join(', ')} ${irreversible.length > 1 ? 'are' : 'is'} marked -- runbook:irreversible. Nothing was rolled back.`,
+          'restore the backup taken before it (action-db-backup mode: restore) if the data it changed must come back, or deploy a fix forward.',
+        );
       const without = last.filter((a) => !a.file?.rollback);
       if (without.length) {
         throw new OperationError(
