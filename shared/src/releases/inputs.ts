@@ -130,7 +130,7 @@ export function readDeployOptions(inputs: Inputs, context: RunContext): DeployOp
 /** `migrations`: action-db-migrate's `applied` output (a JSON list), or names one per line / comma separated. */
 function readAppliedMigrations(inputs: Inputs): string[] {
   const raw = inputs.raw('migrations').trim();
-  let names: unknown = [];
+  let names: unknown;
   if (raw.startsWith('[')) {
     try {
       names = JSON.parse(raw);
