@@ -345,6 +345,83 @@ describe('lint (squawk, installed at run time)', () => {
   });
 });
 
+describe('rehearse on a copy of production', () => {
+  it('restores the gating backup on the scratch server, reports duration, rows and locks per file, stops a long AccessExclusiveLock before production, and drops the copy', async () => {
+    const { name, url } = await db.freshDatabase();
+    await db.sql(
+      name,
+      'CREATE TABLE lines AS SELECT g::bigint AS id, md5(g::text) AS note FROM generate_series(1, 20000) g; ALTER TABLE lines OWNER TO bunty; ANALYZE lines',
+    );
+    const backup = await runActionBundle(
+      'action-db-backup',
+      { 'database-url': url, path: join(work, `b${++dirs}`) },
+      { secrets: [db.postgres.password] },
+    );
+    ok(backup);
+    const dir = folder({
+      ...INIT,
+      '003_backfill.sql': 'UPDATE lines SET note = upper(note) WHERE id <= 5000;\n',
+      '004_rewrite.sql':
+        '-- squawk-ignore adding-field-with-default\nALTER TABLE lines ADD COLUMN token text DEFAULT md5(random()::text);\nSELECT pg_sleep(1.5);\n',
+    });
+    const inputs = {
+      'migrations-dir': dir,
+      'backup-manifest': backup.outputs.manifest as string,
+      'scratch-database-url': db.superuser(),
+      'rehearse-max-lock': 'AccessExclusiveLock 1s 10000',
+      lint: 'off',
+    };
+    const before = await db.sql<{ n: string }>('postgres', 'SELECT count(*)::text AS n FROM pg_database');
+    const run = await migrateAction(url, { ...inputs, 'require-backup': 'true', rehearse: 'true' });
+    failedWith(
+      run,
+      /rehearsal on a copy of production .* stopped it: 004_rewrite\.sql held AccessExclusiveLock on public\.lines for 1\.\d+s \(a table of ~20000 rows\), over rehearse-max-lock \(AccessExclusiveLock or stronger held over 1s on a table of more than 10000 rows\)\. Nothing was applied to production/,
+    );
+    // Production untouched, the copy gone.
+    expect(await tracked(name).catch(() => [])).toEqual([]);
+    expect(await db.sql<{ n: string }>('postgres', 'SELECT count(*)::text AS n FROM pg_database')).toEqual(
+      before,
+    );
+    const report = JSON.parse(run.outputs.rehearsal ?? '{}') as {
+      restoreMs: number;
+      files: {
+        file: string;
+        durationMs: number;
+        rowsTouched: number;
+        locks: { table: string; mode: string; heldMs: number; rows: number }[];
+      }[];
+    };
+    expect(report.files.map((f) => f.file)).toEqual([
+      '001_accounts.sql',
+      '002_plans.sql',
+      '003_backfill.sql',
+      '004_rewrite.sql',
+    ]);
+    const backfill = report.files[2];
+    expect(backfill?.rowsTouched).toBe(5000);
+    expect(backfill?.locks[0]).toMatchObject({
+      table: 'public.lines',
+      mode: 'RowExclusiveLock',
+      rows: 20000,
+    });
+    const rewrite = report.files[3];
+    expect(rewrite?.durationMs).toBeGreaterThanOrEqual(1500);
+    expect(rewrite?.locks[0]).toMatchObject({ table: 'public.lines', mode: 'AccessExclusiveLock' });
+    expect(rewrite?.locks[0]?.heldMs).toBeGreaterThan(1400);
+    expect(run.summary).toMatch(
+      /\| 004_rewrite\.sql \| \d+ ms \| \d+ \| AccessExclusiveLock on public\.lines: \d+ ms \(~20000 rows\)/,
+    );
+    // A mode: rehearse that passes changes nothing either; within a looser gate, a migrate with rehearse applies.
+    const looser = { ...inputs, 'rehearse-max-lock': 'AccessExclusiveLock 5s' };
+    const rehearsed = await migrateAction(url, { ...looser, mode: 'rehearse' });
+    ok(rehearsed);
+    expect(await tracked(name).catch(() => [])).toEqual([]);
+    const applied = await migrateAction(url, { ...looser, 'require-backup': 'true', rehearse: 'true' });
+    ok(applied);
+    expect(await tracked(name)).toEqual(['1', '2', '3', '4']);
+  });
+});
+
 describe('dry run', () => {
   it('lists what would run, in order, with checksums, and changes nothing (not even the tracking table)', async () => {
     const { name, url } = await db.freshDatabase();

@@ -7,18 +7,18 @@
  * - restore: loaded into a fresh database on the scratch server, errors stopping it, every table's
  *   rows counted against the manifest, and the scratch database dropped again.
  */
-import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { OperationError, errorText } from '../errors.js';
 import type { Log } from '../log.js';
 import { digestBackup } from './archive-files.js';
 import { runTool, ToolFailed, type ClientTools } from './client-tools.js';
-import { quoteIdent, toolEnvironment, type DatabaseUrl } from './database-url.js';
+import { toolEnvironment } from './database-url.js';
 import type { Endpoint } from './endpoint.js';
 import { compareCounts, describeMismatches, loadBackup } from './load.js';
 import type { BackupFormat, Manifest, Mismatch, Verification, VerifyLevel } from './manifest.js';
 import { openPlainDump, TailWatch } from './plain-dump.js';
+import { withScratchDatabase } from './scratch.js';
 import { DatabaseSession } from './session.js';
 
 export interface VerifyOutcome {
@@ -176,10 +176,7 @@ async function restoreIntoScratch(
   scratch: Endpoint,
   ctx: VerifyContext,
 ): Promise<{ ms: number; mismatches: Mismatch[] }> {
-  const admin = await DatabaseSession.open(scratch.db, scratch.reach);
-  const name = `runbook_verify_${randomBytes(6).toString('hex')}`;
-  try {
-    await admin.client.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE template0`);
+  return withScratchDatabase(scratch, 'runbook_verify', async (name) => {
     const ms = await loadBackup(
       ctx.tools,
       path,
@@ -195,22 +192,7 @@ async function restoreIntoScratch(
     } finally {
       await restored.close();
     }
-  } finally {
-    await dropScratch(admin, scratch.db, name);
-    await admin.close();
-  }
-}
-
-async function dropScratch(admin: DatabaseSession, db: DatabaseUrl, name: string): Promise<void> {
-  const major = (await admin.serverVersion().catch(() => ({ major: 13 }))).major;
-  await admin.client
-    .query(`DROP DATABASE IF EXISTS ${quoteIdent(name)}${major >= 13 ? ' WITH (FORCE)' : ''}`)
-    .catch((error: unknown) => {
-      throw new OperationError(
-        `Could not drop the scratch database ${name} on ${db.host}: ${errorText(error)}.`,
-        `drop it by hand: DROP DATABASE ${quoteIdent(name)};`,
-      );
-    });
+  });
 }
 
 /** The outcome as the manifest records it. */

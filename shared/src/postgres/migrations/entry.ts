@@ -6,15 +6,21 @@ import type { Inputs } from '../../config/inputs.js';
 import { ConfigurationError } from '../../errors.js';
 import type { Log } from '../../log.js';
 import { markdownTable } from '../../report/markdown.js';
-import { readAccess } from '../inputs.js';
 import { maintain } from '../maintenance/maintain.js';
 import { TASKS, type Task } from '../maintenance/tasks.js';
 import type { ModeResult, RunContext } from '../../result.js';
 import { readMigrationSource } from './inputs.js';
-import { migrate, type MigrateReport } from './migrate.js';
+import { migrate, type MigrateMode, type MigrateReport } from './migrate.js';
+import { parseLockLimits, rehearse, type RehearsalOptions, type RehearsalReport } from './rehearse.js';
+import type { Timeouts } from './run.js';
+import { readAccess, readDatabaseUrl } from '../inputs.js';
+import { resolve } from 'node:path';
+
+/** The default gate: a table of any size with rows blocked for reads and writes over 2 s. */
+const DEFAULT_MAX_LOCK = 'AccessExclusiveLock 2s';
 import { LINT_LEVELS, type LintReport } from './lint.js';
 
-const MODES = ['migrate', 'status', 'rollback', 'maintenance'] as const;
+const MODES = ['migrate', 'status', 'rollback', 'rehearse', 'maintenance'] as const;
 
 function readTasks(inputs: Inputs): Task[] {
   const tasks = inputs.list('tasks');
@@ -76,6 +82,59 @@ function migrateSummary(report: MigrateReport, database: string, failure?: strin
   if (report.lint) parts.push(lintSummary(report.lint));
   parts.push(`Current version: **${report.currentVersion ?? 'none'}**`);
   return parts.join('\n\n');
+}
+
+function rehearsalSummary(r: RehearsalReport): string {
+  const head = `### Rehearsal on a copy of production\n\nRestored ${r.backup} into a scratch database in ${r.restoreMs} ms (not counted below).`;
+  if (!r.files.length) return `${head}\n\nNothing pending on the copy.`;
+  return [
+    head,
+    markdownTable(
+      ['Migration', 'Took', 'Rows touched', 'Strongest lock per table (held, table size)'],
+      r.files.map((f) => [
+        f.error ? `❌ ${f.file}` : f.file,
+        `${f.durationMs} ms`,
+        String(f.rowsTouched),
+        f.locks.map((l) => `${l.mode} on ${l.table}: ${l.heldMs} ms (~${l.rows} rows)`).join('<br>') || '—',
+      ]),
+    ),
+    ...(r.violations.length
+      ? [r.violations.map((v) => `- ⛔ ${v}`).join('\n')]
+      : ['Within rehearse-max-lock and rehearse-max-duration.']),
+  ].join('\n\n');
+}
+
+function readRehearsal(inputs: Inputs, context: RunContext, workspace: string | undefined): RehearsalOptions {
+  const backup = inputs.string('rehearse-backup') ?? inputs.string('backup-manifest');
+  if (!backup)
+    throw new ConfigurationError(
+      'rehearse-backup',
+      'is needed to rehearse (a backup file, its manifest, or a folder of them — the newest verified one is used); or give backup-manifest, the gating backup of the same run.',
+    );
+  const scratch = readDatabaseUrl(inputs, 'scratch-database-url', false);
+  if (!scratch)
+    throw new ConfigurationError(
+      'scratch-database-url',
+      'is needed to rehearse: a throwaway PostgreSQL server (in a workflow, a postgres:<major> service container) that the backup is restored into.',
+    );
+  const binDir = inputs.string('pg-bin-dir');
+  return {
+    ...readMigrationSource(inputs, context, workspace),
+    backup: resolve(backup),
+    scratch,
+    ...(binDir ? { binDir: resolve(binDir) } : {}),
+    timeouts: readTimeouts(inputs),
+    allowOutOfOrder: inputs.boolean('allow-out-of-order', false),
+    lockLimits: parseLockLimits('rehearse-max-lock', inputs.raw('rehearse-max-lock') || DEFAULT_MAX_LOCK),
+    maxDurationMs: inputs.duration('rehearse-max-duration', 0, { min: 0 }),
+  };
+}
+
+function readTimeouts(inputs: Inputs): Timeouts {
+  return {
+    lockTimeoutMs: inputs.duration('lock-timeout', 5000, { min: 1, max: 3_600_000 }),
+    statementTimeoutMs: inputs.duration('statement-timeout', 0, { min: 0 }),
+  };
 }
 
 function lintSummary(lint: LintReport): string {
@@ -153,6 +212,23 @@ export async function runMigrateMode(
       ...(report.failure ? { failure: report.failure } : {}),
     };
   }
+  // A rehearsal first (mode: rehearse, or rehearse: true before a migrate): on a copy, never on production.
+  const rehearsal =
+    mode === 'rehearse' || (mode === 'migrate' && inputs.boolean('rehearse', false) && !dryRun)
+      ? await rehearse(readRehearsal(inputs, context, deps.workspace), deps)
+      : undefined;
+  if (rehearsal && (mode === 'rehearse' || rehearsal.failure)) {
+    return {
+      mode,
+      outputs: {
+        rehearsal: JSON.stringify(rehearsal),
+        applied: '[]',
+        'duration-ms': Math.round(performance.now() - started),
+      },
+      summary: `## Migrations — ${mode} of ${access.db.database}\n\n${rehearsal.failure ? `> [!CAUTION]\n> ${rehearsal.failure.message}\n\n` : ''}${rehearsalSummary(rehearsal)}`,
+      ...(rehearsal.failure ? { failure: rehearsal.failure } : {}),
+    };
+  }
   const baseline = inputs.string('baseline');
   if (baseline !== undefined && !/^\d+$/.test(baseline))
     throw new ConfigurationError('baseline', `${JSON.stringify(baseline)} is not a migration number (NNN).`);
@@ -160,12 +236,9 @@ export async function runMigrateMode(
     {
       ...readMigrationSource(inputs, context, deps.workspace),
       access,
-      mode,
+      mode: mode as MigrateMode,
       lockWaitMs: inputs.duration('lock-wait', 120_000, { min: 0, max: 3_600_000 }),
-      timeouts: {
-        lockTimeoutMs: inputs.duration('lock-timeout', 5000, { min: 1, max: 3_600_000 }),
-        statementTimeoutMs: inputs.duration('statement-timeout', 0, { min: 0 }),
-      },
+      timeouts: readTimeouts(inputs),
       allowOutOfOrder: inputs.boolean('allow-out-of-order', false),
       ...(baseline !== undefined ? { baseline } : {}),
       steps: inputs.integer('steps', 1, { min: 1, max: 1000 }),
@@ -186,6 +259,7 @@ export async function runMigrateMode(
       ),
       'current-version': report.currentVersion,
       lint: report.lint ? JSON.stringify(report.lint) : '',
+      rehearsal: rehearsal ? JSON.stringify(rehearsal) : '',
       report: JSON.stringify({
         mode: report.mode,
         applied: report.applied,
@@ -203,7 +277,9 @@ export async function runMigrateMode(
       }),
       'duration-ms': Math.round(performance.now() - started),
     },
-    summary: migrateSummary(report, access.db.database, failure?.message),
+    summary:
+      migrateSummary(report, access.db.database, failure?.message) +
+      (rehearsal ? `\n\n${rehearsalSummary(rehearsal)}` : ''),
     ...(failure ? { failure } : {}),
   };
 }

@@ -70,7 +70,7 @@ export interface MigrateReport {
   failure?: OperationError;
 }
 
-function refuseUnsafe(plan: MigrationPlan, allowOutOfOrder: boolean): void {
+export function refuseUnsafe(plan: MigrationPlan, allowOutOfOrder: boolean): void {
   if (plan.changed.length) {
     throw new OperationError(
       `Refused: applied migration${plan.changed.length > 1 ? 's were' : ' was'} changed since: ${plan.changed

@@ -170,6 +170,8 @@ export async function applyMigration(
   statements: Statement[],
   timeouts: Timeouts,
   appliedBy: string,
+  /** Runs inside a transactional migration's transaction after its statements (the rehearsal reads its locks). */
+  beforeCommit?: () => Promise<void>,
 ): Promise<AppliedMigration> {
   const client = session.client;
   const started = performance.now();
@@ -201,6 +203,7 @@ export async function applyMigration(
           'fix the migration (or wait out the session holding the lock) and run again; migrations before it stay applied.',
       },
       async () => {
+        await beforeCommit?.();
         result = done();
         await record(result);
       },
