@@ -247,13 +247,70 @@ describe('migrate', () => {
     try {
       await holder.query('BEGIN');
       await holder.query('SELECT count(*) FROM accounts'); // ACCESS SHARE, held until the transaction ends
-      const run = await migrateAction(url, { 'migrations-dir': dir, 'lock-timeout': '500ms' });
+      const run = await migrateAction(url, {
+        'migrations-dir': dir,
+        'lock-timeout': '500ms',
+        'lock-retries': '0',
+      });
       failedWith(
         run,
         /003_alter\.sql line 2: canceling statement due to lock timeout.*lock-timeout \(500 ms\).*Nothing of it was applied/s,
       );
       expect(await exists(name, 'side')).toBe(false);
       expect(await tracked(name)).toEqual(['1', '2']);
+    } finally {
+      await holder.end();
+    }
+  });
+
+  it('lock-retries: a transactional migration reruns whole after a lock timeout; one outside a transaction resumes at the failed statement, its INVALID index dropped first', async () => {
+    const { name, url } = await db.freshDatabase();
+    const dir = folder(INIT);
+    ok(await migrateAction(url, { 'migrations-dir': dir }));
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    const holdFor = async (ms: number, sql: string) => {
+      await holder.query('BEGIN');
+      await holder.query(sql);
+      setTimeout(() => void holder.query('COMMIT').catch(() => undefined), ms);
+    };
+    try {
+      writeFileSync(
+        join(dir, '003_alter.sql'),
+        'CREATE TABLE side (id int);\nALTER TABLE accounts ADD COLUMN plan int;\n',
+      );
+      await holdFor(1200, 'SELECT count(*) FROM accounts'); // ACCESS SHARE until COMMIT
+      const whole = await migrateAction(url, { 'migrations-dir': dir, 'lock-timeout': '300ms', lint: 'off' });
+      ok(whole);
+      expect(warningsOf(whole).join('\n')).toMatch(
+        /003_alter\.sql: lock-timeout \(300 ms\) .*attempt 2 of 4 in \d+ ms, rerunning it whole/,
+      );
+      expect(await tracked(name)).toEqual(['1', '2', '3']);
+
+      // CREATE INDEX CONCURRENTLY enters its index, then waits for the writers on the table: a writer
+      // holding on past lock-timeout fails it there, leaving the index INVALID.
+      writeFileSync(
+        join(dir, '004_index.sql'),
+        '-- runbook:no-transaction\nCREATE TABLE side_log (id int);\nCREATE INDEX CONCURRENTLY accounts_email_idx ON accounts (email);\n',
+      );
+      await holdFor(1200, "INSERT INTO accounts (email) VALUES ('writer@example.com')");
+      const resumed = await migrateAction(url, {
+        'migrations-dir': dir,
+        'lock-timeout': '300ms',
+        lint: 'off',
+      });
+      ok(resumed);
+      const said = warningsOf(resumed).join('\n');
+      expect(said).toMatch(/004_index\.sql: lock-timeout .*resuming at statement 2 of 2/);
+      expect(said).toMatch(
+        /004_index\.sql: index "accounts_email_idx" is INVALID .*dropping it before building it again/,
+      );
+      expect(await tracked(name)).toEqual(['1', '2', '3', '4']);
+      const index = await db.sql<{ valid: boolean }>(
+        name,
+        "SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = 'accounts_email_idx'::regclass",
+      );
+      expect(index).toEqual([{ valid: true }]);
     } finally {
       await holder.end();
     }

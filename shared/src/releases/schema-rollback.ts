@@ -154,6 +154,7 @@ export async function rollBackSchema(
       steps: 1,
       dryRun: false,
       lint: 'off',
+      lockRetries: 3,
     },
     deps,
   );

@@ -244,6 +244,7 @@ export async function runMigrateMode(
       steps: inputs.integer('steps', 1, { min: 1, max: 1000 }),
       dryRun,
       lint: inputs.choice('lint', LINT_LEVELS, 'error'),
+      lockRetries: inputs.integer('lock-retries', 3, { min: 0, max: 20 }),
     },
     deps,
   );

@@ -18,7 +18,11 @@ import {
 } from './files.js';
 import { checkBackupGate, type BackupGate } from './gate.js';
 import { planMigrations, type MigrationPlan } from './plan.js';
+import { backoffDelay, sleepUnlessAborted, type BackoffPolicy } from '../../retry/backoff.js';
+import type { Statement } from './statements.js';
 import {
+  LOCK_NOT_AVAILABLE,
+  MigrationFailed,
   acquireMigrationLock,
   applyMigration,
   releaseMigrationLock,
@@ -55,6 +59,8 @@ export interface MigrateOptions {
   confinement?: Confinement;
   /** squawk on the pending files before any is applied. */
   lint: LintLevel;
+  /** A migration that failed on lock_timeout runs again this many times (whole, or from the failed statement). */
+  lockRetries: number;
 }
 
 export interface MigrateReport {
@@ -87,6 +93,52 @@ export function refuseUnsafe(plan: MigrationPlan, allowOutOfOrder: boolean): voi
       `Refused: pending migration${plan.outOfOrder.length > 1 ? 's' : ''} ${plan.outOfOrder.map((f) => f.file).join(', ')} numbered below the applied ${plan.currentVersion}. Nothing was applied.`,
       'renumber it above the current version, or set allow-out-of-order: true if it is independent of the ones after it (a hotfix branch merged late).',
     );
+  }
+}
+
+const LOCK_RETRY_BACKOFF: BackoffPolicy = { initialMs: 1000, factor: 2, maxMs: 30_000, jitter: 0.5 };
+
+/**
+ * A lock timeout means another session held the table for a moment (a long query, autovacuum): wait
+ * with backoff and try again — a transactional migration whole (its transaction rolled back), one
+ * outside a transaction from the statement that failed (the ones before it took effect).
+ */
+async function applyWithLockRetries(
+  session: DatabaseSession,
+  options: MigrateOptions,
+  file: MigrationFile,
+  statements: Statement[],
+  deps: { log: Log; signal?: AbortSignal },
+): Promise<AppliedMigration> {
+  let from = 0;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await applyMigration(
+        session,
+        options.table,
+        file,
+        statements,
+        options.timeouts,
+        options.appliedBy,
+        undefined,
+        from,
+        deps.log,
+      );
+    } catch (error) {
+      if (
+        !(error instanceof MigrationFailed) ||
+        error.code !== LOCK_NOT_AVAILABLE ||
+        attempt > options.lockRetries
+      )
+        throw error;
+      from = file.noTransaction ? error.completedStatements : 0;
+      const delay = backoffDelay(LOCK_RETRY_BACKOFF, attempt);
+      deps.log.warn(
+        `${file.file}: lock-timeout (${options.timeouts.lockTimeoutMs} ms) — another session held a lock it needs; attempt ${attempt + 1} of ${options.lockRetries + 1} in ${delay} ms, ${file.noTransaction ? `resuming at statement ${from + 1} of ${statements.length}` : 'rerunning it whole'}`,
+      );
+      await sleepUnlessAborted(delay, deps.signal);
+      if (deps.signal?.aborted) throw deps.signal.reason;
+    }
   }
 }
 
@@ -273,13 +325,12 @@ export async function migrate(
     if (plan.pending.length) await ensureTracking(session, options.table);
     for (const file of plan.pending) {
       if (deps.signal?.aborted) throw deps.signal.reason;
-      const applied = await applyMigration(
+      const applied = await applyWithLockRetries(
         session,
-        options.table,
+        options,
         file,
         statements.get(file.file) ?? [],
-        options.timeouts,
-        options.appliedBy,
+        deps,
       );
       report.applied.push(applied);
       report.currentVersion = file.version;

@@ -5,11 +5,26 @@
  * its tracking row written in the same transaction; a failure rolls both back.
  */
 import { OperationError, SafetyRefusal, errorText } from '../../errors.js';
+import { quoteIdent } from '../database-url.js';
 import type { Log } from '../../log.js';
 import type { DatabaseSession } from '../session.js';
 import { lineAt, type MigrationFile } from './files.js';
 import type { Statement } from './statements.js';
 import { recordApplied, removeApplied, sqlName, type TableRef } from './tracking.js';
+
+/** A migration that failed: PostgreSQL's SQLSTATE, and how many of its statements took effect (outside a transaction). */
+export class MigrationFailed extends OperationError {
+  constructor(
+    message: string,
+    hint: string,
+    readonly code: string | undefined,
+    readonly completedStatements: number,
+  ) {
+    super(message, hint);
+  }
+}
+
+export const LOCK_NOT_AVAILABLE = '55P03';
 
 export interface Timeouts {
   lockTimeoutMs: number;
@@ -137,13 +152,15 @@ async function inTransaction(
     const where = running
       ? failureText(run.file, running.sql, error, running.line, run.timeouts)
       : `${run.file}: ${errorText(error)}`;
-    throw new OperationError(
+    throw new MigrationFailed(
       `${words.failed} ${where}. ${
         rolledBack
           ? `Nothing of it was applied: its transaction rolled back, ${words.rolledBack}.`
           : `The session to the database ended before COMMIT, and PostgreSQL discards a transaction that was not committed: nothing of it was applied, ${words.rolledBack}.`
       }`,
       words.advice,
+      (error as { code?: string }).code,
+      0,
     );
   }
   try {
@@ -172,6 +189,9 @@ export async function applyMigration(
   appliedBy: string,
   /** Runs inside a transactional migration's transaction after its statements (the rehearsal reads its locks). */
   beforeCommit?: () => Promise<void>,
+  /** Outside a transaction: the statements before this one took effect in an earlier attempt. */
+  from = 0,
+  log?: Log,
 ): Promise<AppliedMigration> {
   const client = session.client;
   const started = performance.now();
@@ -214,12 +234,17 @@ export async function applyMigration(
   await setTimeouts(session, timeouts, false);
   try {
     for (const [n, statement] of statements.entries()) {
+      if (n < from) continue;
+      if (statement.concurrentIndex)
+        await dropInvalidIndex(session, statement.concurrentIndex, migration.file, log);
       try {
         await client.query(statement.sql);
       } catch (error) {
-        throw new OperationError(
+        throw new MigrationFailed(
           `Migration ${failureText(migration.file, statement.sql, error, statement.line, timeouts)}. It runs outside a transaction (-- runbook:no-transaction): ${n} of ${statements.length} statements before it took effect and stay; it is not recorded as applied.`,
           'inspect what the earlier statements did, make the file safe to run again (IF NOT EXISTS), and run again.',
+          (error as { code?: string }).code,
+          n,
         );
       }
     }
@@ -229,6 +254,32 @@ export async function applyMigration(
   } finally {
     await client.query('RESET lock_timeout; RESET statement_timeout').catch(() => undefined);
   }
+}
+
+/**
+ * An interrupted `CREATE INDEX CONCURRENTLY` (a lock timeout while it waited for old transactions, a
+ * cancelled run) leaves its index INVALID: never used by the planner, still maintained on every write,
+ * and skipped by a rerun's `IF NOT EXISTS`. Found by name before the statement runs, reported, dropped.
+ */
+export async function dropInvalidIndex(
+  session: DatabaseSession,
+  index: { schema?: string; name: string },
+  file: string,
+  log?: Log,
+): Promise<boolean> {
+  const qualified = index.schema
+    ? `${quoteIdent(index.schema)}.${quoteIdent(index.name)}`
+    : quoteIdent(index.name);
+  const found = await session.client.query<{ valid: boolean }>(
+    'SELECT i.indisvalid AS valid FROM pg_index i WHERE i.indexrelid = to_regclass($1)',
+    [qualified],
+  );
+  if (!found.rows.length || found.rows[0]?.valid) return false;
+  log?.warn(
+    `${file}: index ${qualified} is INVALID (left by an interrupted CREATE INDEX CONCURRENTLY); dropping it before building it again`,
+  );
+  await session.client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${qualified}`);
+  return true;
 }
 
 /** Runs a migration's rollback file and removes its tracking row, in one transaction. */

@@ -11,6 +11,18 @@ export interface Statement {
   sql: string;
   /** 1-based line where it starts. */
   line: number;
+  /**
+   * `CREATE INDEX CONCURRENTLY`: the index it makes (`schema.name` or `name`). One interrupted
+   * leaves an INVALID index of that name behind, which the runner drops before running it again.
+   */
+  concurrentIndex?: { schema?: string; name: string };
+}
+
+function concurrentIndexOf(statement: ParsedStatement): Statement['concurrentIndex'] {
+  const { kind, node } = statement;
+  if (kind !== 'IndexStmt' || !node.concurrent || typeof node.idxname !== 'string') return undefined;
+  const schema = (node.relation as { schemaname?: unknown } | undefined)?.schemaname;
+  return { ...(typeof schema === 'string' ? { schema } : {}), name: node.idxname };
 }
 
 export type ParsedFile = { statements: Statement[]; problem?: undefined } | { problem: string };
@@ -92,5 +104,10 @@ export async function readStatements(
             : `line ${statement.line} (${outside}) cannot run inside a transaction: put -- runbook:no-transaction on the first line (its statements then run one by one, each on its own)`,
       };
   }
-  return { statements: parsed.map(({ sql, line }) => ({ sql, line })) };
+  return {
+    statements: parsed.map((statement) => {
+      const index = concurrentIndexOf(statement);
+      return { sql: statement.sql, line: statement.line, ...(index ? { concurrentIndex: index } : {}) };
+    }),
+  };
 }
