@@ -765,7 +765,7 @@ await scenario(
       );
       writeFileSync(
         join(migrations, '002_rewards.sql'),
-        'CREATE TABLE rewards (id serial PRIMARY KEY, amount numeric NOT NULL);\nALTER TABLE users ADD COLUMN reward_id int REFERENCES rewards(id);\nUPDATE users SET reward_id = 1; -- no reward 1: the foreign key fails\n',
+        'CREATE TABLE rewards (id serial PRIMARY KEY, amount numeric NOT NULL);\n-- squawk-ignore adding-foreign-key-constraint\nALTER TABLE users ADD COLUMN reward_id int REFERENCES rewards(id);\nUPDATE users SET reward_id = 1; -- no reward 1: the foreign key fails\n',
       );
       const migrated = await runActionBundle(
         'action-db-migrate',
@@ -832,6 +832,123 @@ await scenario(
     } finally {
       await Promise.all([dbHost.droplet.stop(), scratchHost.droplet.stop()]);
       say('database droplets stopped by pid');
+    }
+  },
+);
+await scenario(
+  'migrations-on-production-data',
+  'a migration rehearsed on a restored copy and stopped for its lock; a code rollback refused past a migration, then done with it',
+  async () => {
+    say('starting a deploy host, a database droplet and a scratch server …');
+    const [host, dbHost, scratchHost] = await Promise.all([
+      startDeployHost(),
+      startDatabaseHost(),
+      startDatabaseHost(),
+    ]);
+    try {
+      const { name, url } = await dbHost.freshDatabase();
+      const secrets = [
+        host.droplet.sshd?.privateKey ?? '',
+        dbHost.postgres.password,
+        scratchHost.postgres.password,
+      ];
+      const migrations = join(host.droplet.root, 'migrations');
+      mkdirSync(migrations);
+      const deploy = (n: number, applied: string) =>
+        runActionBundle(
+          'action-deploy',
+          {
+            ...hostInputs([host]),
+            'install-command': '',
+            artifact: sampleArtifact(host, { sha: sha(n) }),
+            sha: sha(n),
+            migrations: applied,
+          },
+          { secrets },
+        );
+      const v1 = await deploy(1, '');
+      const backup = await runActionBundle(
+        'action-db-backup',
+        { 'database-url': url, path: join(dbHost.droplet.root, 'backups') },
+        { secrets },
+      );
+      // A backfill written the slow way: the whole users table locked while it runs.
+      writeFileSync(
+        join(migrations, '003_referral_codes.sql'),
+        '-- squawk-ignore adding-field-with-default\nALTER TABLE users ADD COLUMN referral_code text DEFAULT substr(md5(random()::text), 1, 8);\nSELECT pg_sleep(1.5); -- stands in for the rewrite of a table of millions of rows\n',
+      );
+      const gate = {
+        'database-url': url,
+        'migrations-dir': migrations,
+        'backup-manifest': backup.outputs.manifest ?? '',
+        'scratch-database-url': scratchHost.superuser(),
+        'rehearse-max-lock': 'AccessExclusiveLock 1s 100',
+        rehearse: 'true',
+      };
+      const stopped = await runActionBundle('action-db-migrate', gate, { secrets });
+      const rehearsal = JSON.parse(stopped.outputs.rehearsal || '{}') as {
+        files?: {
+          file: string;
+          durationMs: number;
+          locks: { table: string; mode: string; heldMs: number; rows: number }[];
+        }[];
+      };
+      const lock = rehearsal.files?.[0]?.locks[0];
+      const column = await dbHost.sql<{ n: string }>(
+        name,
+        "SELECT count(*)::text AS n FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'referral_code'",
+      );
+      check(
+        backup.exitCode === 0 &&
+          stopped.exitCode === 1 &&
+          lock?.mode === 'AccessExclusiveLock' &&
+          column[0]?.n === '0',
+        `rehearsal on the verified backup restored into a scratch server: 003_referral_codes.sql held ${lock?.mode} on ${lock?.table} (~${lock?.rows} rows) for ${lock?.heldMs} ms, over rehearse-max-lock (AccessExclusiveLock 1s on more than 100 rows); production untouched, in ${stopped.durationMs} ms — ${firstLine(stopped.errors[0]).slice(0, 150)}…`,
+      );
+      // Rewritten the safe way (a nullable column, no rewrite), with its rollback; rehearsed, then applied.
+      writeFileSync(
+        join(migrations, '003_referral_codes.sql'),
+        'ALTER TABLE users ADD COLUMN IF NOT EXISTS referral_code text;\n',
+      );
+      writeFileSync(
+        join(migrations, '003_referral_codes_rollback.sql'),
+        'ALTER TABLE users DROP COLUMN referral_code;\n',
+      );
+      const applied = await runActionBundle('action-db-migrate', gate, { secrets });
+      const v2 = await deploy(2, applied.outputs.applied ?? '');
+      check(
+        v1.exitCode === 0 && applied.exitCode === 0 && v2.exitCode === 0,
+        `rewritten without the rewrite: rehearsed (${JSON.parse(applied.outputs.rehearsal || '{}').files?.[0]?.durationMs} ms on the copy), applied, and ${v2.outputs.release} deployed with it in its release log line`,
+      );
+      const rollback = (extra: Record<string, string>) =>
+        runActionBundle(
+          'action-rollback',
+          { ...hostInputs([host]), 'migrations-dir': migrations, ...extra },
+          { secrets },
+        );
+      const refused = await rollback({});
+      check(
+        refused.exitCode === 1 &&
+          /older than migration 003_referral_codes\.sql/.test(refused.errors.join(' ')) &&
+          currentRelease(host) === v2.outputs.release,
+        `rollback to ${v1.outputs.release} refused, nothing changed: ${firstLine(refused.errors[0]).slice(0, 160)}…`,
+      );
+      const done = await rollback({
+        'rollback-migrations': 'true',
+        'database-url': url,
+        'backup-manifest': backup.outputs.manifest ?? '',
+      });
+      const gone = await dbHost.sql<{ n: string }>(
+        name,
+        "SELECT count(*)::text AS n FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'referral_code'",
+      );
+      check(
+        done.exitCode === 0 && currentRelease(host) === v1.outputs.release && gone[0]?.n === '0',
+        `rollback-migrations: 003 rolled back with its _rollback.sql (gated on the verified backup), then the code back to ${v1.outputs.release}, under one lease, in ${done.durationMs} ms — migrations rolled back: ${done.outputs['migrations-rolled-back']}`,
+      );
+    } finally {
+      await Promise.all([host.droplet.stop(), dbHost.droplet.stop(), scratchHost.droplet.stop()]);
+      say('hosts stopped by pid');
     }
   },
 );

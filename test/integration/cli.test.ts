@@ -138,6 +138,7 @@ describe('help and usage', () => {
       'zero-downtime',
       'rotation-and-incident',
       'backup-restore-migrations',
+      'migrations-on-production-data',
     ])
       expect(listed.stdout).toMatch(new RegExp(`^${name}  `, 'm'));
     const unknown = await runbookOn(runnerNode, ['drill', '--only', 'nope'], { verbose: false });
