@@ -9,6 +9,7 @@ import { throwIfCancelled } from '../cancel.js';
 import { connectDatabase, disconnect, type DatabaseAccess } from './connect.js';
 import {
   backupFileName,
+  effectiveSpec,
   databaseSize,
   writeBackup,
   type Connected,
@@ -68,7 +69,7 @@ export async function backup(
       const size = await databaseSize(connected.session);
       report.plan = [
         `would back up ${describeDatabase(options.access.db)} (PostgreSQL ${connected.server.version}, ${(size / 1_048_576).toFixed(1)} MB on the server) with pg_dump ${connected.tools.version}`,
-        `would write ${spec.dir}/${backupFileName(spec, new Date())} (${spec.format}, compression ${spec.compression}) and its manifest`,
+        `would write ${spec.dir}/${backupFileName(effectiveSpec(spec, connected.tools.major), new Date())} (${spec.format}, compression ${spec.zstd !== undefined ? `zstd:${spec.zstd}` : spec.compression}) and its manifest`,
         options.verify === 'none' ? 'would not verify it' : `would verify it at level ${options.verify}`,
         ...(options.remoteDir
           ? [
@@ -92,13 +93,19 @@ export async function backup(
     if (options.verify !== 'none') {
       if (options.verify === 'restore' && options.scratch)
         scratch = await openEndpoint(options.scratch, undefined, log);
-      const outcome = await verifyBackup(written.path, spec.format, written.manifest, options.verify, {
-        tools,
-        log,
-        digestJustTaken: true,
-        ...(scratch ? { scratch } : {}),
-        ...(signal ? { signal } : {}),
-      });
+      const outcome = await verifyBackup(
+        written.path,
+        written.manifest.format,
+        written.manifest,
+        options.verify,
+        {
+          tools,
+          log,
+          digestJustTaken: true,
+          ...(scratch ? { scratch } : {}),
+          ...(signal ? { signal } : {}),
+        },
+      );
       report.verification = outcome;
       await recordVerification(written.path, written.manifest, asVerification(outcome));
       if (!outcome.ok) {

@@ -18,11 +18,17 @@ import type { Endpoint } from './endpoint.js';
 import { isExtensionOwnerOnlyLine, SqlLineFilter } from './plain-dump.js';
 import { EXTENSIONS, stamp, writeManifest, type BackupFormat, type Manifest } from './manifest.js';
 import type { DatabaseSession, ServerVersion } from './session.js';
+import { zstdCompress } from './zstd.js';
 
 export interface DumpSpec {
   format: BackupFormat;
   /** gzip level 0-9 (PostgreSQL 15's pg_dump compresses with gzip only). */
   compression: number;
+  /**
+   * compression: zstd[:level] (custom format): pg_dump's own `--compress=zstd:N` from pg_dump 16;
+   * with an older pg_dump, its uncompressed archive through Node's zstd into a `.dump.zst`.
+   */
+  zstd?: number;
   /** Parallel pg_dump workers (directory format). */
   jobs: number;
   dir: string;
@@ -51,7 +57,13 @@ function dumpArgs(spec: DumpSpec, target: string, snapshot: string): string[] {
   const common = ['--no-password', `--snapshot=${snapshot}`, `--dbname=${target}`];
   switch (spec.format) {
     case 'custom':
-      return [...common, '--format=custom', `--compress=${spec.compression}`];
+      return [
+        ...common,
+        '--format=custom',
+        `--compress=${spec.zstd !== undefined ? `zstd:${spec.zstd}` : spec.compression}`,
+      ];
+    case 'custom-zstd':
+      return [...common, '--format=custom', '--compress=0'];
     case 'directory':
       return [...common, '--format=directory', `--jobs=${spec.jobs}`, `--compress=${spec.compression}`];
     case 'plain-gzip':
@@ -76,13 +88,19 @@ function mb(bytes: number): string {
 }
 
 /** Writes one backup of the connected database into spec.dir and returns it with its manifest. */
+/** The archive the spec makes with these tools: zstd by pg_dump itself from 16, by us before. */
+export function effectiveSpec(spec: DumpSpec, toolsMajor: number): DumpSpec {
+  return spec.zstd !== undefined && toolsMajor < 16 ? { ...spec, format: 'custom-zstd' } : spec;
+}
+
 export async function writeBackup(
   connected: Connected,
-  spec: DumpSpec,
+  asked: DumpSpec,
   log: Log,
   signal?: AbortSignal,
 ): Promise<WrittenBackup> {
   const { endpoint, session, server, tools } = connected;
+  const spec = effectiveSpec(asked, tools.major);
   const db = endpoint.db;
   await mkdir(spec.dir, { recursive: true });
   const startedAt = new Date();
@@ -94,12 +112,12 @@ export async function writeBackup(
   const partial = `${path}.partial`;
   const started = performance.now();
   log.info(
-    `backing up ${describeDatabase(db)} (PostgreSQL ${server.version}, ${endpoint.route}) with pg_dump ${tools.version}, format ${spec.format}${spec.format === 'directory' ? ` ×${spec.jobs} jobs` : ''}, compression ${spec.compression}, to ${path}`,
+    `backing up ${describeDatabase(db)} (PostgreSQL ${server.version}, ${endpoint.route}) with pg_dump ${tools.version}, format ${spec.format}${spec.format === 'directory' ? ` ×${spec.jobs} jobs` : ''}, compression ${spec.zstd !== undefined ? `zstd level ${spec.zstd}${spec.format === 'custom-zstd' ? ` (Node's, pg_dump ${tools.major} has none)` : ''}` : spec.compression}, to ${path}`,
   );
   try {
     const snapshot = await session.exportSnapshot();
     const tables = await session.dataTables();
-    const target = spec.format === 'plain-gzip' ? '-' : partial;
+    const target = spec.format === 'plain-gzip' || spec.format === 'custom-zstd' ? '-' : partial;
     const dump = startTool(
       tools,
       'pg_dump',
@@ -114,19 +132,24 @@ export async function writeBackup(
         hint: "read pg_dump's message above; check the connection, the role's read rights on every table, and free disk space here.",
       },
     );
-    const writing =
-      target === '-'
-        ? pipeline(
-            dump.child.stdout as NodeJS.ReadableStream,
-            // So that `gunzip < f | psql` runs as the application's role, which uses extensions it does not own.
-            new SqlLineFilter(isExtensionOwnerOnlyLine, true),
-            createGzip({ level: spec.compression, chunkSize: 1 << 16 }),
-            createWriteStream(partial, { mode: 0o600 }),
-          ).catch((error: unknown) => {
-            dump.child.kill('SIGTERM');
-            throw error;
-          })
-        : Promise.resolve();
+    const out = dump.child.stdout as NodeJS.ReadableStream;
+    const file = () => createWriteStream(partial, { mode: 0o600 });
+    const writing = (
+      spec.format === 'custom-zstd'
+        ? pipeline(out, zstdCompress(spec.zstd ?? 1), file())
+        : spec.format === 'plain-gzip'
+          ? pipeline(
+              out,
+              // So that `gunzip < f | psql` runs as the application's role, which uses extensions it does not own.
+              new SqlLineFilter(isExtensionOwnerOnlyLine, true),
+              createGzip({ level: spec.compression, chunkSize: 1 << 16 }),
+              file(),
+            )
+          : Promise.resolve()
+    ).catch((error: unknown) => {
+      dump.child.kill('SIGTERM');
+      throw error;
+    });
     // The counts run in the exporting transaction while pg_dump reads the same snapshot.
     const dumpStarted = performance.now();
     let dumpMs = 0;
@@ -157,7 +180,8 @@ export async function writeBackup(
       version: 1,
       file: path.slice(spec.dir.length + 1),
       format: spec.format,
-      compression: spec.compression,
+      compression: spec.zstd ?? spec.compression,
+      ...(spec.zstd !== undefined ? { codec: 'zstd' as const } : {}),
       database: db.database,
       server,
       tools: { pg_dump: tools.version, major: tools.major },

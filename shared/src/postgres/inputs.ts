@@ -77,9 +77,24 @@ export function readDumpSpec(
       'name',
       `${JSON.stringify(name)} is not a file name prefix; use letters, digits, '.', '_' and '-'.`,
     );
+  const zstd = /^zstd(?::(\d+))?$/.exec(inputs.raw('compression').trim());
+  if (zstd) {
+    const level = zstd[1] === undefined ? 1 : Number(zstd[1]);
+    if (level < 1 || level > 19)
+      throw new ConfigurationError(
+        'compression',
+        `zstd:${zstd[1]} is out of range; zstd levels are 1-19 (1 is the fast one).`,
+      );
+    if (format !== 'custom')
+      throw new ConfigurationError(
+        'compression',
+        `zstd works with format: custom (got ${format}); pg_restore reads it, or our .dump.zst of an older pg_dump.`,
+      );
+  }
   return {
     format,
-    compression: inputs.integer('compression', DEFAULT_COMPRESSION, { min: 0, max: 9 }),
+    ...(zstd ? { zstd: zstd[1] === undefined ? 1 : Number(zstd[1]) } : {}),
+    compression: zstd ? 0 : inputs.integer('compression', DEFAULT_COMPRESSION, { min: 0, max: 9 }),
     jobs,
     dir: backupDir(inputs, env),
     name,

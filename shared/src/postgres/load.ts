@@ -10,7 +10,8 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { OperationError } from '../errors.js';
-import { runTool, startTool, type ClientTools } from './client-tools.js';
+import { startTool, type ClientTools } from './client-tools.js';
+import { runRestoreTool, startRestoreTool } from './archive-input.js';
 import { conninfo, toolEnvironment, type DatabaseUrl, type Reach } from './database-url.js';
 import type { BackupFormat } from './manifest.js';
 import { extensionLineOf, isOwnershipLine, openPlainDump, SqlLineFilter } from './plain-dump.js';
@@ -35,11 +36,12 @@ export interface LoadTarget {
 async function restoreList(
   tools: ClientTools,
   path: string,
+  format: BackupFormat,
   existing: Set<string>,
   env: NodeJS.ProcessEnv,
   signal?: AbortSignal,
 ): Promise<string | undefined> {
-  const toc = await runTool(tools, 'pg_restore', ['--list', path], {
+  const toc = await runRestoreTool(tools, ['--list'], path, format, {
     env,
     ...(signal ? { signal } : {}),
     hint: RESTORE_HINT,
@@ -73,7 +75,7 @@ export async function loadBackup(
   if (into.lockTimeoutMs !== undefined)
     env.PGOPTIONS = `-c lock_timeout=${Math.max(1, Math.round(into.lockTimeoutMs))}`;
   const dbname = `--dbname=${conninfo(into.db, into.reach, into.database)}`;
-  if (format === 'custom' || format === 'directory') {
+  if (format === 'custom' || format === 'directory' || format === 'custom-zstd') {
     const args =
       mode === 'scratch'
         ? [
@@ -82,17 +84,21 @@ export async function loadBackup(
             '--no-owner',
             '--no-privileges',
             '--no-subscriptions',
-            `--jobs=${Math.max(2, Math.min(8, availableParallelism()))}`,
+            // Parallel jobs seek in the file; a .dump.zst is read through a pipe, in order.
+            ...(format === 'custom-zstd'
+              ? []
+              : [`--jobs=${Math.max(2, Math.min(8, availableParallelism()))}`]),
           ]
         : ['--no-password', '--exit-on-error', '--single-transaction', '--clean', '--if-exists'];
     const list =
       mode === 'target' && into.extensions?.size
-        ? await restoreList(tools, path, into.extensions, env, signal)
+        ? await restoreList(tools, path, format, into.extensions, env, signal)
         : undefined;
-    const run = startTool(
+    const run = startRestoreTool(
       tools,
-      'pg_restore',
-      [...args, ...(list ? [`--use-list=${list}`] : []), dbname, path],
+      [...args, ...(list ? [`--use-list=${list}`] : []), dbname],
+      path,
+      format,
       {
         env,
         ...(signal ? { signal } : {}),

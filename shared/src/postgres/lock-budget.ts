@@ -12,6 +12,7 @@ import { OperationError } from '../errors.js';
 import { runTool, type ClientTools } from './client-tools.js';
 import { openPlainDump, SqlLineFilter } from './plain-dump.js';
 import type { BackupFormat } from './manifest.js';
+import { runRestoreTool } from './archive-input.js';
 import type { DatabaseSession } from './session.js';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
@@ -107,9 +108,9 @@ export async function relationsInBackup(
   env: NodeJS.ProcessEnv,
   signal?: AbortSignal,
 ): Promise<number> {
-  if (format === 'custom' || format === 'directory')
+  if (format === 'custom' || format === 'directory' || format === 'custom-zstd')
     return relationsInArchiveList(
-      await runTool(tools, 'pg_restore', ['--list', path], {
+      await runRestoreTool(tools, ['--list'], path, format, {
         env,
         ...(signal ? { signal } : {}),
         hint: 'the backup cannot be listed: verify it, and restore from another backup.',

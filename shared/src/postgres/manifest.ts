@@ -10,7 +10,8 @@ import { OperationError } from '../errors.js';
 import type { FileDigest } from './archive-files.js';
 import { writeDurably } from './archive-files.js';
 
-export type BackupFormat = 'custom' | 'directory' | 'plain-gzip';
+/** `custom-zstd`: a custom archive written uncompressed by pg_dump older than 16, zstd-compressed by us. */
+export type BackupFormat = 'custom' | 'directory' | 'plain-gzip' | 'custom-zstd';
 export const BACKUP_FORMATS: readonly BackupFormat[] = ['custom', 'directory', 'plain-gzip'];
 
 export type VerifyLevel = 'checksum' | 'list' | 'read' | 'restore';
@@ -35,7 +36,10 @@ export interface Manifest {
   version: 1;
   file: string;
   format: BackupFormat;
+  /** The level (gzip 0-9, or zstd's with `codec`). */
   compression: number;
+  /** `zstd`: compressed with zstd (pg_dump's own in a custom archive from pg_dump 16+, else ours: custom-zstd). Absent: gzip. */
+  codec?: 'zstd';
   database: string;
   server: { version: string; major: number };
   tools: { pg_dump: string; major: number };
@@ -54,6 +58,7 @@ export const EXTENSIONS: Record<BackupFormat, string> = {
   custom: '.dump',
   directory: '.dir',
   'plain-gzip': '.sql.gz',
+  'custom-zstd': '.dump.zst',
 };
 
 export function manifestPath(backupPath: string): string {
@@ -124,6 +129,7 @@ export function detectFormat(path: string): BackupFormat | 'plain' {
     closeSync(fd);
   }
   if (head[0] === 0x1f && head[1] === 0x8b) return 'plain-gzip';
+  if (head.subarray(0, 4).equals(Buffer.from([0x28, 0xb5, 0x2f, 0xfd]))) return 'custom-zstd';
   if (head.toString('latin1') === 'PGDMP') return 'custom';
   return 'plain';
 }

@@ -30,10 +30,10 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-/** `<name>-20261130T020000Z[-2].dump|.dir|.sql.gz` → its time; anything else is not ours. */
+/** `<name>-20261130T020000Z[-2].dump|.dump.zst|.dir|.sql.gz` → its time; anything else is not ours. */
 export function backupTime(name: string, file: string): Date | undefined {
   const match = new RegExp(
-    `^${escapeRegExp(name)}-(\\d{8})T(\\d{6})Z(?:-\\d+)?(?:\\.dump|\\.dir|\\.sql\\.gz)$`,
+    `^${escapeRegExp(name)}-(\\d{8})T(\\d{6})Z(?:-\\d+)?(?:\\.dump|\\.dump\\.zst|\\.dir|\\.sql\\.gz)$`,
   ).exec(file);
   if (!match) return undefined;
   const [d, t] = [match[1] as string, match[2] as string];

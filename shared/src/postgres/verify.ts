@@ -19,6 +19,7 @@ import { compareCounts, describeMismatches, loadBackup } from './load.js';
 import type { BackupFormat, Manifest, Mismatch, Verification, VerifyLevel } from './manifest.js';
 import { openPlainDump, TailWatch } from './plain-dump.js';
 import { withScratchDatabase } from './scratch.js';
+import { runRestoreTool } from './archive-input.js';
 import { DatabaseSession } from './session.js';
 
 export interface VerifyOutcome {
@@ -106,7 +107,7 @@ export async function verifyBackup(
     log.info('list/read: decompressed whole, trailer present');
   } else {
     try {
-      const toc = await runTool(ctx.tools, 'pg_restore', ['--list', path], {
+      const toc = await runRestoreTool(ctx.tools, ['--list'], path, format, {
         env,
         ...(ctx.signal ? { signal: ctx.signal } : {}),
         hint,
@@ -130,7 +131,7 @@ export async function verifyBackup(
     }
     if (reaches(level, 'read')) {
       try {
-        await runTool(ctx.tools, 'pg_restore', ['--file=/dev/null', path], {
+        await runRestoreTool(ctx.tools, ['--file=/dev/null'], path, format, {
           env,
           ...(ctx.signal ? { signal: ctx.signal } : {}),
           hint,
