@@ -9,7 +9,7 @@
  * PostgreSQL 15 the same as pg_locks showed at COMMIT for 500 tables over their live database.
  */
 import { OperationError } from '../errors.js';
-import { runTool, type ClientTools } from './client-tools.js';
+import type { ClientTools } from './client-tools.js';
 import { openPlainDump, SqlLineFilter } from './plain-dump.js';
 import type { BackupFormat } from './manifest.js';
 import { runRestoreTool } from './archive-input.js';

@@ -12,7 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { OperationError, errorText } from '../errors.js';
 import type { Log } from '../log.js';
 import { digestBackup } from './archive-files.js';
-import { runTool, ToolFailed, type ClientTools } from './client-tools.js';
+import { ToolFailed, type ClientTools } from './client-tools.js';
 import { toolEnvironment } from './database-url.js';
 import type { Endpoint } from './endpoint.js';
 import { compareCounts, describeMismatches, loadBackup } from './load.js';
