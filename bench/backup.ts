@@ -6,16 +6,35 @@
  * and the action's peak memory (node's VmHWM) at about 100 MB and about 1 GB.
  *
  * Goals: wall ÷ runbook ≤ 0.45; wall ÷ raw ≤ 1.15; size ÷ runbook's ≤ 1.15; peak RSS ≤ 120 MB at
- * both sizes; verify-by-restore ÷ bare restore ≤ 1.3. BENCH_GB sets the large size (default 1).
+ * both sizes; verify-by-restore ÷ bare restore ≤ 1.3 — for the default (gzip 1) and for compression:
+ * zstd (Node's zstd level 1 over pg_dump 15's uncompressed archive, the bundles on the runner's Node 24).
+ * Then a rehearsal of 200 migrations on that database (action-db-migrate mode: rehearse) against
+ * applying them directly to a restored copy: ≤ 1.3, the restore printed apart, and its lock table.
+ * BENCH_GB sets the large size (default 1).
  */
 import { execFileSync } from 'node:child_process';
-import { rmSync, statSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { Droplet, runActionBundle, type ActionRun } from '../sandbox/index.js';
 import { databaseBytes, growRealisticData } from './lib/realistic-data.js';
 import { watchPeak } from './lib/peak.js';
+
+/** 200 migrations: most make a small table of their own, every tenth changes the big one. */
+function writeMigrations(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  for (let n = 1; n <= 200; n++) {
+    const sql =
+      n % 10 === 0
+        ? n % 20 === 0
+          ? `ALTER TABLE users ADD COLUMN IF NOT EXISTS note_${n} text;\n`
+          : `-- runbook:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS users_created_${n} ON users (created_at);\n`
+        : `CREATE TABLE t_${n} (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text NOT NULL);\nINSERT INTO t_${n} (name) VALUES ('row ${n}');\n`;
+    writeFileSync(join(dir, `${String(n).padStart(3, '0')}_m${n}.sql`), sql);
+  }
+  return dir;
+}
 
 const GB = Number(process.env.BENCH_GB ?? 1);
 const MB = 1_048_576;
@@ -59,8 +78,9 @@ try {
   say('generating realistic data, about 100 MB …');
   await growRealisticData(db.url, `${superuser}/bunty`, 100 * MB, () => undefined);
   const small = await ours();
+  const smallZstd = await ours({ compression: 'zstd' });
   say(
-    `  ${((await databaseBytes(db.url)) / MB).toFixed(0)} MB: our backup's peak RSS ${small.peakMb.toFixed(1)} MB`,
+    `  ${((await databaseBytes(db.url)) / MB).toFixed(0)} MB: our backup's peak RSS ${small.peakMb.toFixed(1)} MB (zstd ${smallZstd.peakMb.toFixed(1)} MB)`,
   );
 
   say(`generating realistic data, about ${GB} GB …`);
@@ -83,13 +103,17 @@ try {
     runbook: number;
     bare: number;
     ours: number;
+    zstd: number;
     peak: number;
+    zstdPeak: number;
     path: string;
     bytes: number;
+    zstdBytes: number;
   }[] = [];
   for (let round = 0; round < 2; round++) {
     const raw = timed(`pg_dump "${conn}" > /dev/null`, env);
     const mine = await ours();
+    const zstd = await ours({ compression: 'zstd', path: join(out, 'zstd') });
     const bare = timed(`pg_dump -Fc -Z1 -f ${join(out, 'bare.dump')} "${conn}"`, env);
     const runbook = timed(`pg_dump "${conn}" | gzip > ${runbookFile}`, env);
     execFileSync('sync');
@@ -98,15 +122,18 @@ try {
       runbook,
       bare,
       ours: mine.run.durationMs,
+      zstd: zstd.run.durationMs,
       peak: mine.peakMb,
+      zstdPeak: zstd.peakMb,
       path: mine.run.outputs.path as string,
       bytes: Number(mine.run.outputs.bytes),
+      zstdBytes: Number(zstd.run.outputs.bytes),
     });
     say(
-      `  round ${round + 1}: raw ${(raw / 1000).toFixed(2)} s, ours ${(mine.run.durationMs / 1000).toFixed(2)} s, bare pg_dump -Fc -Z1 ${(bare / 1000).toFixed(2)} s, runbook ${(runbook / 1000).toFixed(2)} s`,
+      `  round ${round + 1}: raw ${(raw / 1000).toFixed(2)} s, ours ${(mine.run.durationMs / 1000).toFixed(2)} s, zstd ${(zstd.run.durationMs / 1000).toFixed(2)} s, bare pg_dump -Fc -Z1 ${(bare / 1000).toFixed(2)} s, runbook ${(runbook / 1000).toFixed(2)} s`,
     );
   }
-  const best = (key: 'raw' | 'runbook' | 'bare' | 'ours') => Math.min(...rounds.map((r) => r[key]));
+  const best = (key: 'raw' | 'runbook' | 'bare' | 'ours' | 'zstd') => Math.min(...rounds.map((r) => r[key]));
   const raw = best('raw');
   const runbook = best('runbook');
   const bareDump = best('bare');
@@ -127,12 +154,51 @@ try {
     `pg_restore --single-transaction --exit-on-error -d "host=127.0.0.1 port=${db.port} user=postgres dbname=bare_restore" ${ourFile}`,
     env,
   );
+  // The rehearsal: 200 migrations on a copy restored from our backup, against applying them directly
+  // to the copy bare_restore already is (the same data, the same server).
+  const migrations = writeMigrations(join(out, 'migrations'));
+  const rehearsal = await runActionBundle(
+    'action-db-migrate',
+    {
+      mode: 'rehearse',
+      'database-url': db.url,
+      'migrations-dir': migrations,
+      'rehearse-backup': ourFile,
+      'scratch-database-url': `${superuser}/postgres`,
+      'rehearse-max-lock': 'none',
+    },
+    { secrets, timeoutMs: 30 * 60_000 },
+  );
+  if (rehearsal.exitCode !== 0) throw new Error(`rehearsal failed: ${rehearsal.errors.join('\n')}`);
+  const direct = await runActionBundle(
+    'action-db-migrate',
+    {
+      'database-url': `${superuser}/bare_restore`,
+      'migrations-dir': migrations,
+      'require-backup': 'false',
+      lint: 'off',
+    },
+    { secrets, timeoutMs: 30 * 60_000 },
+  );
+  if (direct.exitCode !== 0) throw new Error(`direct migration failed: ${direct.errors.join('\n')}`);
   await admin.query('DROP DATABASE bare_restore');
   await admin.end();
+  const rehearsed = JSON.parse(rehearsal.outputs.rehearsal ?? '{}') as {
+    restoreMs: number;
+    files: {
+      file: string;
+      durationMs: number;
+      rowsTouched: number;
+      locks: { table: string; mode: string; heldMs: number; rows: number }[];
+    }[];
+  };
   const verify = await action(
     { mode: 'verify', backup: ourFile, level: 'restore', 'scratch-database-url': `${superuser}/postgres` },
     secrets,
   );
+  const zstdMs = best('zstd');
+  const zstdBytes = rounds[1]?.zstdBytes as number;
+  const zstdPeak = Math.max(...rounds.map((r) => r.zstdPeak));
   rmSync(out, { recursive: true, force: true });
 
   const row = (name: string, value: string, ratio: number, goal: number) =>
@@ -170,6 +236,31 @@ try {
   say(
     `  (bare pg_restore --single-transaction ${s(bare)}; the action's own restore-ms ${verify.run.outputs['restore-ms']} ms)`,
   );
+  say('');
+  say(
+    `compression: zstd (Node's zstd level 1 over pg_dump's uncompressed custom archive, a .dump.zst): ${s(zstdMs)}, ${(zstdBytes / MB).toFixed(1)} MB`,
+  );
+  row('zstd: wall time ÷ raw (pg_dump > /dev/null)', s(zstdMs), zstdMs / raw, 1.15);
+  row(
+    "zstd: size ÷ the runbook's gzip -6",
+    `${(zstdBytes / MB).toFixed(1)} MB`,
+    zstdBytes / runbookBytes,
+    1.15,
+  );
+  row('zstd: peak RSS at ~100 MB (MB ÷ 120)', `${smallZstd.peakMb.toFixed(1)} MB`, smallZstd.peakMb / 120, 1);
+  row(`zstd: peak RSS at ~${GB} GB (MB ÷ 120)`, `${zstdPeak.toFixed(1)} MB`, zstdPeak / 120, 1);
+  say('');
+  const rehearsalMs = rehearsal.durationMs - rehearsed.restoreMs;
+  say(
+    `rehearsal of ${rehearsed.files.length} migrations on the ${(size / MB).toFixed(0)} MB database: ${s(rehearsal.durationMs)} in all, of which the restore ${s(rehearsed.restoreMs)} (printed apart); applied directly to a restored copy ${s(direct.durationMs)}`,
+  );
+  row('rehearsal (without its restore) ÷ direct apply', s(rehearsalMs), rehearsalMs / direct.durationMs, 1.3);
+  say('  the strongest lock per table, per migration that took one on an existing table of rows:');
+  for (const f of rehearsed.files)
+    for (const l of f.locks.filter((x) => x.rows > 0))
+      say(
+        `    ${f.file.padEnd(28)} ${l.mode.padEnd(26)} ${l.table.padEnd(22)} held ${String(l.heldMs).padStart(6)} ms  ~${l.rows} rows  ${f.rowsTouched} rows touched`,
+      );
 } finally {
   await droplet.stop();
 }

@@ -4,6 +4,8 @@
  * plain output goes through gzip into the file with backpressure: no stage holds the dump), every
  * stage's exit status checked, the file written as `.partial`, fsynced and only then renamed.
  */
+import { createHash } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir, statfs } from 'node:fs/promises';
@@ -19,6 +21,20 @@ import { isExtensionOwnerOnlyLine, SqlLineFilter } from './plain-dump.js';
 import { EXTENSIONS, stamp, writeManifest, type BackupFormat, type Manifest } from './manifest.js';
 import type { DatabaseSession, ServerVersion } from './session.js';
 import { zstdCompress } from './zstd.js';
+
+/** Passes bytes through, counting them and hashing them with sha256. */
+class HashingStream extends Transform {
+  private readonly hash = createHash('sha256');
+  private bytes = 0;
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+    done(null, chunk);
+  }
+  digest(): { bytes: number; sha256: string } {
+    return { bytes: this.bytes, sha256: this.hash.digest('hex') };
+  }
+}
 
 export interface DumpSpec {
   format: BackupFormat;
@@ -133,16 +149,19 @@ export async function writeBackup(
       },
     );
     const out = dump.child.stdout as NodeJS.ReadableStream;
+    // What we write ourselves is hashed on its way to the file: no second pass over it afterwards.
+    const hashing = new HashingStream();
     const file = () => createWriteStream(partial, { mode: 0o600 });
     const writing = (
       spec.format === 'custom-zstd'
-        ? pipeline(out, zstdCompress(spec.zstd ?? 1), file())
+        ? pipeline(out, zstdCompress(spec.zstd ?? 1), hashing, file())
         : spec.format === 'plain-gzip'
           ? pipeline(
               out,
               // So that `gunzip < f | psql` runs as the application's role, which uses extensions it does not own.
               new SqlLineFilter(isExtensionOwnerOnlyLine, true),
               createGzip({ level: spec.compression, chunkSize: 1 << 16 }),
+              hashing,
               file(),
             )
           : Promise.resolve()
@@ -170,7 +189,8 @@ export async function writeBackup(
     await session.commit();
     if (signal?.aborted) throw signal.reason;
     const hashStarted = performance.now();
-    const digest = await digestBackup(partial);
+    const digest: Awaited<ReturnType<typeof digestBackup>> =
+      target === '-' ? hashing.digest() : await digestBackup(partial);
     const hashMs = performance.now() - hashStarted;
     await publish(partial, path);
     const syncMs = performance.now() - hashStarted - hashMs;

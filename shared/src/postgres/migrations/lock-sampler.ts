@@ -4,6 +4,7 @@
  * first and last seen. A lock held for less than one interval may be missed — the rehearsal gates on
  * locks held for seconds, which it cannot miss.
  */
+import { sleepUnlessAborted } from '../../retry/backoff.js';
 import type { DatabaseSession } from '../session.js';
 
 export const SAMPLE_MS = 20;
@@ -38,6 +39,7 @@ export class LockSampler {
   private readonly seen = new Map<string, { first: number; last: number }>();
   private running?: Promise<void>;
   private stopped = false;
+  private wake?: AbortController;
   /** Why sampling stopped early (the observer's connection lost): the locks seen until then stand. */
   failure?: string;
 
@@ -51,6 +53,7 @@ export class LockSampler {
   start(): void {
     this.stopped = false;
     this.seen.clear();
+    this.wake = new AbortController();
     this.running = this.loop();
   }
 
@@ -65,7 +68,7 @@ export class LockSampler {
   private async sample(): Promise<void> {
     while (!this.stopped) {
       await this.look(this.observer);
-      await new Promise((resolve) => setTimeout(resolve, SAMPLE_MS));
+      await sleepUnlessAborted(SAMPLE_MS, this.wake?.signal);
     }
   }
 
@@ -94,6 +97,7 @@ export class LockSampler {
   /** Stops sampling; the strongest lock held on each table, strongest first. */
   async stop(): Promise<HeldLock[]> {
     this.stopped = true;
+    this.wake?.abort();
     await this.running;
     const strongest = new Map<string, HeldLock>();
     for (const [key, s] of this.seen) {

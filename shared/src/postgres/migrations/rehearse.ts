@@ -175,9 +175,10 @@ export async function rehearse(
         // The tracking table's own row and lock are the runner's, not the migration's.
         const ignored = new Set([`${options.table.schema ?? 'public'}.${options.table.name}`]);
         const sampler = new LockSampler(observer, pid, ignored);
+        // Each file's "after" is the next one's "before": one look at the statistics per file.
+        let before = await tableFigures(observer);
         for (const file of plan.pending) {
           if (deps.signal?.aborted) throw deps.signal.reason;
-          const before = await tableFigures(observer);
           sampler.start();
           const started = performance.now();
           let error: string | undefined;
@@ -205,11 +206,13 @@ export async function rehearse(
           for (const [rel, figures] of after)
             if (!ignored.has(rel))
               rowsTouched += Math.max(0, figures.changed - (before.get(rel)?.changed ?? 0));
+          const rowsBefore = before;
+          before = after;
           const rehearsed: RehearsedFile = {
             file: file.file,
             durationMs,
             rowsTouched,
-            locks: locks.map((l) => ({ ...l, rows: before.get(l.table)?.rows ?? 0 })),
+            locks: locks.map((l) => ({ ...l, rows: rowsBefore.get(l.table)?.rows ?? 0 })),
             ...(error ? { error } : {}),
           };
           report.files.push(rehearsed);
