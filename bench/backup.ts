@@ -185,6 +185,8 @@ try {
   await admin.end();
   const rehearsed = JSON.parse(rehearsal.outputs.rehearsal ?? '{}') as {
     restoreMs: number;
+    applyMs: number;
+    otherMs: number;
     files: {
       file: string;
       durationMs: number;
@@ -255,6 +257,9 @@ try {
     `rehearsal of ${rehearsed.files.length} migrations on the ${(size / MB).toFixed(0)} MB database: ${s(rehearsal.durationMs)} in all, of which the restore ${s(rehearsed.restoreMs)} (printed apart); applied directly to a restored copy ${s(direct.durationMs)}`,
   );
   row('rehearsal (without its restore) ÷ direct apply', s(rehearsalMs), rehearsalMs / direct.durationMs, 1.3);
+  say(
+    `  (of the rehearsal: applying the migrations ${s(rehearsed.applyMs)}, CREATE/DROP DATABASE, sessions and reading the files ${s(rehearsed.otherMs)}, node's start and the rest ${s(rehearsalMs - rehearsed.applyMs - rehearsed.otherMs)})`,
+  );
   say('  the strongest lock per table, per migration that took one on an existing table of rows:');
   for (const f of rehearsed.files)
     for (const l of f.locks.filter((x) => x.rows > 0))

@@ -56,7 +56,12 @@ export interface RehearsedFile {
 
 export interface RehearsalReport {
   backup: string;
+  /** Loading the backup into the scratch database. */
   restoreMs: number;
+  /** Applying the migrations there, measured. */
+  applyMs: number;
+  /** The rest of its lifecycle: CREATE and DROP DATABASE, the sessions, reading the files. */
+  otherMs: number;
   files: RehearsedFile[];
   violations: string[];
   failure?: OperationError;
@@ -108,19 +113,16 @@ async function openRehearsalBackup(given: string): Promise<BackupFile> {
   return openBackupFile(path);
 }
 
-const LIVE_ROWS = `SELECT n.nspname || '.' || c.relname AS rel,
-       greatest(coalesce(s.n_live_tup, 0), c.reltuples::bigint, 0)::bigint AS rows,
-       coalesce(s.n_tup_ins + s.n_tup_upd + s.n_tup_del, 0)::bigint AS changed
-  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-  LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
- WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')`;
-
-async function tableFigures(
-  observer: DatabaseSession,
-): Promise<Map<string, { rows: number; changed: number }>> {
-  await observer.client.query('SELECT pg_stat_clear_snapshot()');
-  const result = await observer.client.query<{ rel: string; rows: string; changed: string }>(LIVE_ROWS);
-  return new Map(result.rows.map((r) => [r.rel, { rows: Number(r.rows), changed: Number(r.changed) }]));
+/** Every table's rows as restored (the statistics pg_restore's loads left, or the planner's estimate). */
+async function tableRows(session: DatabaseSession): Promise<Map<string, number>> {
+  const result = await session.client.query<{ rel: string; rows: string }>(
+    `SELECT n.nspname || '.' || c.relname AS rel,
+            greatest(coalesce(s.n_live_tup, 0), c.reltuples::bigint, 0)::bigint AS rows
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+      WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')`,
+  );
+  return new Map(result.rows.map((r) => [r.rel, Number(r.rows)]));
 }
 
 function describeLimit(limit: LockLimit): string {
@@ -139,7 +141,15 @@ export async function rehearse(
     `the backup ${backup.path}`,
     options.binDir,
   );
-  const report: RehearsalReport = { backup: backup.path, restoreMs: 0, files: [], violations: [] };
+  const report: RehearsalReport = {
+    backup: backup.path,
+    restoreMs: 0,
+    applyMs: 0,
+    otherMs: 0,
+    files: [],
+    violations: [],
+  };
+  const lifecycle = performance.now();
   const scratch = await openEndpoint(options.scratch, undefined, log);
   try {
     await withScratchDatabase(scratch, 'runbook_rehearse', async (name) => {
@@ -175,15 +185,17 @@ export async function rehearse(
         // The tracking table's own row and lock are the runner's, not the migration's.
         const ignored = new Set([`${options.table.schema ?? 'public'}.${options.table.name}`]);
         const sampler = new LockSampler(observer, pid, ignored);
-        // Each file's "after" is the next one's "before": one look at the statistics per file.
-        let before = await tableFigures(observer);
+        // Table sizes as production has them; a table a migration makes is new (0 rows).
+        const rowsAtStart = await tableRows(observer);
+        const applying = performance.now();
         for (const file of plan.pending) {
           if (deps.signal?.aborted) throw deps.signal.reason;
           sampler.start();
           const started = performance.now();
           let error: string | undefined;
+          let rowsTouched = 0;
           try {
-            await applyMigration(
+            ({ rowsTouched } = await applyMigration(
               session,
               options.table,
               file,
@@ -191,7 +203,7 @@ export async function rehearse(
               options.timeouts,
               `rehearsal by ${options.appliedBy}`,
               () => sampler.look(session),
-            );
+            ));
           } catch (e) {
             error = errorText(e);
           }
@@ -199,20 +211,11 @@ export async function rehearse(
           const locks = await sampler.stop();
           if (sampler.failure)
             log.warn(`rehearsal: lock sampling of ${file.file} stopped early: ${sampler.failure}`);
-          // The backend's table counters reach the shared statistics when it flushes them (PostgreSQL 15+ on request).
-          await session.client.query('SELECT pg_stat_force_next_flush()').catch(() => undefined);
-          const after = await tableFigures(observer);
-          let rowsTouched = 0;
-          for (const [rel, figures] of after)
-            if (!ignored.has(rel))
-              rowsTouched += Math.max(0, figures.changed - (before.get(rel)?.changed ?? 0));
-          const rowsBefore = before;
-          before = after;
           const rehearsed: RehearsedFile = {
             file: file.file,
             durationMs,
             rowsTouched,
-            locks: locks.map((l) => ({ ...l, rows: rowsBefore.get(l.table)?.rows ?? 0 })),
+            locks: locks.map((l) => ({ ...l, rows: rowsAtStart.get(l.table) ?? 0 })),
             ...(error ? { error } : {}),
           };
           report.files.push(rehearsed);
@@ -238,11 +241,13 @@ export async function rehearse(
                   `${file.file} held ${lock.mode} on ${lock.table} for ${formatDuration(lock.heldMs)} (a table of ~${lock.rows} rows), over rehearse-max-lock (${describeLimit(limit)})`,
                 );
         }
+        report.applyMs = Math.round(performance.now() - applying);
       } finally {
         await observer.close();
         await session.close();
       }
     });
+    report.otherMs = Math.round(performance.now() - lifecycle - report.restoreMs - report.applyMs);
   } catch (error) {
     if (error instanceof OperationError) {
       report.failure = error;

@@ -112,6 +112,18 @@ export interface AppliedMigration {
   sha256: string;
   durationMs: number;
   noTransaction: boolean;
+  /** Rows its INSERT/UPDATE/DELETE/MERGE/COPY statements reported (the command tags' counts). */
+  rowsTouched: number;
+}
+
+/** The rows a statement's command tag reports; none for DDL (and for a multi-statement result, their sum). */
+function rowsOf(result: unknown): number {
+  const results = Array.isArray(result) ? result : [result];
+  return results.reduce(
+    (sum: number, r: { command?: string; rowCount?: number | null }) =>
+      sum + (r.command && r.command !== 'SELECT' && typeof r.rowCount === 'number' ? r.rowCount : 0),
+    0,
+  );
 }
 
 /** No answer from the server (a node socket error, or the server ending the session), not an SQL error. */
@@ -128,7 +140,7 @@ function connectionLost(error: unknown): boolean {
  */
 async function inTransaction(
   session: DatabaseSession,
-  run: { file: string; statements: Statement[]; timeouts: Timeouts },
+  run: { file: string; statements: Statement[]; timeouts: Timeouts; rows?: { touched: number } },
   words: { failed: string; rolledBack: string; advice: string },
   last: () => Promise<void>,
 ): Promise<void> {
@@ -140,7 +152,8 @@ async function inTransaction(
     await setTimeouts(session, run.timeouts, true);
     for (const statement of run.statements) {
       running = statement;
-      await client.query(statement.sql);
+      const result = await client.query(statement.sql);
+      if (run.rows) run.rows.touched += rowsOf(result);
     }
     running = undefined;
     await last();
@@ -195,6 +208,7 @@ export async function applyMigration(
 ): Promise<AppliedMigration> {
   const client = session.client;
   const started = performance.now();
+  const rows = { touched: 0 };
   const done = (): AppliedMigration => ({
     version: migration.version,
     name: migration.name,
@@ -202,6 +216,7 @@ export async function applyMigration(
     sha256: migration.sha256,
     durationMs: Math.round(performance.now() - started),
     noTransaction: migration.noTransaction,
+    rowsTouched: rows.touched,
   });
   const record = (result: AppliedMigration) =>
     recordApplied(session, table, {
@@ -215,7 +230,7 @@ export async function applyMigration(
     let result: AppliedMigration | undefined;
     await inTransaction(
       session,
-      { file: migration.file, statements, timeouts },
+      { file: migration.file, statements, timeouts, rows },
       {
         failed: 'Migration',
         rolledBack: 'the tracking table is unchanged',
@@ -238,7 +253,7 @@ export async function applyMigration(
       if (statement.concurrentIndex)
         await dropInvalidIndex(session, statement.concurrentIndex, migration.file, log);
       try {
-        await client.query(statement.sql);
+        rows.touched += rowsOf(await client.query(statement.sql));
       } catch (error) {
         throw new MigrationFailed(
           `Migration ${failureText(migration.file, statement.sql, error, statement.line, timeouts)}. It runs outside a transaction (-- runbook:no-transaction): ${n} of ${statements.length} statements before it took effect and stay; it is not recorded as applied.`,
