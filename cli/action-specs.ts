@@ -72,7 +72,7 @@ export const ACTION_SPECS = {
       },
       compression: {
         description:
-          'gzip level 0-9. The default, 1, was chosen by `npm run bench`: several times faster than 6 for a file a few percent larger.',
+          "gzip level 0-9 — the default, 1, was chosen by `npm run bench`: several times faster than 6 for a file a few percent larger, and what the droplet's own pg_restore and gunzip read. Or `zstd` / `zstd:<1-19>` (format custom): pg_dump's own zstd from pg_dump 16 (a `.dump` any pg_restore 16+ reads); with an older pg_dump, its uncompressed archive compressed by Node's zstd into a `.dump.zst` (restore, verify and the CLI read it; by hand: `zstd -dc f.dump.zst | pg_restore -d …`). Level 1 keeps up with pg_dump where gzip does not.",
         required: false,
         default: '1',
       },
@@ -206,7 +206,8 @@ export const ACTION_SPECS = {
       'Apply `NNN_name.sql` migrations exactly once, each in its own transaction with lock and statement timeouts, under an advisory lock, recorded with checksums in a tracking table, and only after a verified backup; show status; roll back the last ones with their `_rollback.sql`. `maintenance`: ANALYZE, VACUUM, REINDEX CONCURRENTLY, connections, long queries (terminated on request), locks, size, slow queries, bloat.',
     inputs: {
       mode: {
-        description: '`migrate` (default), `status`, `rollback` or `maintenance`.',
+        description:
+          '`migrate` (default), `status`, `rollback`, `rehearse` (apply the pending migrations to a copy of production restored on a scratch server, report, change nothing in production) or `maintenance`.',
         required: false,
         default: 'migrate',
       },
@@ -281,6 +282,48 @@ export const ACTION_SPECS = {
         required: false,
         default: '32MB',
       },
+      lint: {
+        description:
+          "squawk (the PostgreSQL migration linter, pinned 2.66.0, installed at run time into the tool cache) on every pending file before anything is applied, with the server's version and `--assume-in-transaction` for transactional files; `-- squawk-ignore <rule>` comments and a `.squawk.toml` honoured. `error`: a finding of a rule about locks, blocking or breaking the running app stops the run (squawk's `prefer-*` style advice is listed, never stopping); `warn`: listed only; `off`. The rules asking for `SET lock_timeout`/`statement_timeout` in the file are left out: the runner sets both. A lint that cannot run stops the run under `error`.",
+        required: false,
+        default: 'error',
+      },
+      rehearse: {
+        description:
+          'Mode migrate: rehearse first (as `mode: rehearse`) and apply to production only when the rehearsal passes its gates.',
+        required: false,
+        default: 'false',
+      },
+      'rehearse-backup': {
+        description:
+          'The backup restored for the rehearsal: a file, its `.manifest.json`, or a folder (its newest verified backup). Empty: `backup-manifest`, the gating backup.',
+        required: false,
+        default: '',
+      },
+      'scratch-database-url': {
+        description:
+          'A throwaway PostgreSQL server (in a workflow, a `postgres:<major>` service container) the rehearsal restores into; its database is made and dropped by the run.',
+        required: false,
+        default: '',
+      },
+      'rehearse-max-lock': {
+        description:
+          'Rehearsal gate, one a line: `<lock mode> <duration> [rows]` — a migration holding that lock mode or a stronger one on a table (of more than `rows` rows at the start) for longer fails the rehearsal, e.g. `AccessExclusiveLock 2s 10000`, `ShareLock 30s`. Locks are sampled from `pg_locks` every 20 ms. `none`: no lock gate.',
+        required: false,
+        default: 'AccessExclusiveLock 2s',
+      },
+      'rehearse-max-duration': {
+        description:
+          'Rehearsal gate: a migration taking longer than this on the copy fails the rehearsal. `0`: none.',
+        required: false,
+        default: '0',
+      },
+      'pg-bin-dir': {
+        description:
+          'Folder of the PostgreSQL client tools (pg_restore) the rehearsal uses; default: the ones on PATH when new enough for the backup, else the oldest installed one that is.',
+        required: false,
+        default: '',
+      },
       'tracking-table': {
         description:
           'Table recording applied migrations (version, name, sha256, applied_at, applied_by, duration_ms), created on first use; `schema.table` allowed.',
@@ -298,6 +341,12 @@ export const ACTION_SPECS = {
           "`lock_timeout` of each migration: a DDL statement waiting this long behind another session's lock fails (and its migration rolls back) instead of queuing every request behind it.",
         required: false,
         default: '5s',
+      },
+      'lock-retries': {
+        description:
+          'A migration that failed on `lock-timeout` runs again up to this many times, after 1 s, 2 s, 4 s… (±50% jitter): a transactional one whole (its transaction rolled back), one outside a transaction (`-- runbook:no-transaction`) from the statement that failed. An INVALID index left by an interrupted `CREATE INDEX CONCURRENTLY` is reported and dropped before that statement runs again. `0`: fail at once.',
+        required: false,
+        default: '3',
       },
       'statement-timeout': {
         description: '`statement_timeout` of each migration. `0`: none.',
@@ -364,6 +413,9 @@ export const ACTION_SPECS = {
     outputs: {
       applied: 'JSON list of the migration files applied by this run.',
       pending: 'JSON list of the migration files still pending.',
+      lint: 'JSON: the lint of the pending files — level, whether it ran, each finding (file, line, rule, message, help, stops), the rules left out.',
+      rehearsal:
+        'JSON: the rehearsal — the backup, the restore time, per migration its duration, rows touched and the strongest lock on each table (mode, held ms, table rows), and the gate violations.',
       'current-version': 'The highest applied version after the run.',
       report:
         "JSON: what was applied, rolled back or would run, changed and missing versions, the gate; maintenance: each task's figures.",
@@ -507,6 +559,12 @@ export const ACTION_SPECS = {
       sha: {
         description:
           'The commit being deployed; the health check must see it served (`releaseId`/`version`). Default: the workflow commit.',
+        required: false,
+        default: '',
+      },
+      migrations: {
+        description:
+          "The migration files applied for this release — action-db-migrate's `applied` output (a JSON list) in the same run. Kept in the release's log line on each host, so that action-rollback knows a rollback to an older release goes past them.",
         required: false,
         default: '',
       },
@@ -1938,9 +1996,59 @@ export const ACTION_SPECS = {
       },
       'database-url': {
         description:
-          'Optional PostgreSQL URL (secret) for a direct check: SELECT 1, connections by state, database size.',
+          'Optional PostgreSQL URL (secret): a direct check in the health gate (SELECT 1, connections by state, database size), and the database whose tracking table says which migrations of newer releases are still applied (needed by `rollback-migrations`).',
         required: false,
         default: '',
+      },
+      'database-ssh-host': {
+        description:
+          'Reach `database-url` for the migrations through this droplet, `user@host[:port]`, with the same SSH key, when PostgreSQL listens only there.',
+        required: false,
+        default: '',
+      },
+      'rollback-migrations': {
+        description:
+          "A release's log line keeps the migrations applied with it (action-deploy `migrations`). Going back to a release older than one of them is refused, naming it, unless this is `true` and each has its `_rollback.sql` in `migrations-dir`: then, under the hosts' lease, they are rolled back newest first (gated on `backup-manifest` like action-db-migrate's rollback) before the code switches. A migration marked `-- runbook:irreversible` is always refused.",
+        required: false,
+        default: 'false',
+      },
+      'migrations-dir': {
+        description:
+          'Folder of the migration files and their `_rollback.sql` (the checked-out repository), for `rollback-migrations`.',
+        required: false,
+        default: 'backend/db/migrations',
+      },
+      'allow-migrations-dir-outside-workspace': {
+        description: 'Read `migrations-dir` even when it resolves outside the checked-out workspace.',
+        required: false,
+        default: 'false',
+      },
+      'tracking-table': {
+        description: "action-db-migrate's tracking table.",
+        required: false,
+        default: 'runbook_migrations',
+      },
+      'max-file-size': {
+        description: "Largest rollback file PostgreSQL's parser reads before it runs.",
+        required: false,
+        default: '32MB',
+      },
+      'backup-manifest': {
+        description:
+          'The `manifest` output of action-db-backup in the same run: migrations are rolled back only after that backup of this database passed verification and is younger than `backup-max-age`.',
+        required: false,
+        default: '',
+      },
+      'backup-max-age': {
+        description: 'Oldest acceptable backup for the gate.',
+        required: false,
+        default: '1h',
+      },
+      'require-backup': {
+        description:
+          'Set `false` to roll migrations back without the backup gate (a backup taken another way).',
+        required: false,
+        default: 'true',
       },
       headers: {
         description:
@@ -1957,6 +2065,8 @@ export const ACTION_SPECS = {
     outputs: {
       release: 'The release now current (first host).',
       'from-release': 'The release rolled back from, now marked bad (first host).',
+      'migrations-rolled-back':
+        'JSON list of the migration files rolled back before the code (rollback-migrations).',
       'hosts-report':
         'JSON list, per host: release, previous release, outcome (`deployed`, `rolled-back`, `not-switched`, `failed`, `unreachable`, `planned`), `switched`, `restored`, `verified`, `reachable`, health, error, duration.',
       'duration-ms': 'Whole rollback time in milliseconds.',
