@@ -165,6 +165,22 @@ export async function statementsToRun(
   return statements;
 }
 
+/** The pending migrations' statements, each file read as it will run (in a transaction, or not). */
+export function pendingStatements(
+  pending: MigrationFile[],
+  maxBytes: number,
+): Promise<Map<string, Statement[]>> {
+  return statementsToRun(
+    pending.map((f) => ({
+      file: f.file,
+      sql: f.sql,
+      transactional: !f.noTransaction,
+      role: 'migration' as const,
+    })),
+    maxBytes,
+  );
+}
+
 /** 1-based line of a character offset (PostgreSQL's error `position`) in a text. */
 export function lineAt(text: string, position: number): number {
   return text.slice(0, Math.max(0, position - 1)).split('\n').length;

@@ -12,6 +12,7 @@ import { DatabaseSession, databaseFailure } from '../session.js';
 import {
   compareVersions,
   readMigrations,
+  pendingStatements,
   statementsToRun,
   type Confinement,
   type MigrationFile,
@@ -282,15 +283,7 @@ export async function migrate(
 
     refuseUnsafe(plan, options.allowOutOfOrder);
     // Every file about to run, read by PostgreSQL's parser before the first is applied.
-    const statements = await statementsToRun(
-      plan.pending.map((f) => ({
-        file: f.file,
-        sql: f.sql,
-        transactional: !f.noTransaction,
-        role: 'migration' as const,
-      })),
-      options.maxFileBytes,
-    );
+    const statements = await pendingStatements(plan.pending, options.maxFileBytes);
     if (plan.pending.length && options.lint !== 'off') {
       const server = await session.serverVersion();
       report.lint = await lintMigrations(

@@ -18,7 +18,7 @@ import { loadBackup } from '../load.js';
 import { lastVerified, readManifest } from '../manifest.js';
 import { withScratchDatabase } from '../scratch.js';
 import { DatabaseSession } from '../session.js';
-import { readMigrations, statementsToRun } from './files.js';
+import { pendingStatements, readMigrations } from './files.js';
 import type { MigrationSource } from './inputs.js';
 import { LockSampler, lockRank, LOCK_MODES, type HeldLock, type LockMode } from './lock-sampler.js';
 import { refuseUnsafe } from './migrate.js';
@@ -168,15 +168,7 @@ export async function rehearse(
       try {
         const plan = planMigrations(files, await readApplied(session, options.table));
         refuseUnsafe(plan, options.allowOutOfOrder);
-        const statements = await statementsToRun(
-          plan.pending.map((f) => ({
-            file: f.file,
-            sql: f.sql,
-            transactional: !f.noTransaction,
-            role: 'migration' as const,
-          })),
-          options.maxFileBytes,
-        );
+        const statements = await pendingStatements(plan.pending, options.maxFileBytes);
         if (!plan.pending.length) log.info('rehearsal: nothing pending on the copy of production');
         if (plan.pending.length) await ensureTracking(session, options.table);
         const pid = Number(
