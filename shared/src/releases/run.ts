@@ -9,10 +9,9 @@ import { incidentDir, incidentMarkdown, writeIncident } from '../incident/report
 import type { Log } from '../log.js';
 import type { RunResult } from '../result.js';
 import { deploy } from './deploy.js';
-import { readDeployOptions, readJoinOptions, readRollbackOptions } from './inputs.js';
+import { readDeployOptions, readJoinOptions } from './inputs.js';
 import { join } from './join.js';
 import type { RunContext } from '../result.js';
-import { rollback } from './rollback.js';
 import { releaseSummaryMarkdown } from './summary.js';
 
 export interface RunDeps {
@@ -61,31 +60,6 @@ export async function runDeploy(inputs: Inputs, context: RunContext, deps: RunDe
     result.summary += `\n\n${incidentMarkdown(incident)}`;
   }
   return result;
-}
-
-export async function runRollback(inputs: Inputs, context: RunContext, deps: RunDeps): Promise<RunResult> {
-  const options = readRollbackOptions(inputs, context, deps.workspace);
-  const report = await rollback(options, deps);
-  return {
-    outputs: {
-      release: report.release,
-      'from-release': report.fromRelease,
-      'hosts-report': JSON.stringify(report.hosts),
-      'migrations-rolled-back': JSON.stringify(report.schema?.rolledBack.map((r) => r.file) ?? []),
-      'duration-ms': report.durationMs,
-    },
-    summary:
-      releaseSummaryMarkdown(
-        `Rollback of ${options.pm2.name}`,
-        report.hosts,
-        report.plan,
-        report.failure?.message,
-      ) +
-      (report.schema?.rolledBack.length
-        ? `\n\n### Migrations rolled back first (newest first)\n\n${report.schema.gate ? `- ${report.schema.gate}\n` : ''}${report.schema.rolledBack.map((r) => `- ${r.file} (${r.durationMs} ms)`).join('\n')}`
-        : ''),
-    ...(report.failure ? { failure: report.failure } : {}),
-  };
 }
 
 /** action-deploy with `join` (and `runbook join`): a new host gets the fleet's live release. */

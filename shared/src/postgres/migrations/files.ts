@@ -25,8 +25,7 @@ export interface MigrationFile {
   rollback?: { file: string; sql: string };
 }
 
-/** How big a file PostgreSQL's parser is given (it takes ~0.12 s and ~35 MB of memory per MB). */
-export const DEFAULT_MAX_FILE_BYTES = 32 * 1024 * 1024;
+export { DEFAULT_MAX_FILE_BYTES } from './names.js';
 
 export const NO_TRANSACTION = /^--\s*runbook:no-transaction\s*$/;
 const IRREVERSIBLE = /^[ \t]*--\s*runbook:irreversible\b/m;

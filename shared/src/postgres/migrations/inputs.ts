@@ -5,7 +5,7 @@
 import { resolve } from 'node:path';
 import type { Inputs } from '../../config/inputs.js';
 import type { RunContext } from '../../result.js';
-import { DEFAULT_MAX_FILE_BYTES } from './files.js';
+import { DEFAULT_MAX_FILE_BYTES } from './names.js';
 import type { MigrateOptions } from './migrate.js';
 import { parseTableRef } from './tracking.js';
 

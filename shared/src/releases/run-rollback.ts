@@ -1,0 +1,35 @@
+/**
+ * The entry of action-rollback and `runbook rollback`, apart from the deploy's (run.ts): only a
+ * rollback may roll migrations back, so only it carries the migration code.
+ */
+import type { Inputs } from '../config/inputs.js';
+import type { RunContext, RunResult } from '../result.js';
+import { readRollbackOptions } from './inputs.js';
+import { rollback } from './rollback.js';
+import type { RunDeps } from './run.js';
+import { releaseSummaryMarkdown } from './summary.js';
+
+export async function runRollback(inputs: Inputs, context: RunContext, deps: RunDeps): Promise<RunResult> {
+  const options = readRollbackOptions(inputs, context, deps.workspace);
+  const report = await rollback(options, deps);
+  return {
+    outputs: {
+      release: report.release,
+      'from-release': report.fromRelease,
+      'hosts-report': JSON.stringify(report.hosts),
+      'migrations-rolled-back': JSON.stringify(report.schema?.rolledBack.map((r) => r.file) ?? []),
+      'duration-ms': report.durationMs,
+    },
+    summary:
+      releaseSummaryMarkdown(
+        `Rollback of ${options.pm2.name}`,
+        report.hosts,
+        report.plan,
+        report.failure?.message,
+      ) +
+      (report.schema?.rolledBack.length
+        ? `\n\n### Migrations rolled back first (newest first)\n\n${report.schema.gate ? `- ${report.schema.gate}\n` : ''}${report.schema.rolledBack.map((r) => `- ${r.file} (${r.durationMs} ms)`).join('\n')}`
+        : ''),
+    ...(report.failure ? { failure: report.failure } : {}),
+  };
+}
