@@ -479,6 +479,52 @@ describe('rehearse on a copy of production', () => {
   });
 });
 
+describe('rehearse on a scratch server of its own', () => {
+  let scratch: DatabaseHost;
+  beforeAll(async () => {
+    scratch = await startDatabaseHost();
+  }, 60_000);
+  afterAll(async () => {
+    await scratch?.droplet.stop();
+  });
+
+  it("production's roles are made there (NOLOGIN), so a migration granting to one rehearses as it will run", async () => {
+    const { url } = await db.freshDatabase();
+    const role = `report_reader_${process.pid}`;
+    await db.sql('postgres', `CREATE ROLE ${role} NOLOGIN`);
+    const backup = await runActionBundle(
+      'action-db-backup',
+      { 'database-url': url, path: join(work, `b${++dirs}`) },
+      { secrets: [db.postgres.password] },
+    );
+    ok(backup);
+    const dir = folder({ ...INIT, '003_grant.sql': `GRANT SELECT ON accounts TO ${role};\n` });
+    const run = await runActionBundle(
+      'action-db-migrate',
+      {
+        'database-url': url,
+        mode: 'rehearse',
+        'migrations-dir': dir,
+        'rehearse-backup': backup.outputs.manifest as string,
+        'scratch-database-url': scratch.superuser(),
+        lint: 'off',
+      },
+      { secrets: [db.postgres.password, scratch.postgres.password], env: { GITHUB_WORKSPACE: work } },
+    );
+    ok(run);
+    expect(run.stdout).toMatch(
+      new RegExp(`role\\(s\\) of production made on the scratch server, NOLOGIN.*${role}`),
+    );
+    const files = (JSON.parse(run.outputs.rehearsal ?? '{}') as { files: { file: string; error?: string }[] })
+      .files;
+    expect(files.map((f) => [f.file, f.error])).toEqual([
+      ['001_accounts.sql', undefined],
+      ['002_plans.sql', undefined],
+      ['003_grant.sql', undefined],
+    ]);
+  });
+});
+
 describe('dry run', () => {
   it('lists what would run, in order, with checksums, and changes nothing (not even the tracking table)', async () => {
     const { name, url } = await db.freshDatabase();

@@ -215,7 +215,7 @@ export async function runMigrateMode(
   // A rehearsal first (mode: rehearse, or rehearse: true before a migrate): on a copy, never on production.
   const rehearsal =
     mode === 'rehearse' || (mode === 'migrate' && inputs.boolean('rehearse', false) && !dryRun)
-      ? await rehearse(readRehearsal(inputs, context, deps.workspace), deps)
+      ? await rehearse({ ...readRehearsal(inputs, context, deps.workspace), production: access }, deps)
       : undefined;
   if (rehearsal && (mode === 'rehearse' || rehearsal.failure)) {
     return {

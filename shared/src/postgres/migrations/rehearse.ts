@@ -12,8 +12,9 @@ import { ConfigurationError, OperationError, SafetyRefusal, errorText } from '..
 import type { Log } from '../../log.js';
 import { openBackupFile, type BackupFile } from '../backup-file.js';
 import { findClientTools } from '../client-tools.js';
-import type { DatabaseUrl } from '../database-url.js';
-import { openEndpoint } from '../endpoint.js';
+import { quoteIdent, type DatabaseUrl } from '../database-url.js';
+import { openEndpoint, type Endpoint } from '../endpoint.js';
+import type { DatabaseAccess } from '../connect.js';
 import { loadBackup } from '../load.js';
 import { lastVerified, readManifest } from '../manifest.js';
 import { withScratchDatabase } from '../scratch.js';
@@ -43,6 +44,11 @@ export interface RehearsalOptions extends MigrationSource {
   lockLimits: LockLimit[];
   /** 0: none. */
   maxDurationMs: number;
+  /**
+   * Production (database-url): its roles are made on the scratch server (NOLOGIN) so that a
+   * migration's GRANT, OWNER TO or SET ROLE runs there as it will in production.
+   */
+  production?: DatabaseAccess;
 }
 
 export interface RehearsedFile {
@@ -113,6 +119,48 @@ async function openRehearsalBackup(given: string): Promise<BackupFile> {
   return openBackupFile(path);
 }
 
+/** The roles production has (not PostgreSQL's own `pg_*`). */
+async function productionRoles(access: DatabaseAccess, log: Log): Promise<string[]> {
+  const endpoint = await openEndpoint(access.db, access.via, log);
+  try {
+    const session = await DatabaseSession.open(access.db, endpoint.reach);
+    try {
+      const result = await session.client.query<{ name: string }>(
+        "SELECT rolname AS name FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY rolname",
+      );
+      return result.rows.map((r) => r.name);
+    } finally {
+      await session.close();
+    }
+  } finally {
+    await endpoint.close();
+  }
+}
+
+/** Makes the roles the scratch server lacks, NOLOGIN (a throwaway server: nobody logs in as them). */
+async function mirrorRoles(scratch: Endpoint, roles: string[], log: Log): Promise<void> {
+  const admin = await DatabaseSession.open(scratch.db, scratch.reach);
+  try {
+    const have = new Set(
+      (await admin.client.query<{ name: string }>('SELECT rolname AS name FROM pg_roles')).rows.map(
+        (r) => r.name,
+      ),
+    );
+    const missing = roles.filter((r) => !have.has(r));
+    for (const role of missing) await admin.client.query(`CREATE ROLE ${quoteIdent(role)} NOLOGIN`);
+    if (missing.length)
+      log.info(
+        `rehearsal: ${missing.length} role(s) of production made on the scratch server, NOLOGIN, for the migrations' GRANT and OWNER TO: ${missing.join(', ')}`,
+      );
+  } catch (error) {
+    log.warn(
+      `rehearsal: production's roles could not be made on the scratch server (${errorText(error)}); a migration granting to one will fail there`,
+    );
+  } finally {
+    await admin.close();
+  }
+}
+
 /** Every table's rows as restored (the statistics pg_restore's loads left, or the planner's estimate). */
 async function tableRows(session: DatabaseSession): Promise<Map<string, number>> {
   const result = await session.client.query<{ rel: string; rows: string }>(
@@ -150,8 +198,10 @@ export async function rehearse(
     violations: [],
   };
   const lifecycle = performance.now();
+  const roles = options.production ? await productionRoles(options.production, log) : [];
   const scratch = await openEndpoint(options.scratch, undefined, log);
   try {
+    if (roles.length) await mirrorRoles(scratch, roles, log);
     await withScratchDatabase(scratch, 'runbook_rehearse', async (name) => {
       log.info(`rehearsal: restoring ${backup.path} into ${name} on the scratch server`);
       report.restoreMs = await loadBackup(
