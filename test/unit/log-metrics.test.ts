@@ -126,4 +126,22 @@ describe('judging the logs', () => {
     ]);
     expect(logFindings(gaveUp(3600))).toEqual([]);
   });
+
+  it("a flood names the newest gave-up line too, since its most frequent line is often the client's reconnect noise", () => {
+    const o = observations(72);
+    const m = o.hosts[0]?.logMetrics?.api;
+    if (m)
+      Object.assign(m, {
+        topErrors: [{ message: 'redis error: connect ECONNREFUSED N.N:N', count: 5 }],
+        clientGaveUp: 'register failed: The client is closed',
+      });
+    expect(logFindings(o)).toEqual([
+      expect.objectContaining({
+        severity: 'P1',
+        why: expect.stringMatching(
+          /error flood: .*most frequent: "redis error[^"]*" ×5; newest client error: "register failed: The client is closed"/,
+        ),
+      }),
+    ]);
+  });
 });

@@ -342,7 +342,9 @@ function judgeLogs(
   const logs = `\`pm2 logs ${app} --err --lines 100\``;
   const next = `${logs}: the app fails requests while /health may be green — a client that gave up (Redis, the database) comes back only with a restart (runbook ops restart) once its dependency is up.`;
   const flood = now !== undefined && now >= FLOOD_PER_MINUTE;
-  if (flood) add('P1', `error flood: ${app} logs ${now} error lines a minute${how}${top}`, next);
+  // The newest line of a client that gave up says more than the most frequent (often its reconnect noise).
+  const gaveUp = m.clientGaveUp ? `; newest client error: "${m.clientGaveUp}"` : '';
+  if (flood) add('P1', `error flood: ${app} logs ${now} error lines a minute${how}${top}${gaveUp}`, next);
   else if (
     now !== undefined &&
     now >= JUMP_PER_MINUTE &&
