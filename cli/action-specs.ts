@@ -183,6 +183,46 @@ export const ACTION_SPECS = {
         required: false,
         default: 'false',
       },
+      'notify-url': {
+        description:
+          "Where to tell people (a secret): a Slack incoming webhook (`https://hooks.slack.com/services/…`, sent in Slack's block format) or any URL taking a JSON POST. What ran, where, by whom, the outcome, the run's link. A receiver that fails or hangs is a warning, never a failure.",
+        required: false,
+        default: '',
+      },
+      'notify-on': {
+        description:
+          "`failure` (a failure, an automatic rollback, a cancellation), `always` (every end, and a restore's start) or `never`.",
+        required: false,
+        default: 'failure',
+      },
+      'notify-timeout': {
+        description: 'How long the receiver of `notify-url` may take to answer before a warning says so.',
+        required: false,
+        default: '10s',
+      },
+      'audit-file': {
+        description:
+          "The audit trail on each host reached (with `ssh-host`: the database droplet; without, none is written): one JSON line per change (time, actor, run, operation, inputs that are not secrets, outcome, release before and after, a secret's fingerprint). Empty: `<app-dir>/.runbook/audit.log`: `.runbook/audit.log` in the SSH user's home on the droplet.",
+        required: false,
+        default: '',
+      },
+      'audit-max-bytes': {
+        description:
+          'The audit file is moved to `<file>.1` (one generation kept) before a line would take it past this size.',
+        required: false,
+        default: '1MiB',
+      },
+      severity: {
+        description:
+          'The severity action-diagnose judged (P0–P3), when this run answers an incident: told in the notification.',
+        required: false,
+        default: '',
+      },
+      environment: {
+        description: 'The environment (e.g. `production`), named in the notification and the audit line.',
+        required: false,
+        default: '',
+      },
     },
     outputs: {
       path: 'Backup mode: the backup written.',
@@ -408,6 +448,46 @@ export const ACTION_SPECS = {
           'List what would run, in order, with checksums (maintenance: run only the read-only tasks); change nothing.',
         required: false,
         default: 'false',
+      },
+      'notify-url': {
+        description:
+          "Where to tell people (a secret): a Slack incoming webhook (`https://hooks.slack.com/services/…`, sent in Slack's block format) or any URL taking a JSON POST. What ran, where, by whom, the outcome, the run's link. A receiver that fails or hangs is a warning, never a failure.",
+        required: false,
+        default: '',
+      },
+      'notify-on': {
+        description:
+          '`failure` (a failure, an automatic rollback, a cancellation), `always` (every end) or `never`.',
+        required: false,
+        default: 'failure',
+      },
+      'notify-timeout': {
+        description: 'How long the receiver of `notify-url` may take to answer before a warning says so.',
+        required: false,
+        default: '10s',
+      },
+      'audit-file': {
+        description:
+          "The audit trail on each host reached (with `ssh-host`: the database droplet; without, none is written): one JSON line per change (time, actor, run, operation, inputs that are not secrets, outcome, release before and after, a secret's fingerprint). Empty: `<app-dir>/.runbook/audit.log`: `.runbook/audit.log` in the SSH user's home on the droplet.",
+        required: false,
+        default: '',
+      },
+      'audit-max-bytes': {
+        description:
+          'The audit file is moved to `<file>.1` (one generation kept) before a line would take it past this size.',
+        required: false,
+        default: '1MiB',
+      },
+      severity: {
+        description:
+          'The severity action-diagnose judged (P0–P3), when this run answers an incident: told in the notification.',
+        required: false,
+        default: '',
+      },
+      environment: {
+        description: 'The environment (e.g. `production`), named in the notification and the audit line.',
+        required: false,
+        default: '',
       },
     },
     outputs: {
@@ -825,6 +905,35 @@ export const ACTION_SPECS = {
         required: false,
         default: '',
       },
+      'notify-url': {
+        description:
+          "Where to tell people (a secret): a Slack incoming webhook (`https://hooks.slack.com/services/…`, sent in Slack's block format) or any URL taking a JSON POST. What ran, where, by whom, the outcome, the run's link. A receiver that fails or hangs is a warning, never a failure.",
+        required: false,
+        default: '',
+      },
+      'notify-on': {
+        description:
+          '`failure` (a failure, an automatic rollback, a cancellation), `always` (every end) or `never`.',
+        required: false,
+        default: 'failure',
+      },
+      'notify-timeout': {
+        description: 'How long the receiver of `notify-url` may take to answer before a warning says so.',
+        required: false,
+        default: '10s',
+      },
+      'audit-file': {
+        description:
+          "The audit trail on each host: one JSON line per change (time, actor, run, operation, inputs that are not secrets, outcome, release before and after, a secret's fingerprint). Empty: `<app-dir>/.runbook/audit.log` when app-dir is given, else `.runbook/audit.log` in the SSH user's home.",
+        required: false,
+        default: '',
+      },
+      'audit-max-bytes': {
+        description:
+          'The audit file is moved to `<file>.1` (one generation kept) before a line would take it past this size.',
+        required: false,
+        default: '1MiB',
+      },
     },
     outputs: {
       'incident-report': 'The path of the incident report written, when one was.',
@@ -846,7 +955,7 @@ export const ACTION_SPECS = {
     inputs: {
       mode: {
         description:
-          "`diagnose`: the checks, judged into a severity. `status`: what is live on each host — current release and sha, when and by whom it went live, pm2 status, uptime and restarts, one health probe, the deploy lease holder, the previous good release, each secret's last rotation (needs hosts, app-name, app-dir). Both read only.",
+          "`diagnose`: the checks, judged into a severity. `status`: what is live on each host — current release and sha, when and by whom it went live, pm2 status, uptime and restarts, one health probe, the deploy lease holder, the previous good release, each secret's last rotation (needs hosts, app-name, app-dir), and the changes of the last `since` from the audit trail. `audit`: the audit trail of every host, newest first, since `since` (needs hosts; app-dir or audit-file). All read only.",
         required: false,
         default: 'diagnose',
       },
@@ -1076,6 +1185,18 @@ export const ACTION_SPECS = {
         required: false,
         default: 'false',
       },
+      since: {
+        description:
+          '`mode: audit` and `status`: how far back the audit trail is read, a duration (`90m`, `24h`, `7d`).',
+        required: false,
+        default: '24h',
+      },
+      'audit-file': {
+        description:
+          "The audit file on each host. Empty: `<app-dir>/.runbook/audit.log`, else `.runbook/audit.log` in the SSH user's home (where the actions write it).",
+        required: false,
+        default: '',
+      },
     },
     outputs: {
       severity:
@@ -1087,6 +1208,8 @@ export const ACTION_SPECS = {
       'bundle-dir': 'The directory holding the redacted raw bundle.',
       status:
         '`mode: status`: JSON list, one per host: host, reachable, current, sha, liveSince, liveBy, pm2 (status, instances, restarts, uptimeS), health, lease, previousGood, secrets (name, fingerprint, rotatedAt, ageDays).',
+      audit:
+        '`mode: audit` and `status`: JSON list of the audit events read, newest first (at, host, operation, outcome, actor, via, inputs, before, after, secret fingerprint, error).',
     },
   },
   'action-health': {
@@ -1260,6 +1383,75 @@ export const ACTION_SPECS = {
           "Directory for the report, relative to the workspace (the runbook's Incident Documentation path).",
         required: false,
         default: 'incidents',
+      },
+      hosts: {
+        description:
+          'The hosts whose audit trail goes into the Timeline (`user@host[:port]`, one per line): every audit event from `timeline-lookback` before `started-at` until now. Empty: the Timeline holds the run alone.',
+        required: false,
+        default: '',
+      },
+      'app-dir': {
+        description:
+          'Application directory on the hosts: the audit trail is `<app-dir>/.runbook/audit.log` unless `audit-file` says.',
+        required: false,
+        default: '',
+      },
+      'audit-file': {
+        description:
+          "The audit file on each host. Empty: under app-dir, else `.runbook/audit.log` in the SSH user's home.",
+        required: false,
+        default: '',
+      },
+      'timeline-lookback': {
+        description:
+          'How long before `started-at` the Timeline starts, so that the change that caused the incident (a deploy, a set-env) is in it.',
+        required: false,
+        default: '1h',
+      },
+      'ssh-key': {
+        description:
+          'Private key (secret) accepted by every host, OpenSSH or PEM form. Required with `hosts`.',
+        required: false,
+        default: '',
+      },
+      'ssh-key-passphrase': {
+        description: 'Passphrase of `ssh-key` (secret), if it has one.',
+        required: false,
+        default: '',
+      },
+      'known-hosts': {
+        description:
+          'known_hosts lines for the hosts (and the jump host), e.g. from `ssh-keyscan -p PORT HOST`. A mismatch is refused before any command runs.',
+        required: false,
+        default: '',
+      },
+      'host-fingerprint': {
+        description: 'Alternatively, accepted host key fingerprints (`SHA256:…`, see `ssh-keygen -lf`).',
+        required: false,
+        default: '',
+      },
+      'insecure-skip-host-key-check': {
+        description:
+          'Accept any host key (warns). Only for throwaway hosts: anyone on the path could impersonate the server.',
+        required: false,
+        default: 'false',
+      },
+      'proxy-host': {
+        description:
+          'Optional jump host, `user@host[:port]`, reached with the same key; the targets are reached through it.',
+        required: false,
+        default: '',
+      },
+      'connect-timeout': {
+        description: 'Time limit for one SSH connection attempt.',
+        required: false,
+        default: '10s',
+      },
+      'connect-attempts': {
+        description:
+          'SSH connection attempts per host, with backoff; only connection failures are retried, never a command.',
+        required: false,
+        default: '3',
       },
     },
     outputs: {
@@ -1690,6 +1882,41 @@ export const ACTION_SPECS = {
         required: false,
         default: '2m',
       },
+      'notify-url': {
+        description:
+          "Where to tell people (a secret): a Slack incoming webhook (`https://hooks.slack.com/services/…`, sent in Slack's block format) or any URL taking a JSON POST. What ran, where, by whom, the outcome, the run's link. A receiver that fails or hangs is a warning, never a failure.",
+        required: false,
+        default: '',
+      },
+      'notify-on': {
+        description:
+          '`failure` (a failure, an automatic rollback, a cancellation), `always` (every end, and the start) or `never`.',
+        required: false,
+        default: 'failure',
+      },
+      'notify-timeout': {
+        description: 'How long the receiver of `notify-url` may take to answer before a warning says so.',
+        required: false,
+        default: '10s',
+      },
+      'audit-file': {
+        description:
+          "The audit trail on each host: one JSON line per change (time, actor, run, operation, inputs that are not secrets, outcome, release before and after, a secret's fingerprint). Empty: `<app-dir>/.runbook/audit.log` when app-dir is given, else `.runbook/audit.log` in the SSH user's home.",
+        required: false,
+        default: '',
+      },
+      'audit-max-bytes': {
+        description:
+          'The audit file is moved to `<file>.1` (one generation kept) before a line would take it past this size.',
+        required: false,
+        default: '1MiB',
+      },
+      severity: {
+        description:
+          'The severity action-diagnose judged (P0–P3), when this run answers an incident: told in the notification.',
+        required: false,
+        default: '',
+      },
     },
     outputs: {
       operation: 'The operation run.',
@@ -2060,6 +2287,46 @@ export const ACTION_SPECS = {
         description: 'Follow 3xx redirects (up to 5) instead of judging the redirect itself.',
         required: false,
         default: 'false',
+      },
+      'notify-url': {
+        description:
+          "Where to tell people (a secret): a Slack incoming webhook (`https://hooks.slack.com/services/…`, sent in Slack's block format) or any URL taking a JSON POST. What ran, where, by whom, the outcome, the run's link. A receiver that fails or hangs is a warning, never a failure.",
+        required: false,
+        default: '',
+      },
+      'notify-on': {
+        description:
+          '`failure` (a failure, an automatic rollback, a cancellation), `always` (every end, and the start) or `never`.',
+        required: false,
+        default: 'failure',
+      },
+      'notify-timeout': {
+        description: 'How long the receiver of `notify-url` may take to answer before a warning says so.',
+        required: false,
+        default: '10s',
+      },
+      'audit-file': {
+        description:
+          "The audit trail on each host: one JSON line per change (time, actor, run, operation, inputs that are not secrets, outcome, release before and after, a secret's fingerprint). Empty: `<app-dir>/.runbook/audit.log` when app-dir is given, else `.runbook/audit.log` in the SSH user's home.",
+        required: false,
+        default: '',
+      },
+      'audit-max-bytes': {
+        description:
+          'The audit file is moved to `<file>.1` (one generation kept) before a line would take it past this size.',
+        required: false,
+        default: '1MiB',
+      },
+      severity: {
+        description:
+          'The severity action-diagnose judged (P0–P3), when this run answers an incident: told in the notification.',
+        required: false,
+        default: '',
+      },
+      environment: {
+        description: 'The environment (e.g. `production`), named in the notification and the audit line.',
+        required: false,
+        default: '',
       },
     },
     outputs: {
@@ -2465,6 +2732,46 @@ export const ACTION_SPECS = {
           'When the connection to a host is lost after it switched, keep trying to reach it this long to switch it back (rides out an sshd restart or a network blip).',
         required: false,
         default: '2m',
+      },
+      'notify-url': {
+        description:
+          "Where to tell people (a secret): a Slack incoming webhook (`https://hooks.slack.com/services/…`, sent in Slack's block format) or any URL taking a JSON POST. What ran, where, by whom, the outcome, the run's link. A receiver that fails or hangs is a warning, never a failure.",
+        required: false,
+        default: '',
+      },
+      'notify-on': {
+        description:
+          '`failure` (a failure, an automatic rollback, a cancellation), `always` (every end, and the start) or `never`.',
+        required: false,
+        default: 'failure',
+      },
+      'notify-timeout': {
+        description: 'How long the receiver of `notify-url` may take to answer before a warning says so.',
+        required: false,
+        default: '10s',
+      },
+      'audit-file': {
+        description:
+          "The audit trail on each host: one JSON line per change (time, actor, run, operation, inputs that are not secrets, outcome, release before and after, a secret's fingerprint). Empty: `<app-dir>/.runbook/audit.log` when app-dir is given, else `.runbook/audit.log` in the SSH user's home.",
+        required: false,
+        default: '',
+      },
+      'audit-max-bytes': {
+        description:
+          'The audit file is moved to `<file>.1` (one generation kept) before a line would take it past this size.',
+        required: false,
+        default: '1MiB',
+      },
+      severity: {
+        description:
+          'The severity action-diagnose judged (P0–P3), when this run answers an incident: told in the notification.',
+        required: false,
+        default: '',
+      },
+      environment: {
+        description: 'The environment (e.g. `production`), named in the notification and the audit line.',
+        required: false,
+        default: '',
       },
     },
     outputs: {

@@ -16,7 +16,24 @@ import { runSecretMode } from '../shared/src/secrets/modes.js';
 import { runDiagnose } from '../shared/src/diagnose/entry.js';
 import { OPERATIONS, runOps } from '../shared/src/ops/entry.js';
 import { runWorkflowIncident } from '../shared/src/incident/from-workflow.js';
-import type { ACTION_SPECS } from './action-specs.js';
+import { ACTION_SPECS } from './action-specs.js';
+
+const DIAGNOSE_INPUTS: Record<string, unknown> = ACTION_SPECS['action-diagnose'].inputs;
+const AUDIT_READS = new Set([
+  'hosts',
+  'app-dir',
+  'audit-file',
+  'since',
+  'ssh-key',
+  'ssh-key-passphrase',
+  'known-hosts',
+  'host-fingerprint',
+  'insecure-skip-host-key-check',
+  'proxy-host',
+  'connect-timeout',
+  'connect-attempts',
+  'command-timeout',
+]);
 
 export interface RunDeps {
   log: Log;
@@ -91,7 +108,7 @@ export const COMMANDS: CommandSpec[] = [
     summary: 'back up PostgreSQL, verified, into ./db-backups unless --path says',
     fixed: { mode: 'backup' },
     terminal: { path: 'db-backups' },
-    run: (inputs, _context, deps) => runBackupMode(inputs, deps),
+    run: (inputs, context, deps) => runBackupMode(inputs, context, deps),
   },
   {
     name: 'verify',
@@ -99,7 +116,7 @@ export const COMMANDS: CommandSpec[] = [
     summary: 'check a backup: --backup FILE --level checksum|list|read|restore',
     fixed: { mode: 'verify' },
     terminal: { path: 'db-backups' },
-    run: (inputs, _context, deps) => runBackupMode(inputs, deps),
+    run: (inputs, context, deps) => runBackupMode(inputs, context, deps),
   },
   {
     name: 'restore',
@@ -107,7 +124,7 @@ export const COMMANDS: CommandSpec[] = [
     summary: 'the Data Recovery: --backup FILE --confirm <database>, a safety backup first',
     fixed: { mode: 'restore' },
     terminal: { path: 'db-backups' },
-    run: (inputs, _context, deps) => runBackupMode(inputs, deps),
+    run: (inputs, context, deps) => runBackupMode(inputs, context, deps),
   },
   {
     name: 'migrate',
@@ -152,6 +169,15 @@ export const COMMANDS: CommandSpec[] = [
       'bundle-dir',
       'fail-on',
     ],
+    run: (inputs, _context, deps) => runDiagnose(inputs, deps),
+  },
+  {
+    name: 'audit',
+    action: 'action-diagnose',
+    summary: "every host's audit trail, newest first: who changed what, when, how it ended (--since 24h)",
+    fixed: { mode: 'audit' },
+    // Only the hosts, how to reach them and where the file is are read.
+    hide: Object.keys(DIAGNOSE_INPUTS).filter((name) => !AUDIT_READS.has(name)),
     run: (inputs, _context, deps) => runDiagnose(inputs, deps),
   },
   {

@@ -26,7 +26,14 @@ export interface InputSource {
 type Range = { min?: number; max?: number };
 
 export class Inputs {
+  private readonly secretListeners: ((secret: string) => void)[] = [];
+
   constructor(private readonly source: InputSource) {}
+
+  /** Calls `listener` with every secret read or masked from now on: a core's own redactor. */
+  onSecret(listener: (secret: string) => void): void {
+    this.secretListeners.push(listener);
+  }
 
   /** Raw text of an input, trimmed; '' when not given. */
   raw(name: string): string {
@@ -35,6 +42,7 @@ export class Inputs {
 
   mask(secret: string): void {
     this.source.mask(secret);
+    for (const listener of this.secretListeners) listener(secret);
   }
 
   string(name: string, options: { required: true }): string;
@@ -58,7 +66,7 @@ export class Inputs {
         throw new ConfigurationError(name, 'is required but was not given (is the secret set?).');
       return undefined;
     }
-    this.source.mask(value);
+    this.mask(value);
     this.source.secretRead?.(name);
     return value;
   }

@@ -243,7 +243,8 @@ export async function diagnose(options: DiagnoseOptions, deps: { log: Log }): Pr
     slowMs: options.slowMs,
     diskWarnPercent: options.diskWarnPercent,
   };
-  const findings = judge(observations).map((f) => ({ ...f, why: clean(f.why) }));
+  const judgedAt = new Date().toISOString();
+  const findings = judge(observations).map((f) => ({ ...f, why: clean(f.why), at: judgedAt }));
   const report: DiagnoseReport = {
     severity: overallSeverity(findings),
     findings,

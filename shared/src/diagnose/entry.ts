@@ -8,6 +8,7 @@ import { readDiagnoseOptions } from './inputs.js';
 import { diagnoseSummary } from './summary.js';
 import { readStatus } from '../status/status.js';
 import { readStatusOptions } from '../status/inputs.js';
+import { readTrail, readTrailOptions, runAuditMode, trailMarkdown } from '../audit/trail.js';
 
 const LEVELS = ['P0', 'P1', 'P2', 'P3'] as const;
 
@@ -15,9 +16,21 @@ export async function runDiagnose(
   inputs: Inputs,
   deps: { log: Log; env?: NodeJS.ProcessEnv },
 ): Promise<ModeResult> {
-  // `mode: status` reads what is live and judges nothing (runbook status).
-  if (inputs.choice('mode', ['diagnose', 'status'] as const, 'diagnose') === 'status')
-    return readStatus(readStatusOptions(inputs), deps);
+  const mode = inputs.choice('mode', ['diagnose', 'status', 'audit'] as const, 'diagnose');
+  // `mode: audit` reads the hosts' audit trail (runbook audit).
+  if (mode === 'audit') return runAuditMode(inputs, deps);
+  // `mode: status` reads what is live and judges nothing (runbook status), with the last day's changes.
+  if (mode === 'status') {
+    const status = await readStatus(readStatusOptions(inputs), deps);
+    const trail = await readTrail(readTrailOptions(inputs), deps);
+    return {
+      ...status,
+      outputs: { ...status.outputs, audit: JSON.stringify(trail.events) },
+      summary: `${status.summary}
+
+${trailMarkdown(trail, 'Changes in the last ' + (inputs.raw('since') || '24h') + ', newest first')}`,
+    };
+  }
   const options = readDiagnoseOptions(inputs, deps.env);
   const failOn = inputs.choice('fail-on', ['never', 'p0', 'p1', 'p2', 'p3'] as const, 'never').toUpperCase();
   const report = await diagnose(options, deps);

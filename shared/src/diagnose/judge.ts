@@ -20,6 +20,8 @@ export interface Finding {
   check: string;
   why: string;
   next: string;
+  /** When diagnose judged it (ISO): the incident report's Timeline places it. */
+  at?: string;
 }
 
 export interface HostObservation {

@@ -11,6 +11,9 @@ import { verifyHealth } from '../health/verify.js';
 import type { Log } from '../log.js';
 import type { RunContext } from '../result.js';
 import { incidentDir, incidentMarkdown, writeIncident, type Incident } from './report.js';
+import { readAuditFile } from '../audit/inputs.js';
+import { describeEvent, readTrail } from '../audit/trail.js';
+import { readHosts, readSshOptions } from '../ssh/inputs.js';
 
 const OUTCOMES = ['success', 'failure', 'cancelled'] as const;
 const SEVERITY = /^(P[0-3])\b/;
@@ -18,6 +21,26 @@ const SEVERITY = /^(P[0-3])\b/;
 export interface WorkflowIncidentResult {
   outputs: Record<string, string | boolean | undefined>;
   summary: string;
+}
+
+/** The findings that say when diagnose judged them, as Timeline events. */
+function findingEvents(raw: string): { at: string; event: string; detail: string }[] {
+  try {
+    const parsed = JSON.parse(raw) as Record<string, unknown>[];
+    return parsed.flatMap((f) =>
+      typeof f?.at === 'string' && !Number.isNaN(Date.parse(f.at))
+        ? [
+            {
+              at: f.at,
+              event: `diagnosed ${String(f.severity)} at ${String(f.where)}`,
+              detail: `${String(f.check)}: ${String(f.why)}`,
+            },
+          ]
+        : [],
+    );
+  } catch {
+    return [];
+  }
 }
 
 /** action-diagnose's `findings` output: a JSON list of {severity, where, check, why, next}. */
@@ -82,6 +105,23 @@ export async function runWorkflowIncident(
   const severity =
     inputs.string('severity') ?? findings.map((f) => SEVERITY.exec(f)?.[1]).find((s) => s !== undefined);
   const endedAt = now().toISOString();
+  const lookbackMs = inputs.duration('timeline-lookback', 3_600_000, { min: 0 });
+  const hosts = inputs.list('hosts').length ? readHosts(inputs) : [];
+  // The hosts' audit trail of the incident window: what changed before it (the likely cause) and during it.
+  const trail = hosts.length
+    ? await readTrail(
+        {
+          hosts,
+          ssh: readSshOptions(inputs),
+          file: readAuditFile(inputs),
+          sinceMs: Date.parse(startedAt) - lookbackMs,
+          untilMs: Date.parse(endedAt) + 1000,
+        },
+        deps,
+      )
+    : undefined;
+  for (const u of trail?.unread ?? [])
+    deps.log.warn(`${u.host}: its audit trail is not in the Timeline (${u.error})`);
 
   let recoveredAt: string | undefined;
   let health = 'not checked (no health-url)';
@@ -110,6 +150,14 @@ export async function runWorkflowIncident(
     ],
     mitigation: `${operation} (${outcome})`,
     ...(recoveredAt ? { recoveredAt } : {}),
+    events: [
+      ...(trail?.events ?? []).map((e) => ({
+        at: e.at,
+        event: `${e.host}: ${e.operation} ${e.outcome}`,
+        detail: describeEvent(e),
+      })),
+      ...findingEvents(inputs.raw('findings')),
+    ],
     ...(context.holder.actor ? { actor: context.holder.actor } : {}),
     ...(context.holder.runUrl ? { runUrl: context.holder.runUrl } : {}),
   };

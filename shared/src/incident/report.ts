@@ -35,6 +35,8 @@ export interface Incident {
   recoveredAt?: string;
   actor?: string;
   runUrl?: string;
+  /** Other events of the incident window: the hosts' audit trail, diagnose's findings, with their times. */
+  events?: { at: string; event: string; detail: string }[];
 }
 
 /** The template's six sections, in order: the tests hold every report to them. */
@@ -65,6 +67,7 @@ export function incidentMarkdown(incident: Incident): string {
       [s.endedAt, `${s.name}: ${s.outcome}`, s.detail ?? ''],
     ]),
     ...(incident.recoveredAt ? [[incident.recoveredAt, 'recovered', 'proven healthy']] : []),
+    ...(incident.events ?? []).map((e) => [e.at, e.event, e.detail]),
   ].sort((a, b) => (a[0] ?? '').localeCompare(b[0] ?? ''));
   return [
     `# Incident ${day}: ${incident.title}`,
@@ -91,7 +94,9 @@ export function incidentMarkdown(incident: Incident): string {
     '',
     '## Timeline',
     '',
-    'UTC, from the run; add what people did and when.',
+    incident.events?.length
+      ? "UTC, from the run and the hosts' audit trail; add what people did and when."
+      : 'UTC, from the run; add what people did and when.',
     '',
     markdownTable(['Time (UTC)', 'Event', 'Detail'], timeline),
     '',

@@ -8,12 +8,47 @@ import { ConfigurationError } from '../errors.js';
 import type { ModeResult, RunContext } from '../result.js';
 import { parseAppName } from '../releases/layout.js';
 import type { OpsDeps } from './operation.js';
-import { checkConfirmed } from './ops.js';
+import { checkConfirmed, parseSettings } from './ops.js';
+import { recordRun, type RecordSpec } from '../audit/record.js';
 import { OPERATIONS, needsConfirm, operationNamed } from './operations/table.js';
 
 export { OPERATIONS } from './operations/table.js';
 
-export async function runOps(inputs: Inputs, context: RunContext, deps: OpsDeps): Promise<ModeResult> {
+/** Every mutating operation of the table leaves an audit line; its start and end are told (incident). */
+const OPS_RECORD: RecordSpec = {
+  operation: (inputs) => `ops ${inputs.raw('operation')}`,
+  mutates: (inputs) => {
+    const op = operationNamed(inputs.raw('operation'));
+    if (!op || inputs.boolean('dry-run', false)) return false;
+    return typeof op.mutates === 'boolean' ? op.mutates : inputs.boolean(op.mutates.input, false);
+  },
+  where: { hosts: true },
+  // set-env's `settings` hold values: only their names are recorded (see settingNames).
+  auditInputs: ['operation', 'log-kind', 'renew', 'logrotate-set', 'redis-db', 'traffic'],
+  announceStart: true,
+  facts: (_result, inputs) => {
+    if (inputs.raw('operation') !== 'set-env') return {};
+    try {
+      return {
+        inputs: {
+          settings: parseSettings('settings', inputs.raw('settings'), true)
+            .map((s) => s.key)
+            .join(','),
+        },
+      };
+    } catch {
+      return {};
+    }
+  },
+};
+
+export function runOps(inputs: Inputs, context: RunContext, deps: OpsDeps): Promise<ModeResult> {
+  return recordRun(inputs, context, OPS_RECORD, deps, (recorded, log) =>
+    opsUnrecorded(recorded, context, { ...deps, log }),
+  );
+}
+
+async function opsUnrecorded(inputs: Inputs, context: RunContext, deps: OpsDeps): Promise<ModeResult> {
   const name = parseChoice('operation', inputs.string('operation', { required: true }), OPERATIONS);
   const operation = operationNamed(name);
   if (!operation) throw new ConfigurationError('operation', `${name} is not an operation.`);

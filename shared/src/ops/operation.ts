@@ -40,6 +40,8 @@ export interface Operation {
    * what the refusal calls it.
    */
   destructive: boolean | DestructiveWith;
+  /** Changes something on a host (an audit line is written), or only with this boolean input. */
+  mutates: boolean | { input: string };
   /** What it does, in one line: the action's docs and the CLI help. */
   summary: string;
   run(inputs: Inputs, context: RunContext, deps: OpsDeps, call: OpsCall): Promise<ModeResult>;

@@ -11,16 +11,32 @@ import { restore } from './restore.js';
 import { backupSummary, restoreSummary, verifySummary } from './summary.js';
 import { verifyMode } from './verify-mode.js';
 
-import type { ModeResult } from '../result.js';
+import type { ModeResult, RunContext } from '../result.js';
+import { recordRun, type RecordSpec } from '../audit/record.js';
 
 function failureText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-export async function runBackupMode(
-  inputs: Inputs,
-  deps: { log: Log; signal?: AbortSignal },
-): Promise<ModeResult> {
+/** A restore leaves an audit line on the database droplet (`ssh-host`) when it is reached through one. */
+const RESTORE_RECORD: RecordSpec = {
+  operation: () => 'restore',
+  mutates: (inputs) => inputs.raw('mode') === 'restore' && !inputs.boolean('dry-run', false),
+  where: { sshHostInput: 'ssh-host' },
+  auditInputs: ['mode', 'backup', 'from-host', 'allow-other-database', 'safety-backup'],
+  announceStart: true,
+};
+
+type BackupDeps = { log: Log; signal?: AbortSignal };
+
+export function runBackupMode(inputs: Inputs, context: RunContext, deps: BackupDeps): Promise<ModeResult> {
+  // Only a restore changes a database: a backup or a verify is told when it fails, and audited nowhere.
+  return recordRun(inputs, context, RESTORE_RECORD, deps, (recorded, log) =>
+    backupModeUnrecorded(recorded, { ...deps, log }),
+  );
+}
+
+async function backupModeUnrecorded(inputs: Inputs, deps: BackupDeps): Promise<ModeResult> {
   const mode = readMode(inputs);
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);

@@ -8,8 +8,24 @@ import { readRollbackOptions } from './inputs.js';
 import { rollback } from './rollback.js';
 import type { RunDeps } from './run.js';
 import { releaseSummaryMarkdown } from './summary.js';
+import { recordRun, type RecordSpec } from '../audit/record.js';
 
-export async function runRollback(inputs: Inputs, context: RunContext, deps: RunDeps): Promise<RunResult> {
+const ROLLBACK_RECORD: RecordSpec = {
+  operation: (inputs) =>
+    inputs.boolean('rollback-migrations', false) ? 'rollback with its migrations' : 'rollback',
+  mutates: (inputs) => !inputs.boolean('dry-run', false),
+  where: { hosts: true },
+  auditInputs: ['release', 'rollback-migrations', 'traffic', 'max-parallel', 'canary'],
+  announceStart: true,
+};
+
+export function runRollback(inputs: Inputs, context: RunContext, deps: RunDeps): Promise<RunResult> {
+  return recordRun(inputs, context, ROLLBACK_RECORD, deps, (recorded, log) =>
+    rollbackUnrecorded(recorded, context, { ...deps, log }),
+  );
+}
+
+async function rollbackUnrecorded(inputs: Inputs, context: RunContext, deps: RunDeps): Promise<RunResult> {
   const options = readRollbackOptions(inputs, context, deps.workspace);
   const report = await rollback(options, deps);
   return {

@@ -13,6 +13,17 @@ import { readDeployOptions, readJoinOptions } from './inputs.js';
 import { join } from './join.js';
 import type { RunContext } from '../result.js';
 import { releaseSummaryMarkdown } from './summary.js';
+import { recordRun, type RecordSpec } from '../audit/record.js';
+
+const notDryRun = (inputs: Inputs) => !inputs.boolean('dry-run', false);
+
+/** A deploy's audit line: what was deployed, how; a join's: which host joined. */
+const DEPLOY_RECORD: RecordSpec = {
+  operation: (inputs) => (inputs.string('join') ? 'join' : 'deploy'),
+  mutates: notDryRun,
+  where: { hosts: true },
+  auditInputs: ['sha', 'join', 'traffic', 'max-parallel', 'canary', 'migrations'],
+};
 
 export interface RunDeps {
   log: Log;
@@ -22,8 +33,15 @@ export interface RunDeps {
   workspace?: string;
 }
 
-export async function runDeploy(inputs: Inputs, context: RunContext, deps: RunDeps): Promise<RunResult> {
-  if (inputs.string('join')) return runJoin(inputs, context, deps);
+export function runDeploy(inputs: Inputs, context: RunContext, deps: RunDeps): Promise<RunResult> {
+  return recordRun(inputs, context, DEPLOY_RECORD, deps, (recorded, log) =>
+    recorded.string('join')
+      ? joinUnrecorded(recorded, context, { ...deps, log })
+      : deployUnrecorded(recorded, context, { ...deps, log }),
+  );
+}
+
+async function deployUnrecorded(inputs: Inputs, context: RunContext, deps: RunDeps): Promise<RunResult> {
   const options = readDeployOptions(inputs, context);
   const wantsIncident = inputs.boolean('incident-report', false);
   const report = await deploy(options, deps);
@@ -63,7 +81,13 @@ export async function runDeploy(inputs: Inputs, context: RunContext, deps: RunDe
 }
 
 /** action-deploy with `join` (and `runbook join`): a new host gets the fleet's live release. */
-export async function runJoin(inputs: Inputs, context: RunContext, deps: RunDeps): Promise<RunResult> {
+export function runJoin(inputs: Inputs, context: RunContext, deps: RunDeps): Promise<RunResult> {
+  return recordRun(inputs, context, DEPLOY_RECORD, deps, (recorded, log) =>
+    joinUnrecorded(recorded, context, { ...deps, log }),
+  );
+}
+
+async function joinUnrecorded(inputs: Inputs, context: RunContext, deps: RunDeps): Promise<RunResult> {
   const options = readJoinOptions(inputs, context);
   const report = await join(options, deps);
   const ready = report.ready

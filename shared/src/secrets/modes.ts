@@ -7,11 +7,34 @@ import { auditSecrets } from './audit.js';
 import { readAuditOptions, readRotateOptions, readSecretMode, readSecretTarget } from './inputs.js';
 import { retirePrevious, rotateSecret, type RotationReport } from './rotate.js';
 import { auditSummary, rotationSummary } from './summary.js';
+import { recordRun, type RecordSpec } from '../audit/record.js';
 
-export async function runSecretMode(
+/** A rotation's audit line carries the new value's fingerprint, never the value. */
+const SECRET_RECORD: RecordSpec = {
+  operation: (inputs) => `${inputs.raw('mode') || 'rotate'} ${inputs.raw('name')}`.trim(),
+  mutates: (inputs) => inputs.raw('mode') !== 'audit' && !inputs.boolean('dry-run', false),
+  where: { hosts: true },
+  auditInputs: ['mode', 'name', 'grace', 'generate', 'github-scope', 'github-secret-name'],
+  announceStart: true,
+  facts: (result, inputs) => {
+    const fingerprint = result.outputs.fingerprint;
+    const name = inputs.raw('name');
+    return typeof fingerprint === 'string' && fingerprint && name ? { secret: { name, fingerprint } } : {};
+  },
+};
+
+type SecretDeps = { log: Log; signal?: AbortSignal; env?: NodeJS.ProcessEnv };
+
+export function runSecretMode(inputs: Inputs, context: RunContext, deps: SecretDeps): Promise<ModeResult> {
+  return recordRun(inputs, context, SECRET_RECORD, deps, (recorded, log) =>
+    secretModeUnrecorded(recorded, context, { ...deps, log }),
+  );
+}
+
+async function secretModeUnrecorded(
   inputs: Inputs,
   context: RunContext,
-  deps: { log: Log; signal?: AbortSignal; env?: NodeJS.ProcessEnv },
+  deps: SecretDeps,
 ): Promise<ModeResult> {
   const mode = readSecretMode(inputs);
   if (mode === 'audit') {

@@ -8,6 +8,7 @@ export const certificatesOperation: Operation = {
   name: 'certificates',
   // Renewing changes the hosts (certbot, an nginx reload); reading what certbot knows does not.
   destructive: { input: 'renew', as: 'certificate renewal' },
+  mutates: { input: 'renew' },
   summary: 'what certbot knows, days left; `renew: true` renews, tests and reloads nginx',
   async run(inputs, _context, deps, { name, dryRun }) {
     const renew = inputs.boolean('renew', false);

@@ -7,6 +7,7 @@ import type { Operation } from '../operation.js';
 export const flushCacheOperation: Operation = {
   name: 'flush-cache',
   destructive: true,
+  mutates: true,
   summary: 'Redis FLUSHDB of one database, after counting its keys',
   async run(inputs, _context, deps, { name, dryRun }) {
     const redisRaw = inputs.secret('redis-url');

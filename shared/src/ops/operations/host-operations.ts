@@ -35,6 +35,7 @@ function hostOperation(
   return {
     name,
     destructive,
+    mutates: true,
     summary,
     async run(inputs, context, deps, call) {
       const target = readTarget(inputs, context);

@@ -7,6 +7,7 @@ import type { Operation } from '../operation.js';
 export const logrotateOperation: Operation = {
   name: 'logrotate',
   destructive: false,
+  mutates: { input: 'logrotate-set' },
   summary: 'pm2-logrotate settings checked, set when asked, rotated logs beyond retain reported',
   async run(inputs, _context, deps, { name, dryRun }) {
     const hosts = await checkLogrotate(

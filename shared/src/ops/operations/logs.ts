@@ -10,6 +10,7 @@ import type { Operation } from '../operation.js';
 export const logsOperation: Operation = {
   name: 'logs',
   destructive: false,
+  mutates: false,
   summary: 'last lines / time window / pattern of the pm2 logs, with counts, redacted, as files',
   async run(inputs, _context, deps, { name, secrets }) {
     const appDirRaw = inputs.string('app-dir');

@@ -57,6 +57,7 @@ function maintenanceOperation(
   return {
     name,
     destructive,
+    mutates: true,
     summary,
     async run(inputs, _context, deps, { dryRun }) {
       const report = await act(readMaintenance(inputs, dryRun), deps.log);

@@ -35,6 +35,7 @@ function readTrafficSetup(inputs: Inputs, dryRun: boolean): TrafficSetupOptions 
 export const trafficSetupOperation: Operation = {
   name: 'traffic-setup',
   destructive: false,
+  mutates: true,
   summary:
     "for `traffic: nginx`: the upstream file written for the app serving now, the site's proxy_pass pointed at it, `nginx -t`, reload",
   async run(inputs, _context, deps, { dryRun }) {

@@ -10,6 +10,7 @@ import { maintain } from '../maintenance/maintain.js';
 import { TASKS, type Task } from '../maintenance/tasks.js';
 import type { ModeResult, RunContext } from '../../result.js';
 import { readMigrationSource } from './inputs.js';
+import { recordRun, type RecordSpec } from '../../audit/record.js';
 import { migrate, type MigrateMode, type MigrateReport } from './migrate.js';
 import { parseLockLimits, rehearse, type RehearsalOptions, type RehearsalReport } from './rehearse.js';
 import type { Timeouts } from './run.js';
@@ -166,10 +167,33 @@ function lintSummary(lint: LintReport): string {
   ].join('\n\n');
 }
 
-export async function runMigrateMode(
+/** A migration or its rollback leaves an audit line on the database droplet (`ssh-host`) when reached through one. */
+const MIGRATE_RECORD: RecordSpec = {
+  operation: (inputs) => `migrate ${inputs.raw('mode') || 'migrate'}`,
+  mutates: (inputs, result) =>
+    !inputs.boolean('dry-run', false) &&
+    ['migrate', 'rollback', 'baseline', 'maintenance'].includes(inputs.raw('mode') || 'migrate') &&
+    !(result.outputs.applied === '[]' && !result.failure),
+  where: { sshHostInput: 'ssh-host' },
+  auditInputs: ['mode', 'migrations-dir', 'steps', 'tasks', 'baseline', 'terminate'],
+  facts: (result) =>
+    typeof result.outputs.applied === 'string' && result.outputs.applied !== '[]'
+      ? { inputs: { applied: result.outputs.applied } }
+      : {},
+};
+
+type MigrateDeps = { log: Log; signal?: AbortSignal; workspace?: string };
+
+export function runMigrateMode(inputs: Inputs, context: RunContext, deps: MigrateDeps): Promise<ModeResult> {
+  return recordRun(inputs, context, MIGRATE_RECORD, deps, (recorded, log) =>
+    migrateModeUnrecorded(recorded, context, { ...deps, log }),
+  );
+}
+
+async function migrateModeUnrecorded(
   inputs: Inputs,
   context: RunContext,
-  deps: { log: Log; signal?: AbortSignal; workspace?: string },
+  deps: MigrateDeps,
 ): Promise<ModeResult> {
   const mode = inputs.choice('mode', MODES, 'migrate');
   const access = readAccess(inputs);
