@@ -934,6 +934,30 @@ export const ACTION_SPECS = {
         required: false,
         default: '1MiB',
       },
+      'github-token': {
+        description:
+          "A token with `deployments: write` (the workflow's GITHUB_TOKEN will do): GitHub's deployments of the environment are kept true — a deployment of the sha (its hosts in the payload, the health URLs site, the runs log), `in_progress` then `success` or `failure`. Empty: GitHub's record is left alone.",
+        required: false,
+        default: '',
+      },
+      'github-repository': {
+        description:
+          'The repository whose deployments are kept, `owner/name`. Empty: GITHUB_REPOSITORY (the repository running the workflow).',
+        required: false,
+        default: '',
+      },
+      'github-api-url': {
+        description:
+          "GitHub's REST API root. Empty: GITHUB_API_URL (GitHub Enterprise Server: `https://HOST/api/v3`).",
+        required: false,
+        default: '',
+      },
+      'github-timeout': {
+        description:
+          'How long one GitHub request may take; a refusal or a timeout is a warning, never a failure of the operation.',
+        required: false,
+        default: '15s',
+      },
     },
     outputs: {
       'incident-report': 'The path of the incident report written, when one was.',
@@ -2327,6 +2351,30 @@ export const ACTION_SPECS = {
         description: 'The environment (e.g. `production`), named in the notification and the audit line.',
         required: false,
         default: '',
+      },
+      'github-token': {
+        description:
+          "A token with `deployments: write` (the workflow's GITHUB_TOKEN will do): GitHub's deployments of the environment are kept true — the deployment of the release returned to becomes the active one again (`success`), the one left `inactive`, each saying so. Empty: GitHub's record is left alone.",
+        required: false,
+        default: '',
+      },
+      'github-repository': {
+        description:
+          'The repository whose deployments are kept, `owner/name`. Empty: GITHUB_REPOSITORY (the repository running the workflow).',
+        required: false,
+        default: '',
+      },
+      'github-api-url': {
+        description:
+          "GitHub's REST API root. Empty: GITHUB_API_URL (GitHub Enterprise Server: `https://HOST/api/v3`).",
+        required: false,
+        default: '',
+      },
+      'github-timeout': {
+        description:
+          'How long one GitHub request may take; a refusal or a timeout is a warning, never a failure of the operation.',
+        required: false,
+        default: '15s',
       },
     },
     outputs: {

@@ -25,6 +25,7 @@ import {
   type DeployHost,
 } from '../sandbox/deploy-host.js';
 import { FakeGithub, scopePath } from '../sandbox/fake-github.js';
+import { WebhookReceiver } from '../sandbox/webhook-receiver.js';
 import { startHostNginx } from '../sandbox/nginx.js';
 import { ensureSystemPackages } from '../sandbox/system.js';
 import { drillReport, failed, type ScenarioRecord } from './drill-report.js';
@@ -39,7 +40,7 @@ import { stringify } from 'yaml';
 import { repoRoot } from '../sandbox/action-runner.js';
 import { runnerNode } from '../sandbox/runner-node.js';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 
 interface Step {
@@ -53,6 +54,14 @@ const startedAt = new Date().toISOString();
 const since = () => `${((performance.now() - started) / 1000).toFixed(2)} s`;
 // Two scenarios run at once (see the end): each line names the scenario it belongs to.
 const inScenario = new AsyncLocalStorage<ScenarioRecord>();
+/** Who the drill's incident steps run as: the audit lines and notifications name them. */
+const DRILL_RUN = {
+  GITHUB_ACTOR: 'drill-on-call',
+  GITHUB_WORKFLOW: 'incident',
+  GITHUB_SERVER_URL: 'https://github.com',
+  GITHUB_REPOSITORY: 'bunty/api',
+  GITHUB_RUN_ID: '2300',
+};
 const say = (line: string) => {
   const name = inScenario.getStore()?.name;
   console.log(`[${since().padStart(8)}] ${name ? `${name.padEnd(26)} ` : ''}${line}`);
@@ -628,24 +637,74 @@ await scenario(
         `an outage (the app stopped on ${a.host}) diagnosed as ${diagnosed.outputs.severity} in ${diagnosed.durationMs} ms, ${findings.length} finding(s), nothing changed:`,
       );
       for (const f of findings) say(`       ${f.severity} ${f.where} ${f.check}: ${f.why.slice(0, 130)}`);
-      await a.droplet.pm2.command(['start', 'bunty-backend']);
+      // Communicate and mitigate (issue 23): the incident workflow's restart on both hosts, its start and
+      // end told to the team's webhook (a local receiver, in Slack's block format), an audit line on each.
+      const receiver = await WebhookReceiver.start();
+      try {
+        const hook = receiver.url('/services/T0DRILL/B0DRILL/drill');
+        const restarted = await runActionBundle(
+          'action-ops',
+          {
+            ...rotateBase,
+            operation: 'restart',
+            confirm: 'bunty-backend',
+            'notify-url': hook,
+            'notify-on': 'always',
+            severity: diagnosed.outputs.severity ?? '',
+          },
+          { secrets: [...secrets, newKey, hook], env: DRILL_RUN },
+        );
+        const told = receiver.messages.map((m) => String(m.json?.text ?? ''));
+        check(
+          restarted.exitCode === 0 && told.length === 2 && receiver.violations.length === 0,
+          `ops restart on both hosts in ${restarted.durationMs} ms; the team's webhook got ${told.length} Slack messages:`,
+        );
+        for (const text of told) say(`       ${text}`);
+      } finally {
+        await receiver.stop();
+      }
+      const auditOf = (h: DeployHost) =>
+        readFileSync(h.droplet.realPath(`${h.appDir}/.runbook/audit.log`), 'utf8')
+          .trim()
+          .split('\n');
+      const audits = rotationHosts.map(auditOf);
+      check(
+        audits.every((lines) => lines.length >= 4 && /"operation":"ops restart"/.test(lines.at(-1) ?? '')),
+        `audit lines on both hosts (<app-dir>/.runbook/audit.log): ${audits.map((l) => l.length).join(' and ')}; the last of each:`,
+      );
+      for (const lines of audits) say(`       ${lines.at(-1)?.slice(0, 400)}`);
       // The incident workflow's last step (issue 11): the post-mortem template from the run, the
-      // diagnosis's findings in it, recovery proven at the health URL.
-      const report = await runActionBundle('action-incident-report', {
-        title: 'bunty-backend down on one host (drill)',
-        outcome: 'success',
-        operation: 'restart',
-        'started-at': outageAt,
-        findings: diagnosed.outputs.findings ?? '',
-        'health-url': a.healthUrl,
-      });
+      // diagnosis's findings in it, recovery proven at the health URL, and (issue 23) a Timeline from
+      // both hosts' audit trails.
+      const report = await runActionBundle(
+        'action-incident-report',
+        {
+          title: 'bunty-backend down on one host (drill)',
+          outcome: 'success',
+          operation: 'restart',
+          'started-at': outageAt,
+          findings: diagnosed.outputs.findings ?? '',
+          'health-url': a.healthUrl,
+          hosts: rotateBase.hosts as string,
+          'ssh-key': rotateBase['ssh-key'] as string,
+          'known-hosts': rotateBase['known-hosts'] as string,
+          'app-dir': a.appDir,
+        },
+        { secrets: [...secrets, newKey], env: DRILL_RUN },
+      );
       const written = report.runnerFiles[report.outputs.path ?? ''] ?? '';
       const recoveredIn = /recovered in (\d+) s/.exec(written)?.[1];
       if (recoveredIn) recovered(Number(recoveredIn) * 1000);
+      const timeline = /## Timeline\n([\s\S]*?)\n## /.exec(written)?.[1] ?? '';
+      const rows = timeline.split('\n').filter((l) => l.startsWith('| 20'));
       check(
-        report.exitCode === 0 && report.outputs.recovered === 'true' && /^## Lessons Learned$/m.test(written),
-        `incident report ${basename(report.outputs.path ?? '')}: severity ${/\| Severity \| (\S+)/.exec(written)?.[1]}, ${findings.length} findings under Root Cause, ${/recovered in \d+ s/.exec(written)?.[0] ?? 'NOT recovered'} (proven at /health), in ${report.durationMs} ms`,
+        report.exitCode === 0 &&
+          report.outputs.recovered === 'true' &&
+          /^## Lessons Learned$/m.test(written) &&
+          rows.filter((r) => /ops restart succeeded/.test(r)).length === 2,
+        `incident report ${basename(report.outputs.path ?? '')}: severity ${/\| Severity \| (\S+)/.exec(written)?.[1]}, ${findings.length} findings under Root Cause, ${/recovered in \d+ s/.exec(written)?.[0] ?? 'NOT recovered'} (proven at /health), in ${report.durationMs} ms; its Timeline (${rows.length} rows, both hosts' audit trail):${report.exitCode !== 0 ? ` — exit ${report.exitCode}: ${firstLine(report.errors[0] ?? report.stderr.slice(-600))}` : ''}`,
       );
+      for (const row of rows) say(`       ${row.slice(0, 220)}`);
       // Emergency procedure: the maintenance page through nginx, on and off, each verified at the site.
       const nginx = await startHostNginx(a);
       try {

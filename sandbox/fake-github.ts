@@ -7,7 +7,8 @@
  * PUT is opened with libsodium itself, so the stored value is the value the action meant.
  * It can be told to answer 401, 403, 404, 422 or a (secondary) rate limit for the next requests.
  * It also keeps a repository's issues (list, create, comment, close) for the maintenance workflow's
- * issue tracking, its answers complete issue and comment objects as the description requires.
+ * issue tracking, and its deployments (list, create, statuses) for action-deploy and action-rollback,
+ * its answers complete issue, comment, deployment and status objects as the description requires.
  */
 import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -130,8 +131,20 @@ export interface FakeIssue {
   pullRequest?: boolean;
 }
 
+export interface FakeDeployment {
+  id: number;
+  sha: string;
+  ref: string;
+  environment: string;
+  payload: Json;
+  description: string | null;
+  statuses: { state: string; description: string; logUrl?: string; environmentUrl?: string }[];
+}
+
 export class FakeGithub {
   readonly requests: FakeRequest[] = [];
+  /** `repos/<owner>/<repo>` → its deployments, oldest first. */
+  readonly deployments = new Map<string, FakeDeployment[]>();
   /** `repos/<owner>/<repo>` → its issues. */
   readonly issues = new Map<string, FakeIssue[]>();
   readonly violations: string[] = [];
@@ -234,6 +247,49 @@ export class FakeGithub {
         req.headers.authorization !== `Bearer ${this.token}`
       )
         return answer(401, { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest' });
+      const deploymentPath = /^\/(repos\/[^/]+\/[^/]+)\/deployments(?:\/(\d+)\/statuses)?$/.exec(path);
+      if (deploymentPath) {
+        const [, repo = '', id] = deploymentPath;
+        const list = this.deployments.get(repo);
+        if (!list) return answer(404, { message: 'Not Found' });
+        const base = `https://api.github.com/${repo}`;
+        if (!id && method === 'GET') {
+          const env = url.searchParams.get('environment');
+          const shown = list.filter((d) => !env || d.environment === env).reverse();
+          return answer(
+            200,
+            shown.map((d) => deploymentObject(base, d)),
+            {},
+            match,
+          );
+        }
+        const sent = JSON.parse(body) as Record<string, Json>;
+        if (!id) {
+          const ref = String(sent.ref);
+          const deployment: FakeDeployment = {
+            id: 7000 + list.length + 1,
+            // A ref is resolved to its commit: a sha (full or short) stands for itself here.
+            sha: /^[0-9a-f]{40}$/.test(ref) ? ref : ref.padEnd(40, '0'),
+            ref,
+            environment: String(sent.environment ?? 'production'),
+            payload: sent.payload ?? {},
+            description: typeof sent.description === 'string' ? sent.description : null,
+            statuses: [],
+          };
+          list.push(deployment);
+          return answer(201, deploymentObject(base, deployment), {}, match);
+        }
+        const deployment = list.find((d) => d.id === Number(id));
+        if (!deployment) return answer(404, { message: 'Not Found' });
+        const status = {
+          state: String(sent.state),
+          description: String(sent.description ?? ''),
+          ...(typeof sent.log_url === 'string' ? { logUrl: sent.log_url } : {}),
+          ...(typeof sent.environment_url === 'string' ? { environmentUrl: sent.environment_url } : {}),
+        };
+        deployment.statuses.push(status);
+        return answer(201, statusObject(base, deployment, deployment.statuses.length), {}, match);
+      }
       const issuePath = /^\/(repos\/[^/]+\/[^/]+)\/issues(?:\/(\d+)(\/comments)?)?$/.exec(path);
       if (issuePath) {
         const [, repo = '', number, comments] = issuePath;
@@ -461,6 +517,48 @@ function commentObject(base: string, i: FakeIssue, n: number): Json {
     user: fakeUser,
     created_at: at,
     updated_at: at,
+  };
+}
+
+function deploymentObject(base: string, d: FakeDeployment): Json {
+  return {
+    url: `${base}/deployments/${d.id}`,
+    id: d.id,
+    node_id: `DE_${d.id}`,
+    sha: d.sha,
+    ref: d.ref,
+    task: 'deploy',
+    payload: d.payload,
+    original_environment: d.environment,
+    environment: d.environment,
+    description: d.description,
+    creator: fakeUser,
+    created_at: at,
+    updated_at: at,
+    statuses_url: `${base}/deployments/${d.id}/statuses`,
+    repository_url: base,
+    transient_environment: false,
+    production_environment: d.environment === 'production',
+  };
+}
+
+function statusObject(base: string, d: FakeDeployment, n: number): Json {
+  const s = d.statuses[n - 1] as FakeDeployment['statuses'][number];
+  return {
+    url: `${base}/deployments/${d.id}/statuses/${n}`,
+    id: d.id * 100 + n,
+    node_id: `DES_${d.id}_${n}`,
+    state: s.state,
+    creator: fakeUser,
+    description: s.description,
+    environment: d.environment,
+    target_url: s.logUrl ?? '',
+    created_at: at,
+    updated_at: at,
+    deployment_url: `${base}/deployments/${d.id}`,
+    repository_url: base,
+    environment_url: s.environmentUrl ?? '',
+    log_url: s.logUrl ?? '',
   };
 }
 

@@ -79,9 +79,16 @@ export function workflowFiles(): WorkflowFile[] {
   });
 }
 
-/** `uses: $/x` read as `uses: ./x` for actionlint (see the top of this file); nothing else changes. */
+/**
+ * `uses: $/x` read as `uses: ./x` for actionlint (see the top of this file); and a job environment's
+ * `deployment: false` (GitHub's "use an environment without creating a deployment", documented in
+ * "Deploying to a specific environment", newer than our actionlint build) read as a comment, so the
+ * line numbers stay. The tests check that every job environment says it (workflows.test.ts).
+ */
 export function forActionlint(text: string): string {
-  return text.replace(/^(\s*(?:-\s+)?uses:\s*['"]?)\$\//gm, '$1./');
+  return text
+    .replace(/^(\s*(?:-\s+)?uses:\s*['"]?)\$\//gm, '$1./')
+    .replace(/^(\s+)deployment: false$/gm, '$1# deployment: false');
 }
 
 /** actionlint's findings over every workflow file, as its log text; '' when clean. */

@@ -20,6 +20,7 @@ import {
   type DeployHost,
 } from '../../sandbox/deploy-host.js';
 import { WebhookReceiver } from '../../sandbox/webhook-receiver.js';
+import { FakeGithub } from '../../sandbox/fake-github.js';
 import type { AuditEvent } from '../../shared/src/audit/audit-log.js';
 
 const pool = deployHostPool();
@@ -263,5 +264,58 @@ describe('audit lines and notifications', () => {
     expect(run.exitCode).toBe(1);
     expect(run.errors[0]).toMatch(/notify-url.*http\(s\)/);
     expect(readFileSync(auditFile(a), 'utf8')).toBe(before);
+  });
+
+  it("keeps GitHub's deployments true on a GHES root: in_progress → success, a failure rolled back, a rollback moving the active one", async () => {
+    const [a] = hosts as [DeployHost, DeployHost];
+    const github = await FakeGithub.start({ prefix: '/api/v3' });
+    github.deployments.set('repos/bunty/api', []);
+    try {
+      const gh = { 'github-token': github.token, environment: 'production' };
+      const env = { ...RUN, GITHUB_API_URL: github.url };
+      const deploy = (n: number, mode?: 'unhealthy') =>
+        runActionBundle(
+          'action-deploy',
+          {
+            ...hostInputs(hosts),
+            ...gh,
+            'install-command': '',
+            artifact: sampleArtifact(a, { sha: sha(n), ...(mode ? { mode } : {}) }),
+            sha: sha(n),
+            deadline: mode ? '3s' : '20s',
+          },
+          { secrets: [...secrets(), github.token], env },
+        );
+      expect((await deploy(4)).errors).toEqual([]);
+      const good = await deploy(5);
+      expect(good.errors).toEqual([]);
+      const bad = await deploy(6, 'unhealthy');
+      expect(bad.outputs['rolled-back']).toBe('true');
+      const back = await runActionBundle(
+        'action-rollback',
+        { ...hostInputs(hosts), ...gh },
+        { secrets: [...secrets(), github.token], env },
+      );
+      expect(back.errors).toEqual([]);
+      const [d4, d5, d6] = github.deployments.get('repos/bunty/api') ?? [];
+      expect([d4?.sha, d5?.sha, d6?.sha]).toEqual([sha(4), sha(5), sha(6)]);
+      expect(d4?.payload).toMatchObject({ app: 'bunty-backend', hosts: hosts.map((h) => h.host) });
+      expect(d5?.statuses.map((st) => st.state)).toEqual(['in_progress', 'success', 'inactive']);
+      expect(d5?.statuses[1]).toMatchObject({
+        description: `release ${good.outputs.release} live`,
+        logUrl: 'https://github.com/bunty/api/actions/runs/4242',
+        environmentUrl: new URL(a.healthUrl).origin,
+      });
+      expect(d6?.statuses.map((st) => st.state)).toEqual(['in_progress', 'failure']);
+      expect(d6?.statuses[1]?.description).toMatch(/^failed; rolled back to \S+: /);
+      expect(d4?.statuses.map((st) => st.state)).toEqual(['in_progress', 'success', 'success']);
+      expect(d4?.statuses[2]?.description).toMatch(/^live again: rolled back to .* by octocat$/);
+      for (const d of [d4, d5, d6])
+        for (const st of d?.statuses ?? []) expect(st.description.length).toBeLessThanOrEqual(140);
+      expect(github.requests.every((r) => r.path.startsWith('/api/v3/'))).toBe(true);
+      expect(github.violations).toEqual([]);
+    } finally {
+      await github.stop();
+    }
   });
 });

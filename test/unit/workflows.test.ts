@@ -356,11 +356,23 @@ describe('workflows', () => {
   it('the deploy of one environment never runs twice at once and is never cancelled', () => {
     const release = ours('deploy.yml').doc.jobs.release as Job & {
       concurrency?: { group?: string; 'cancel-in-progress'?: boolean };
-      environment?: string;
+      environment?: { name?: string };
     };
     expect(release.concurrency?.group).toContain('${{ inputs.environment }}');
     expect(release.concurrency?.['cancel-in-progress']).toBe(false);
-    expect(release.environment).toBe('${{ inputs.environment }}');
+    expect(release.environment?.name).toBe('${{ inputs.environment }}');
+  });
+
+  it("every job in an environment keeps its protection without GitHub's automatic deployment of the run's commit", () => {
+    const problems: string[] = [];
+    for (const name of ['deploy.yml', 'incident.yml', 'maintenance.yml'])
+      for (const [jobId, job] of Object.entries(ours(name).doc.jobs)) {
+        const env = (job as { environment?: unknown }).environment;
+        if (env === undefined) continue;
+        if (typeof env !== 'object' || (env as { deployment?: unknown }).deployment !== false)
+          problems.push(`${name} ${jobId}: environment without deployment: false`);
+      }
+    expect(problems).toEqual([]);
   });
 
   it("the incident form offers every operation incident.yml knows, and checks destructive ones' confirmation", () => {

@@ -37,8 +37,23 @@ export interface RecordSpec {
   auditInputs: readonly string[];
   /** An incident operation: its start is told too (under `notify-on: always`). */
   announceStart?: boolean;
+  /**
+   * GitHub's deployments kept true (github/record-deployment.ts), given by the deploy's and the
+   * rollback's entries only, so that no other bundle carries a GitHub client.
+   */
+  deployments?: DeploymentHooks;
   /** What this operation's result says that the audit line should carry. */
   facts?: (result: RunResult, inputs: Inputs) => Partial<Pick<AuditEvent, 'secret' | 'inputs'>>;
+}
+
+/** A run's record in GitHub: begun while it runs (a deploy), finished after it, never failing it. */
+export interface DeploymentHooks {
+  /** Read before the run; undefined: nothing to record (no token, a dry run). */
+  begin(
+    inputs: Inputs,
+    context: RunContext,
+    log: Log,
+  ): { finish: (result: RunResult, detail?: string) => Promise<void> } | undefined;
 }
 
 export interface RecordDeps {
@@ -172,6 +187,7 @@ export async function recordRun<R extends RunResult>(
   // The start is told while the operation runs: a slow receiver never delays it.
   const started = spec.announceStart ? tell(notice('started')) : undefined;
   const startedAt = Date.now();
+  const deployment = spec.deployments?.begin(inputs, context, log);
 
   let result: R;
   let thrown: unknown;
@@ -197,6 +213,11 @@ export async function recordRun<R extends RunResult>(
   if (!(result.failure instanceof ConfigurationError) && spec.mutates(inputs, result)) {
     result = { ...result, summary: `${result.summary}\n\n${await writeAudit()}` };
   }
+  await deployment
+    ?.finish(result, detail)
+    .catch((error: unknown) =>
+      log.warn(`GitHub's deployment record was not kept (${redact(errorText(error))}); the outcome stands.`),
+    );
   await started;
   await tell(notice(outcome, detail));
   if (thrown !== undefined) throw thrown;

@@ -24,9 +24,17 @@ const OPS_RECORD: RecordSpec = {
   },
   where: { hosts: true },
   // set-env's `settings` hold values: only their names are recorded (see settingNames).
-  auditInputs: ['operation', 'log-kind', 'renew', 'logrotate-set', 'redis-db', 'traffic'],
+  auditInputs: ['operation'],
   announceStart: true,
   facts: (_result, inputs) => {
+    // The inputs that say what this operation did; the others keep their defaults and say nothing.
+    const own: Record<string, string> = {
+      certificates: 'renew',
+      'flush-cache': 'redis-db',
+      logrotate: 'logrotate-set',
+    };
+    const input = own[inputs.raw('operation')];
+    if (input) return { inputs: { [input]: inputs.raw(input) } };
     if (inputs.raw('operation') !== 'set-env') return {};
     try {
       return {

@@ -9,6 +9,7 @@ import { rollback } from './rollback.js';
 import type { RunDeps } from './run.js';
 import { releaseSummaryMarkdown } from './summary.js';
 import { recordRun, type RecordSpec } from '../audit/record.js';
+import { ROLLBACK_DEPLOYMENTS } from '../github/record-deployment.js';
 
 const ROLLBACK_RECORD: RecordSpec = {
   operation: (inputs) =>
@@ -17,6 +18,7 @@ const ROLLBACK_RECORD: RecordSpec = {
   where: { hosts: true },
   auditInputs: ['release', 'rollback-migrations', 'traffic', 'max-parallel', 'canary'],
   announceStart: true,
+  deployments: ROLLBACK_DEPLOYMENTS,
 };
 
 export function runRollback(inputs: Inputs, context: RunContext, deps: RunDeps): Promise<RunResult> {

@@ -14,6 +14,7 @@ import { join } from './join.js';
 import type { RunContext } from '../result.js';
 import { releaseSummaryMarkdown } from './summary.js';
 import { recordRun, type RecordSpec } from '../audit/record.js';
+import { DEPLOY_DEPLOYMENTS } from '../github/record-deployment.js';
 
 const notDryRun = (inputs: Inputs) => !inputs.boolean('dry-run', false);
 
@@ -23,6 +24,7 @@ const DEPLOY_RECORD: RecordSpec = {
   mutates: notDryRun,
   where: { hosts: true },
   auditInputs: ['sha', 'join', 'traffic', 'max-parallel', 'canary', 'migrations'],
+  deployments: DEPLOY_DEPLOYMENTS,
 };
 
 export interface RunDeps {

@@ -1,12 +1,11 @@
 /**
  * The GitHub Actions secret that mirrors the hosts' value, written through the REST API: the
  * scope's public key first (so a token without access fails before any host changes), the value
- * sealed to it, then one PUT. @actions/github's Octokit with the retry plugin (5xx, network) and the
- * throttling plugin (primary and secondary rate limits: wait as GitHub asks, within `maxWaitMs`).
- * Octokit is loaded only when a token is given: it costs start-up time every other run would pay.
+ * sealed to it, then one PUT, through the suite's one GitHub client (github/client.ts).
  */
 import { OperationError } from '../errors.js';
 import type { Log } from '../log.js';
+import { openGithubRequest, type GithubRequest as Request } from '../github/client.js';
 
 export type GithubScope =
   | { kind: 'repository'; owner: string; repo: string }
@@ -65,8 +64,6 @@ interface RequestFailure {
   response?: { headers?: Record<string, string | undefined>; data?: unknown };
 }
 
-type Request = (route: string, params: Record<string, unknown>) => Promise<{ status: number; data: unknown }>;
-
 export class GithubSecret {
   private constructor(
     private readonly target: GithubSecretTarget,
@@ -74,54 +71,7 @@ export class GithubSecret {
   ) {}
 
   static async open(target: GithubSecretTarget, log: Log): Promise<GithubSecret> {
-    const [{ getOctokit }, { retry }, { throttling }] = await Promise.all([
-      import('@actions/github'),
-      import('@octokit/plugin-retry'),
-      import('@octokit/plugin-throttling'),
-    ]);
-    const maxWaitS = target.maxWaitMs / 1000;
-    const onLimit =
-      (kind: string) =>
-      (
-        retryAfter: number,
-        options: { method?: string; url?: string },
-        _octokit: unknown,
-        retryCount: number,
-      ) => {
-        if (retryCount >= 3 || retryAfter > maxWaitS) {
-          log.warn(
-            `GitHub ${kind} on ${options.method} ${options.url}: it asks to wait ${retryAfter} s, more than this run waits (${retryCount >= 3 ? '3 retries used' : `github-max-wait ${maxWaitS} s`})`,
-          );
-          return false;
-        }
-        log.warn(
-          `GitHub ${kind} on ${options.method} ${options.url}: waiting ${retryAfter} s as GitHub asks`,
-        );
-        return true;
-      };
-    const octokit = getOctokit(
-      target.token,
-      {
-        baseUrl: target.apiUrl.replace(/\/+$/, ''),
-        throttle: {
-          onRateLimit: onLimit('rate limit'),
-          onSecondaryRateLimit: onLimit('secondary rate limit'),
-        },
-        // 403 and 429 belong to the throttling plugin (rate limits); 5xx and network errors are retried
-        // 3 times. No `request.retries` here: plugin-retry reads it as "retry whatever failed".
-        retry: { doNotRetry: [400, 401, 403, 404, 410, 422, 429, 451] },
-      },
-      retry,
-      throttling,
-    );
-    // Every request ends: a GitHub that accepts the connection and never answers must not hold the
-    // rotation (and a host with the new value) forever. The signal spans the retries of the call.
-    return new GithubSecret(target, (route, params) =>
-      octokit.request(route, {
-        ...params,
-        request: { signal: AbortSignal.timeout(target.requestTimeoutMs + target.maxWaitMs) },
-      }),
-    );
+    return new GithubSecret(target, await openGithubRequest(target, log));
   }
 
   get where(): string {

@@ -19,7 +19,10 @@ const SECRET_RECORD: RecordSpec = {
   facts: (result, inputs) => {
     const fingerprint = result.outputs.fingerprint;
     const name = inputs.raw('name');
-    return typeof fingerprint === 'string' && fingerprint && name ? { secret: { name, fingerprint } } : {};
+    // A failed rotation was put back: the hosts hold the old value, not the one tried.
+    return typeof fingerprint === 'string' && fingerprint && name && !result.failure
+      ? { secret: { name, fingerprint } }
+      : {};
   },
 };
 
