@@ -7,7 +7,9 @@
  */
 import type { Inputs } from '../config/inputs.js';
 import { ConfigurationError, OperationError, errorText } from '../errors.js';
-import { onEachHost } from '../fleet/each-host.js';
+import { mapInParallel } from '../fleet/parallel.js';
+import { openSession } from '../ssh/connect.js';
+import { ConnectionLost, keepingSessions, type SshSession } from '../ssh/session.js';
 import type { Log } from '../log.js';
 import { NOTIFY_ON, notify, shouldNotify, type Notice, type NotifyTarget } from '../notify/notify.js';
 import { readSshRoute } from '../postgres/inputs.js';
@@ -55,6 +57,8 @@ export interface DeploymentHooks {
     log: Log,
   ): { finish: (result: RunResult, detail?: string) => Promise<void> } | undefined;
 }
+
+type AuditStep = { host: string; status: 'done' } | { host: string; status: 'failed'; error: unknown };
 
 export interface RecordDeps {
   log: Log;
@@ -189,10 +193,12 @@ export async function recordRun<R extends RunResult>(
   const startedAt = Date.now();
   const deployment = spec.deployments?.begin(inputs, context, log);
 
+  // The hosts' connections, kept when the procedure is done with them: its audit lines use them.
+  const kept = new Map<string, SshSession>();
   let result: R;
   let thrown: unknown;
   try {
-    result = await run(inputs, log);
+    result = await keepingSessions(kept, () => run(inputs, log));
   } catch (error) {
     thrown = error;
     // Only read below (its failure), never returned: the error is thrown again.
@@ -210,8 +216,12 @@ export async function recordRun<R extends RunResult>(
     : undefined;
 
   // Bad input changed nothing anywhere: nothing to audit.
-  if (!(result.failure instanceof ConfigurationError) && spec.mutates(inputs, result)) {
-    result = { ...result, summary: `${result.summary}\n\n${await writeAudit()}` };
+  try {
+    if (!(result.failure instanceof ConfigurationError) && spec.mutates(inputs, result)) {
+      result = { ...result, summary: `${result.summary}\n\n${await writeAudit()}` };
+    }
+  } finally {
+    for (const session of kept.values()) session.dispose();
   }
   await deployment
     ?.finish(result, detail)
@@ -244,36 +254,51 @@ export async function recordRun<R extends RunResult>(
     const ended = now().toISOString();
     // Two tries at most, each bounded by connect-timeout: the host may be the one that failed.
     const ssh = { ...where.ssh, connectAttempts: Math.min(where.ssh.connectAttempts, 2) };
-    const steps = await onEachHost(
-      where.targets,
-      ssh,
-      { log: deps.log },
-      { parallel: 8, stopAtFirstFailure: false },
-      async (session, host) => {
-        const own = facts.get(host.name) ?? {};
-        const { result: hostResult, ...beforeAfter } = own;
-        const event: AuditEvent = {
-          at: ended,
-          host: host.name,
-          operation,
-          outcome,
-          ...(context.holder.actor ? { actor: context.holder.actor } : {}),
-          via: context.holder.runUrl ?? context.holder.description,
-          ...(environment ? { environment } : {}),
-          inputs: { ...recorded, ...extraInputs, ...(hostResult ? { 'host-result': hostResult } : {}) },
-          ...beforeAfter,
-          ...extra,
-          ...(result.failure ? { error: redact(firstLine(failureText(result.failure))) } : {}),
-          durationMs: Date.now() - startedAt,
-        };
-        await appendAudit(session, where.file, redact(auditLine(event)), where.maxBytes);
-      },
-    );
+    const eventFor = (name: string): AuditEvent => {
+      const own = facts.get(name) ?? {};
+      const { result: hostResult, ...beforeAfter } = own;
+      return {
+        at: ended,
+        host: name,
+        operation,
+        outcome,
+        ...(context.holder.actor ? { actor: context.holder.actor } : {}),
+        via: context.holder.runUrl ?? context.holder.description,
+        ...(environment ? { environment } : {}),
+        inputs: { ...recorded, ...extraInputs, ...(hostResult ? { 'host-result': hostResult } : {}) },
+        ...beforeAfter,
+        ...extra,
+        ...(result.failure ? { error: redact(firstLine(failureText(result.failure))) } : {}),
+        durationMs: Date.now() - startedAt,
+      };
+    };
+    const steps = await mapInParallel(where.targets, 8, async (target): Promise<AuditStep> => {
+      const name = describeTarget(target);
+      const reused = kept.get(name);
+      let session: SshSession | undefined = reused?.connected ? reused : undefined;
+      const line = redact(auditLine(eventFor(name)));
+      try {
+        session ??= await openSession(target, ssh, deps.log);
+        try {
+          await appendAudit(session, where.file, line, where.maxBytes);
+        } catch (error) {
+          // A kept connection can be dead though it says connected: the host is reached once more.
+          if (!(error instanceof ConnectionLost) || session !== reused) throw error;
+          session = await openSession(target, ssh, deps.log);
+          await appendAudit(session, where.file, line, where.maxBytes);
+        }
+        return { host: name, status: 'done' };
+      } catch (error) {
+        return { host: name, status: 'failed', error };
+      } finally {
+        if (session && session !== reused) session.dispose();
+      }
+    });
     const missed = steps.filter((s) => s.status !== 'done');
     for (const step of missed)
       deps.log.warn(
-        `${step.host.name}: the audit line was not written (${redact(step.status === 'failed' ? errorText(step.error) : 'skipped')}); the operation's own outcome stands.`,
+        `${step.host}: the audit line was not written (${redact(step.status === 'failed' ? errorText(step.error) : '')}); the operation's own outcome stands.`,
       );
-    return `Audit: a line in \`${where.file}\` on ${steps.length - missed.length} of ${steps.length} host(s)${missed.length ? ` (not written on ${missed.map((s) => s.host.name).join(', ')})` : ''}.`;
+    return `Audit: a line in \`${where.file}\` on ${steps.length - missed.length} of ${steps.length} host(s)${missed.length ? ` (not written on ${missed.map((s) => s.host).join(', ')})` : ''}.`;
   }
 }

@@ -3,6 +3,7 @@
  * non-zero, times out or loses its connection throws RemoteCommandError with the step's name, the
  * host, the exit code and the last lines of stderr: never a green step after a failed command.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { NodeSSH } from 'node-ssh';
 import type { Duplex } from 'node:stream';
 import type { ClientChannel } from 'ssh2';
@@ -252,8 +253,31 @@ export class SshSession {
     return this.ssh.isConnected();
   }
 
+  /** Closes the connection — or, inside keepingSessions, keeps a live one for the run's last step. */
   close(): void {
+    const kept = keptSessions.getStore();
+    if (kept && this.connected && !kept.has(this.name)) {
+      kept.set(this.name, this);
+      return;
+    }
     this.ssh.dispose();
     this.onClose();
   }
+
+  /** Closes the connection, kept or not. */
+  dispose(): void {
+    this.ssh.dispose();
+    this.onClose();
+  }
+}
+
+const keptSessions = new AsyncLocalStorage<Map<string, SshSession>>();
+
+/**
+ * Runs `fn` with every live session it closes kept open instead, by host name, in `kept`: the run's
+ * audit line then goes over the connection the procedure used (one SSH connection per host per run).
+ * The caller disposes of them.
+ */
+export function keepingSessions<T>(kept: Map<string, SshSession>, fn: () => Promise<T>): Promise<T> {
+  return keptSessions.run(kept, fn);
 }
