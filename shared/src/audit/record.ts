@@ -2,8 +2,10 @@
  * What every mutating procedure leaves behind and tells, around its core: the notification of its start
  * (incident operations) and of its end (`notify-url`, `notify-on`), and one audit line on each host it
  * touched. It wraps the entry core that the action and the CLI both run, so neither can forget it.
- * The audit line is written after the operation, over a connection of its own: it never holds up the
- * operation (a rollback's switch comes first), and a host that cannot be reached then is a warning.
+ * The audit line is written after the operation, over the connection the procedure used (kept open
+ * for it, see keepingSessions): it never holds up the operation (a rollback's switch comes first), and
+ * a host that cannot be reached by then is a warning. Text is redacted before it is cut, so that no cut
+ * leaves part of a secret unmatched.
  */
 import type { Inputs } from '../config/inputs.js';
 import { ConfigurationError, OperationError, errorText } from '../errors.js';
@@ -212,7 +214,7 @@ export async function recordRun<R extends RunResult>(
   const automaticRollback =
     result.outputs['rolled-back'] === true || result.outputs['rolled-back'] === 'true';
   const detail = result.failure
-    ? `${automaticRollback ? 'Rolled back automatically. ' : ''}${firstLine(failureText(result.failure))}`
+    ? `${automaticRollback ? 'Rolled back automatically. ' : ''}${firstLine(redact(failureText(result.failure)))}`
     : undefined;
 
   // Bad input changed nothing anywhere: nothing to audit.
@@ -268,7 +270,7 @@ export async function recordRun<R extends RunResult>(
         inputs: { ...recorded, ...extraInputs, ...(hostResult ? { 'host-result': hostResult } : {}) },
         ...beforeAfter,
         ...extra,
-        ...(result.failure ? { error: redact(firstLine(failureText(result.failure))) } : {}),
+        ...(detail ? { error: detail } : {}),
         durationMs: Date.now() - startedAt,
       };
     };

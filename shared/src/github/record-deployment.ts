@@ -4,7 +4,8 @@
  * deployment started and finished, the rollback's move from one release's deployment to another's.
  */
 import type { Inputs } from '../config/inputs.js';
-import { ConfigurationError, errorText } from '../errors.js';
+import { errorText } from '../errors.js';
+import { readGithubApiUrl, readGithubRepository } from './inputs.js';
 import type { Log } from '../log.js';
 import type { RunContext, RunResult } from '../result.js';
 import type { DeploymentHooks } from '../audit/record.js';
@@ -12,26 +13,17 @@ import { readHosts } from '../ssh/inputs.js';
 import { describeTarget } from '../ssh/target.js';
 import { GithubDeployments, releaseSha, type DeploymentTarget } from './deployments.js';
 
-/** The target, when a token is given and the run changes something; bad values are ConfigurationErrors. */
+/** The target, when a token is given and the run changes something (not a join, not a dry run); bad values are ConfigurationErrors. */
 export function readDeploymentRecord(
   inputs: Inputs,
   context: RunContext,
-  spec: { deployments?: 'deploy' | 'rollback' },
   env: NodeJS.ProcessEnv = process.env,
 ): DeploymentTarget | undefined {
-  if (!spec.deployments || inputs.string('join') || inputs.boolean('dry-run', false)) return undefined;
+  if (inputs.string('join') || inputs.boolean('dry-run', false)) return undefined;
   const token = inputs.secret('github-token');
   if (!token) return undefined;
-  const repository = inputs.string('github-repository') ?? env.GITHUB_REPOSITORY ?? '';
-  const [owner, repo, extra] = repository.split('/');
-  if (!owner || !repo || extra !== undefined)
-    throw new ConfigurationError(
-      'github-repository',
-      `must be owner/name (got ${JSON.stringify(repository)}).`,
-    );
-  const apiUrl = inputs.string('github-api-url') ?? env.GITHUB_API_URL ?? 'https://api.github.com';
-  if (!/^https?:\/\//.test(apiUrl))
-    throw new ConfigurationError('github-api-url', `${JSON.stringify(apiUrl)} is not an http(s) URL.`);
+  const { owner, repo } = readGithubRepository(inputs, env);
+  const apiUrl = readGithubApiUrl(inputs, env);
   const health = inputs.list('health-url')[0];
   let site: string | undefined;
   try {
@@ -129,7 +121,7 @@ export async function recordRollback(
 /** action-deploy: a deployment made while it runs (in_progress), its end posted after. */
 export const DEPLOY_DEPLOYMENTS: DeploymentHooks = {
   begin(inputs, context, log) {
-    const target = readDeploymentRecord(inputs, context, { deployments: 'deploy' });
+    const target = readDeploymentRecord(inputs, context);
     if (!target) return undefined;
     // Caught at once: a rejection left for later would end the process before the deploy finished.
     const started = startDeployment(target, inputs, context, log).catch((error: unknown) => {
@@ -148,7 +140,7 @@ export const DEPLOY_DEPLOYMENTS: DeploymentHooks = {
 /** action-rollback: GitHub is told after the switch, never before it. */
 export const ROLLBACK_DEPLOYMENTS: DeploymentHooks = {
   begin(inputs, context, log) {
-    const target = readDeploymentRecord(inputs, context, { deployments: 'rollback' });
+    const target = readDeploymentRecord(inputs, context);
     if (!target) return undefined;
     return {
       finish: (result) => (result.failure ? Promise.resolve() : recordRollback(target, result, context, log)),

@@ -2,6 +2,7 @@
 import type { Inputs } from '../config/inputs.js';
 import { hasControlCharacters } from '../config/parse.js';
 import { checkAppVariable, checkKeyName } from '../envfile/envfile.js';
+import { readGithubApiUrl, readGithubRepository } from '../github/inputs.js';
 import { ConfigurationError } from '../errors.js';
 import { readReleaseTarget } from '../releases/inputs.js';
 import type { RunContext } from '../result.js';
@@ -112,14 +113,7 @@ function readGithubTarget(
       visibility: inputs.choice('org-visibility', ['all', 'private', 'selected'] as const, 'private'),
     };
   } else {
-    const repository = inputs.string('github-repository') ?? env.GITHUB_REPOSITORY ?? '';
-    const match = /^([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+)$/.exec(repository);
-    if (!match)
-      throw new ConfigurationError(
-        'github-repository',
-        `${JSON.stringify(repository)} is not owner/repo (outside GitHub Actions it has no default).`,
-      );
-    const [, owner = '', repo = ''] = match;
+    const { owner, repo } = readGithubRepository(inputs, env);
     if (kind === 'environment') {
       const environment = inputs.string('github-environment', { required: true });
       if (environment.length > 255 || hasControlCharacters(environment))
@@ -130,13 +124,7 @@ function readGithubTarget(
       scope = { kind, owner, repo, environment };
     } else scope = { kind, owner, repo };
   }
-  const apiUrl = inputs.string('github-api-url') ?? env.GITHUB_API_URL ?? 'https://api.github.com';
-  try {
-    const url = new URL(apiUrl);
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error('not http(s)');
-  } catch {
-    throw new ConfigurationError('github-api-url', `${JSON.stringify(apiUrl)} is not an http(s) URL.`);
-  }
+  const apiUrl = readGithubApiUrl(inputs, env);
   return {
     scope,
     secretName,

@@ -260,8 +260,7 @@ export class SshSession {
       kept.set(this.name, this);
       return;
     }
-    this.ssh.dispose();
-    this.onClose();
+    this.dispose();
   }
 
   /** Closes the connection, kept or not. */

@@ -8,7 +8,7 @@ import type { Log } from '../../log.js';
 import { markdownTable } from '../../report/markdown.js';
 import { maintain } from '../maintenance/maintain.js';
 import { TASKS, type Task } from '../maintenance/tasks.js';
-import type { ModeResult, RunContext } from '../../result.js';
+import type { ModeResult, RunContext, RunResult } from '../../result.js';
 import { readMigrationSource } from './inputs.js';
 import { recordRun, type RecordSpec } from '../../audit/record.js';
 import { migrate, type MigrateMode, type MigrateReport } from './migrate.js';
@@ -168,18 +168,37 @@ function lintSummary(lint: LintReport): string {
 }
 
 /** A migration or its rollback leaves an audit line on the database droplet (`ssh-host`) when reached through one. */
+const migrateModeOf = (inputs: Inputs) => inputs.raw('mode') || 'migrate';
+
+/** The files a migration rollback took back, from its `report` output. */
+function rolledBackFiles(result: RunResult): string[] {
+  try {
+    const report = JSON.parse(String(result.outputs.report ?? '{}')) as { rolledBack?: { file?: string }[] };
+    return (report.rolledBack ?? []).flatMap((r) => (r.file ? [r.file] : []));
+  } catch {
+    return [];
+  }
+}
+
 const MIGRATE_RECORD: RecordSpec = {
-  operation: (inputs) => `migrate ${inputs.raw('mode') || 'migrate'}`,
-  mutates: (inputs, result) =>
-    !inputs.boolean('dry-run', false) &&
-    ['migrate', 'rollback', 'baseline', 'maintenance'].includes(inputs.raw('mode') || 'migrate') &&
-    !(result.outputs.applied === '[]' && !result.failure),
+  operation: (inputs) =>
+    migrateModeOf(inputs) === 'migrate' ? 'migrate' : `migrate ${migrateModeOf(inputs)}`,
+  // A migrate with nothing pending changed nothing; a rollback, a baseline or maintenance always act.
+  mutates: (inputs, result) => {
+    if (inputs.boolean('dry-run', false)) return false;
+    const mode = migrateModeOf(inputs);
+    if (mode === 'migrate') return result.outputs.applied !== '[]' || result.failure !== undefined;
+    return ['rollback', 'baseline', 'maintenance'].includes(mode);
+  },
   where: { sshHostInput: 'ssh-host' },
   auditInputs: ['mode', 'migrations-dir', 'steps', 'tasks', 'baseline', 'terminate'],
-  facts: (result) =>
-    typeof result.outputs.applied === 'string' && result.outputs.applied !== '[]'
+  facts: (result): { inputs?: Record<string, string> } => {
+    const rolledBack = rolledBackFiles(result);
+    if (rolledBack.length) return { inputs: { 'rolled-back': JSON.stringify(rolledBack) } };
+    return typeof result.outputs.applied === 'string' && result.outputs.applied !== '[]'
       ? { inputs: { applied: result.outputs.applied } }
-      : {},
+      : {};
+  },
 };
 
 type MigrateDeps = { log: Log; signal?: AbortSignal; workspace?: string };
