@@ -90,6 +90,7 @@ try {
   say(`  ${(size / MB).toFixed(0)} MB in ${((performance.now() - g0) / 1000).toFixed(0)} s`);
 
   // The generator's writes must not be flushed under the first contender: checkpoint, then warm the cache.
+  const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
   const su = new pg.Client({ connectionString: `${superuser}/postgres` });
   await su.connect();
   await su.query('CHECKPOINT');
@@ -155,35 +156,11 @@ try {
     env,
   );
   // The rehearsal: 200 migrations on a copy restored from our backup, against applying them directly
-  // to the copy bare_restore already is (the same data, the same server).
+  // to the copy bare_restore already is (the same data, the same server). Two rounds, interleaved,
+  // the best of each, and the kernel's writeback of one contender's restore flushed before the next
+  // starts (it comes 30 s after the writes, into whatever runs then).
   const migrations = writeMigrations(join(out, 'migrations'));
-  const rehearsal = await runActionBundle(
-    'action-db-migrate',
-    {
-      mode: 'rehearse',
-      'database-url': db.url,
-      'migrations-dir': migrations,
-      'rehearse-backup': ourFile,
-      'scratch-database-url': `${superuser}/postgres`,
-      'rehearse-max-lock': 'none',
-    },
-    { secrets, timeoutMs: 30 * 60_000 },
-  );
-  if (rehearsal.exitCode !== 0) throw new Error(`rehearsal failed: ${rehearsal.errors.join('\n')}`);
-  const direct = await runActionBundle(
-    'action-db-migrate',
-    {
-      'database-url': `${superuser}/bare_restore`,
-      'migrations-dir': migrations,
-      'require-backup': 'false',
-      lint: 'off',
-    },
-    { secrets, timeoutMs: 30 * 60_000 },
-  );
-  if (direct.exitCode !== 0) throw new Error(`direct migration failed: ${direct.errors.join('\n')}`);
-  await admin.query('DROP DATABASE bare_restore');
-  await admin.end();
-  const rehearsed = JSON.parse(rehearsal.outputs.rehearsal ?? '{}') as {
+  type Rehearsed = {
     restoreMs: number;
     applyMs: number;
     otherMs: number;
@@ -194,6 +171,54 @@ try {
       locks: { table: string; mode: string; heldMs: number; rows: number }[];
     }[];
   };
+  const trials: { rehearsal: ActionRun; rehearsed: Rehearsed; direct: ActionRun }[] = [];
+  for (let round = 0; round < 2; round++) {
+    if (round > 0) {
+      await admin.query('CREATE DATABASE bare_restore');
+      timed(
+        `pg_restore --single-transaction --exit-on-error -d "host=127.0.0.1 port=${db.port} user=postgres dbname=bare_restore" ${ourFile}`,
+        env,
+      );
+    }
+    execFileSync('sync');
+    const rehearsal = await runActionBundle(
+      'action-db-migrate',
+      {
+        mode: 'rehearse',
+        'database-url': db.url,
+        'migrations-dir': migrations,
+        'rehearse-backup': ourFile,
+        'scratch-database-url': `${superuser}/postgres`,
+        'rehearse-max-lock': 'none',
+      },
+      { secrets, timeoutMs: 30 * 60_000 },
+    );
+    if (rehearsal.exitCode !== 0) throw new Error(`rehearsal failed: ${rehearsal.errors.join('\n')}`);
+    execFileSync('sync');
+    const direct = await runActionBundle(
+      'action-db-migrate',
+      {
+        'database-url': `${superuser}/bare_restore`,
+        'migrations-dir': migrations,
+        'require-backup': 'false',
+        lint: 'off',
+      },
+      { secrets, timeoutMs: 30 * 60_000 },
+    );
+    if (direct.exitCode !== 0) throw new Error(`direct migration failed: ${direct.errors.join('\n')}`);
+    await admin.query('DROP DATABASE bare_restore');
+    const rehearsed = JSON.parse(rehearsal.outputs.rehearsal ?? '{}') as Rehearsed;
+    trials.push({ rehearsal, rehearsed, direct });
+    say(
+      `  rehearsal round ${round + 1}: ${s(rehearsal.durationMs - rehearsed.restoreMs)} without its restore (${s(rehearsed.restoreMs)}), direct ${s(direct.durationMs)}`,
+    );
+  }
+  await admin.end();
+  const bestTrial = trials.reduce((a, b) =>
+    b.rehearsal.durationMs - b.rehearsed.restoreMs < a.rehearsal.durationMs - a.rehearsed.restoreMs ? b : a,
+  );
+  const { rehearsal, rehearsed } = bestTrial;
+  const directMs = Math.min(...trials.map((t) => t.direct.durationMs));
   const verify = await action(
     { mode: 'verify', backup: ourFile, level: 'restore', 'scratch-database-url': `${superuser}/postgres` },
     secrets,
@@ -207,7 +232,6 @@ try {
     say(
       `${name.padEnd(44)} ${value.padStart(12)}  ratio ${ratio.toFixed(2).padStart(5)}  goal ≤ ${goal}  ${ratio <= goal ? 'met' : 'NOT met'}`,
     );
-  const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
   say('');
   say(
     `database ${(size / MB).toFixed(0)} MB; raw pg_dump > /dev/null ${s(raw)}; runbook pg_dump | gzip ${s(runbook)} (${(runbookBytes / MB).toFixed(1)} MB)`,
@@ -254,9 +278,9 @@ try {
   say('');
   const rehearsalMs = rehearsal.durationMs - rehearsed.restoreMs;
   say(
-    `rehearsal of ${rehearsed.files.length} migrations on the ${(size / MB).toFixed(0)} MB database: ${s(rehearsal.durationMs)} in all, of which the restore ${s(rehearsed.restoreMs)} (printed apart); applied directly to a restored copy ${s(direct.durationMs)}`,
+    `rehearsal of ${rehearsed.files.length} migrations on the ${(size / MB).toFixed(0)} MB database: ${s(rehearsal.durationMs)} in all, of which the restore ${s(rehearsed.restoreMs)} (printed apart); applied directly to a restored copy ${s(directMs)} (the best of 2 rounds each)`,
   );
-  row('rehearsal (without its restore) ÷ direct apply', s(rehearsalMs), rehearsalMs / direct.durationMs, 1.3);
+  row('rehearsal (without its restore) ÷ direct apply', s(rehearsalMs), rehearsalMs / directMs, 1.3);
   say(
     `  (of the rehearsal: applying the migrations ${s(rehearsed.applyMs)}, CREATE/DROP DATABASE, sessions and reading the files ${s(rehearsed.otherMs)}, node's start and the rest ${s(rehearsalMs - rehearsed.applyMs - rehearsed.otherMs)})`,
   );

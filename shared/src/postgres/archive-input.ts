@@ -9,6 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { OperationError, errorText } from '../errors.js';
 import { startTool, type ClientTools, type ToolRun } from './client-tools.js';
 import type { BackupFormat } from './manifest.js';
+import { BoundedBufferChurn } from './buffer-churn.js';
 import { zstdDecompress } from './zstd.js';
 
 interface RestoreRunOptions {
@@ -33,6 +34,7 @@ export function startRestoreTool(
   const feeding = pipeline(
     createReadStream(path),
     zstdDecompress(),
+    new BoundedBufferChurn(),
     run.child.stdin as NodeJS.WritableStream,
   ).catch((error: unknown) => error);
   const done = (async () => {

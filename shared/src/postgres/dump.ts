@@ -21,6 +21,7 @@ import { isExtensionOwnerOnlyLine, SqlLineFilter } from './plain-dump.js';
 import { EXTENSIONS, stamp, writeManifest, type BackupFormat, type Manifest } from './manifest.js';
 import type { DatabaseSession, ServerVersion } from './session.js';
 import { zstdCompress } from './zstd.js';
+import { BoundedBufferChurn } from './buffer-churn.js';
 
 /** Passes bytes through, counting them and hashing them with sha256. */
 class HashingStream extends Transform {
@@ -154,7 +155,7 @@ export async function writeBackup(
     const file = () => createWriteStream(partial, { mode: 0o600 });
     const writing = (
       spec.format === 'custom-zstd'
-        ? pipeline(out, zstdCompress(spec.zstd ?? 1), hashing, file())
+        ? pipeline(out, zstdCompress(spec.zstd ?? 1), new BoundedBufferChurn(), hashing, file())
         : spec.format === 'plain-gzip'
           ? pipeline(
               out,

@@ -33,7 +33,8 @@ export function zstdCompress(level: number): Transform {
   const key = z.constants.ZSTD_c_compressionLevel ?? 100;
   return (z.createZstdCompress as NonNullable<ZstdZlib['createZstdCompress']>)({
     params: { [key]: level },
-    chunkSize: 1 << 16,
+    // Measured on 1 GB, 2 cores: 64 KiB output chunks took 10.9 s, 256 KiB 6.1–6.8 s (raw COPY 7.3 s).
+    chunkSize: 1 << 18,
   });
 }
 

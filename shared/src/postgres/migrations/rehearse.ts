@@ -198,11 +198,18 @@ export async function rehearse(
     violations: [],
   };
   const lifecycle = performance.now();
-  const roles = options.production ? await productionRoles(options.production, log) : [];
-  const scratch = await openEndpoint(options.scratch, undefined, log);
+  // Production's roles are read while the scratch server is reached, and made there while the
+  // scratch database is created: none of the three waits on another until the restore.
+  const reading = options.production ? productionRoles(options.production, log) : Promise.resolve([]);
+  const scratch = await openEndpoint(options.scratch, undefined, log).catch(async (error: unknown) => {
+    await reading.catch(() => undefined);
+    throw error;
+  });
+  const mirroring = reading.then((roles) => (roles.length ? mirrorRoles(scratch, roles, log) : undefined));
+  mirroring.catch(() => undefined); // awaited inside, or its failure is the one thrown
   try {
-    if (roles.length) await mirrorRoles(scratch, roles, log);
     await withScratchDatabase(scratch, 'runbook_rehearse', async (name) => {
+      await mirroring;
       log.info(`rehearsal: restoring ${backup.path} into ${name} on the scratch server`);
       report.restoreMs = await loadBackup(
         tools,
@@ -213,8 +220,16 @@ export async function rehearse(
         deps.signal,
       );
       log.info(`rehearsal: restored in ${report.restoreMs} ms`);
-      const session = await DatabaseSession.open(scratch.db, scratch.reach, name);
-      const observer = await DatabaseSession.open(scratch.db, scratch.reach, name);
+      const [opened, watching] = await Promise.allSettled([
+        DatabaseSession.open(scratch.db, scratch.reach, name),
+        DatabaseSession.open(scratch.db, scratch.reach, name),
+      ]);
+      if (opened.status === 'rejected' || watching.status === 'rejected') {
+        for (const s of [opened, watching]) if (s.status === 'fulfilled') await s.value.close();
+        throw opened.status === 'rejected' ? opened.reason : (watching as PromiseRejectedResult).reason;
+      }
+      const session = opened.value;
+      const observer = watching.value;
       try {
         const plan = planMigrations(files, await readApplied(session, options.table));
         refuseUnsafe(plan, options.allowOutOfOrder);
@@ -297,6 +312,7 @@ export async function rehearse(
     }
     throw error;
   } finally {
+    await mirroring.catch(() => undefined); // its session closed before the scratch server's tunnel
     await scratch.close();
   }
   if (report.violations.length)
