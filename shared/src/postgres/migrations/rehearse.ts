@@ -211,6 +211,10 @@ export async function rehearse(
     await withScratchDatabase(scratch, 'runbook_rehearse', async (name) => {
       await mirroring;
       log.info(`rehearsal: restoring ${backup.path} into ${name} on the scratch server`);
+      // Every file is parsed while the backup restores (the parser's start-up and its work hide
+      // behind pg_restore); which of them are pending is known after, from the copy's tracking table.
+      const parsing = pendingStatements(files, options.maxFileBytes);
+      parsing.catch(() => undefined); // a file that does not parse is told below, if it is pending
       report.restoreMs = await loadBackup(
         tools,
         backup.path,
@@ -233,7 +237,8 @@ export async function rehearse(
       try {
         const plan = planMigrations(files, await readApplied(session, options.table));
         refuseUnsafe(plan, options.allowOutOfOrder);
-        const statements = await pendingStatements(plan.pending, options.maxFileBytes);
+        // A file that does not parse but is applied already is not this rehearsal's business.
+        const statements = await parsing.catch(() => pendingStatements(plan.pending, options.maxFileBytes));
         if (!plan.pending.length) log.info('rehearsal: nothing pending on the copy of production');
         if (plan.pending.length) await ensureTracking(session, options.table);
         const pid = Number(
