@@ -50,11 +50,12 @@ describe('release history', () => {
       `release\t${A}\tok\t`,
       `release\t${B}\tok\t`,
       `release\t${C}\tok\t`,
-      `log\t${JSON.stringify(entry(A, 'deployed'))}`,
-      `log\t${JSON.stringify(entry(B, 'deployed'))}`,
-      `log\t${JSON.stringify(entry(B, 'bad'))}`,
-      `log\t${JSON.stringify(entry(C, 'deployed'))}`,
-      'log\t{"torn line',
+      'log-lines',
+      JSON.stringify(entry(A, 'deployed')),
+      JSON.stringify(entry(B, 'deployed')),
+      JSON.stringify(entry(B, 'bad')),
+      JSON.stringify(entry(C, 'deployed')),
+      '{"torn line',
     ]);
     expect(state.releases.find((r) => r.id === B)).toMatchObject({ bad: true, live: true });
     expect(previousGood(state)?.id).toBe(A);
@@ -67,12 +68,27 @@ describe('release history', () => {
       `release\t${A}\tok\t`,
       `release\t${B}\tok\t`,
       `release\t${C}\tok\t`,
-      `log\t${JSON.stringify(entry(A, 'deployed'))}`,
-      `log\t${JSON.stringify(entry(B, 'preparing'))}`,
-      `log\t${JSON.stringify(entry(C, 'deployed', { from: A }))}`,
+      'log-lines',
+      JSON.stringify(entry(A, 'deployed')),
+      JSON.stringify(entry(B, 'preparing')),
+      JSON.stringify(entry(C, 'deployed', { from: A })),
     ]);
     expect(state.releases.find((r) => r.id === B)).toMatchObject({ live: false, known: true });
     expect(previousGood(state)?.id).toBe(A);
+  });
+
+  it("reads REVISION's first line, at most 64 characters, a tab in it dropped", () => {
+    const state = stateOf([
+      'layout releases',
+      `release\t${A}\tok\tabc\t123`,
+      `release\t${B}\tbad\t${'f'.repeat(80)}`,
+      `release\t${C}\tok\t`,
+    ]);
+    expect(state.releases.map((r) => [r.sha, r.bad])).toEqual([
+      ['abc123', false],
+      ['f'.repeat(64), true],
+      [undefined, false],
+    ]);
   });
 
   it('reads a current whose directory is gone, symlinked parts and free space', () => {

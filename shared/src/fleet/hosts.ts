@@ -10,6 +10,7 @@ import type { Log } from '../log.js';
 import type { Holder } from '../result.js';
 import { openSession, type RetryBudget, type SshOptions } from '../ssh/connect.js';
 import { ConnectionLost, type SshSession } from '../ssh/session.js';
+import type { ShellCommand } from '../ssh/shell.js';
 import { describeTarget, type SshTarget } from '../ssh/target.js';
 import {
   Heartbeat,
@@ -64,6 +65,8 @@ export interface FleetHost {
   report: HostReportBase;
   /** Called with every session the host gets (first and after a reconnect): the domain binds to it. */
   attach?: (session: SshSession) => void;
+  /** What OpenOptions.readWithLease printed, read under the lease in the command that took it. */
+  leaseRead?: string;
 }
 
 /** Hosts connected at once: bounded, so twenty hosts do not open twenty handshakes on two cores. */
@@ -74,6 +77,8 @@ export interface OpenOptions {
   lease: boolean;
   /** Hosts opened at once (at least CONNECT_PARALLEL). */
   parallel?: number;
+  /** A read-only command run in the lease's own command once the lock is taken (see FleetHost.leaseRead). */
+  readWithLease?: (host: FleetHost) => ShellCommand;
 }
 
 /** A FleetHost for each target, in order, nothing reached yet. */
@@ -106,7 +111,7 @@ export async function openFleet(
   const paths = leasePaths(target.appDir);
   throwFirstRejection(
     await inParallel(hosts, parallel, async (host) => {
-      const { lease, tookOver } = await acquireLease(
+      const { lease, tookOver, read } = await acquireLease(
         host.session as SshSession,
         paths,
         target.holder,
@@ -114,8 +119,10 @@ export async function openFleet(
         target.lock,
         deps.log,
         deps,
+        options.readWithLease?.(host),
       );
       host.lease = lease;
+      if (read !== undefined) host.leaseRead = read;
       if (tookOver) host.tookOver = tookOver;
       host.heartbeat = new Heartbeat(
         () => host.session,

@@ -15,7 +15,7 @@ import type { Log } from '../log.js';
 import { throwIfCancelled } from '../cancel.js';
 import { sleepUnlessAborted } from '../retry/backoff.js';
 import type { SshSession } from '../ssh/session.js';
-import { sh } from '../ssh/shell.js';
+import { sh, type ShellCommand } from '../ssh/shell.js';
 import type { Holder } from '../result.js';
 
 export type { Holder } from '../result.js';
@@ -101,7 +101,9 @@ export async function acquireLease(
   policy: LeasePolicy,
   log: Log,
   deps: { now?: () => Date; sleep?: (ms: number) => Promise<void>; signal?: AbortSignal } = {},
-): Promise<{ lease: Lease; tookOver?: FoundLease }> {
+  /** Run right after the lock is taken, in the same command (one round trip less): its stdout is `read`. */
+  thenRead?: ShellCommand,
+): Promise<{ lease: Lease; tookOver?: FoundLease; read?: string }> {
   const now = deps.now ?? (() => new Date());
   const sleep = deps.sleep ?? ((ms: number) => sleepUnlessAborted(ms, deps.signal));
   const token = randomBytes(9).toString('hex');
@@ -119,9 +121,14 @@ export async function acquireLease(
   for (;;) {
     const { stdout } = await session.run(
       `take the deploy lock for ${operation}`,
-      sh`mkdir -p -- ${paths.meta} && printf '%s' ${JSON.stringify(lease)} > ${mine} && if ln -- ${mine} ${paths.lock} 2>/dev/null; then rm -f -- ${mine}; echo acquired; else rm -f -- ${mine}; echo held; ${showLock(paths)}; fi`,
+      sh`{ [ -d ${paths.meta} ] || mkdir -p -- ${paths.meta}; } && printf '%s' ${JSON.stringify(lease)} > ${mine} && if ln -- ${mine} ${paths.lock} 2>/dev/null; then rm -f -- ${mine}; echo acquired; ${thenRead ? sh`(${thenRead})` : sh`true`}; else rm -f -- ${mine}; echo held; ${showLock(paths)}; fi`,
     );
-    if (stdout.startsWith('acquired')) return { lease, ...(tookOver ? { tookOver } : {}) };
+    if (stdout.startsWith('acquired'))
+      return {
+        lease,
+        ...(tookOver ? { tookOver } : {}),
+        ...(thenRead ? { read: stdout.slice('acquired\n'.length) } : {}),
+      };
     const found = parseFound(stdout.replace(/^held\n/, ''));
     // The holder's own promise decides; a lease from an older version without one gets ours.
     const grace = typeof found.lease.graceMs === 'number' ? found.lease.graceMs : policy.graceMs;

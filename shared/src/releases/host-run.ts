@@ -3,7 +3,18 @@
  * store and state, and how the hosts are opened for a deploy or rollback — the fleet's lifecycle
  * (fleet/hosts.ts), then each host's state read.
  */
-import { liveUpstream, refuseBypass, type LiveUpstream, type TrafficOptions } from './traffic.js';
+import {
+  liveUpstream,
+  parseUpstream,
+  refuseBypass,
+  requireUpstream,
+  slotName,
+  SLOTS,
+  upstreamReadCommand,
+  type LiveUpstream,
+  type Slot,
+  type TrafficOptions,
+} from './traffic.js';
 import { healthUrlFor } from './host-url.js';
 import type { HealthCriteria } from '../health/options.js';
 import type { HealthReport } from '../health/verify.js';
@@ -21,11 +32,13 @@ import {
   type HostReportBase,
 } from '../fleet/hosts.js';
 import { inParallel, throwFirstRejection } from '../fleet/parallel.js';
-import { pm2List, type Pm2AppOptions, type Pm2Process } from './pm2.js';
+import { appPidsCommand, parseAppPids, pm2List, type Pm2AppOptions, type Pm2Process } from './pm2.js';
 import type { AppEntry } from './entry.js';
 import type { ProbeRecord } from '../health/probe.js';
 import type { SmokeRequest } from '../health/smoke.js';
-import { ReleaseStore, symlinkRefusal, type HostState } from './store.js';
+import { parseState, ReleaseStore, stateCommand, symlinkRefusal, type HostState } from './store.js';
+import { appPaths } from './layout.js';
+import { allOf, sh, type ShellCommand } from '../ssh/shell.js';
 
 export { closeHost, reachAgain, retryAfterConnectionLoss } from '../fleet/hosts.js';
 
@@ -98,6 +111,10 @@ export interface HostRun extends FleetHost {
   alreadyServing?: boolean;
   /** traffic: nginx: what nginx's upstream file said when the host was opened (read again at each switch). */
   upstream?: LiveUpstream;
+  /** traffic: nginx: each slot's live pids and their working directories, as read when the host was opened. */
+  slotPids?: Record<Slot, { pid: number; cwd: string }[]>;
+  /** traffic: nginx: the idle slot found running this release from its directory (pid files), used once by its switch. */
+  idleRunning?: { name: string; dir: string };
   /** The health URL's answer before anything changed (read once, at the first switch). */
   before?: ProbeRecord;
   report: HostReport;
@@ -143,23 +160,78 @@ export async function openHosts(
   /** Hosts opened at once: at least CONNECT_PARALLEL, more when more are switched at once. */
   maxParallel = 1,
 ): Promise<void> {
-  await openFleet(runs, target, operation, deps, { lease: true, parallel: maxParallel });
+  await openFleet(runs, target, operation, deps, {
+    lease: true,
+    parallel: maxParallel,
+    readWithLease: () => openingRead(target),
+  });
   throwFirstRejection(
     await inParallel(runs, Math.max(CONNECT_PARALLEL, maxParallel), (run) => readHost(run, target, deps)),
   );
 }
 
+/** A line between the parts of the opening read (no part prints it). */
+const PART = '::runbook-read-part::';
+
+/**
+ * What a deploy or rollback reads of each host before anything else, in the command that takes its
+ * lease: with traffic: nginx, the upstream file and both slots' pids (pid files, no pm2 start-up);
+ * then the release state (last: it reads the release log to its end).
+ */
+function openingRead(target: ReleaseTarget): ShellCommand {
+  const traffic = target.traffic;
+  const paths = appPaths(target.appDir);
+  const parts = traffic
+    ? [
+        sh`(${upstreamReadCommand(traffic)}) || echo ${UPSTREAM_MISSING}`,
+        ...SLOTS.map((slot) => sh`(${appPidsCommand(slotName(target.pm2.name, slot))})`),
+      ]
+    : [];
+  return allOf(...[...parts, sh`(${stateCommand(paths)})`].map((part) => sh`${part}; echo ${PART}`));
+}
+const UPSTREAM_MISSING = '::runbook-no-upstream::';
+
+/** The parts openingRead printed, or undefined when it did not run (then each is read on its own). */
+function readOpening(
+  run: HostRun,
+  target: ReleaseTarget,
+): Pick<HostRun, 'state' | 'upstream' | 'slotPids'> | undefined {
+  const read = run.leaseRead;
+  run.leaseRead = undefined;
+  if (read === undefined) return undefined;
+  const parts = read.split(`${PART}\n`);
+  const traffic = target.traffic;
+  if (parts.length !== (traffic ? 4 : 1) + 1) return undefined;
+  const state = parseState(parts[parts.length - 2] as string);
+  if (!traffic) return { state };
+  const text = parts[0] as string;
+  const upstream = requireUpstream(
+    run.name,
+    traffic,
+    text.trim() === UPSTREAM_MISSING ? undefined : parseUpstream(text, traffic),
+  );
+  const slotPids = Object.fromEntries(SLOTS.map((slot, i) => [slot, parseAppPids(parts[i + 1] as string)]));
+  return { state, upstream, slotPids: slotPids as Record<Slot, { pid: number; cwd: string }[]> };
+}
+
 async function readHost(run: HostRun, target: ReleaseTarget, deps: DeployDeps): Promise<void> {
   const session = run.session as SshSession;
   const store = run.store as ReleaseStore;
-  // Two channels on one connection at once: pm2's slow start-up hides behind the state read.
-  // traffic: nginx reads pm2's list where a step needs it: a rollback to a slot that still runs
-  // moves the traffic on pid files alone, with no pm2 start-up (~0.3 s of CPU) before it.
-  [run.state, run.processes, run.upstream] = await Promise.all([
-    store.state(),
-    target.traffic ? undefined : pm2List(session).catch(() => undefined),
-    target.traffic ? liveUpstream(run.name, session, target.traffic) : undefined,
-  ]);
+  const opened = readOpening(run, target);
+  if (opened) {
+    Object.assign(run, opened);
+    // pm2's list where a step needs it (not with traffic: nginx, whose rollback needs only pid files).
+    if (!target.traffic) run.processes = await pm2List(session).catch(() => undefined);
+  } else
+    // Two channels on one connection at once: pm2's slow start-up hides behind the state read.
+    // traffic: nginx reads pm2's list where a step needs it: a rollback to a slot that still runs
+    // moves the traffic on pid files alone, with no pm2 start-up (~0.3 s of CPU) before it.
+    [run.state, run.processes, run.upstream] = await Promise.all([
+      store.state(),
+      target.traffic ? undefined : pm2List(session).catch(() => undefined),
+      target.traffic ? liveUpstream(run.name, session, target.traffic) : undefined,
+    ]);
+  if (!run.state) throw new Error(`${run.name}: the host's state was not read`);
   const refusal = symlinkRefusal(run.name, target.appDir, run.state);
   if (refusal) throw refusal;
   if (run.upstream && target.traffic)

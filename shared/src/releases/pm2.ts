@@ -159,8 +159,11 @@ export async function readPidFiles(
     "read the app's pids from pm2's pid files",
     sh`read -r up _ </proc/uptime; echo "$(getconf CLK_TCK) $(date +%s%3N) $up"
 for f in ${files}; do
-  pid=$(cat -- "$f" 2>/dev/null)
-  if [ -n "$pid" ] && [ -r "/proc/$pid/stat" ]; then printf '%s %s\\n' "$pid" "$(sed 's/^.*) //' "/proc/$pid/stat" | cut -d' ' -f20)"; else echo -; fi
+  pid=; read -r pid 2>/dev/null < "$f" || :
+  st=; [ -n "$pid" ] && read -r st 2>/dev/null < "/proc/$pid/stat"
+  # Past the last ") " (the command name may hold both), field 20 is the start time.
+  st=\${st##*") "}; set -f; set -- $st; set +f
+  if [ -n "\${20:-}" ]; then printf '%s %s\\n' "$pid" "\${20}"; else echo -; fi
 done`,
   );
   const [clock = '', ...rows] = stdout.trim().split('\n');
@@ -183,18 +186,24 @@ export async function readAppPids(
   session: SshSession,
   name: string,
 ): Promise<{ pid: number; cwd: string }[]> {
-  const { stdout } = await session.run(
-    `read ${name}'s pids from pm2's pid files`,
-    sh`home=\${PM2_HOME:-$HOME/.pm2}; n=${name}
+  const { stdout } = await session.run(`read ${name}'s pids from pm2's pid files`, appPidsCommand(name));
+  return parseAppPids(stdout);
+}
+
+/** Each live pid of the pm2 app `name` and its working directory, from pm2's pid files (read-only). */
+export function appPidsCommand(name: string): ShellCommand {
+  return sh`home=\${PM2_HOME:-$HOME/.pm2}; n=${name}
 for f in "$home"/pids/"$n"-*.pid; do
   [ -f "$f" ] || continue
   id=\${f##*/}; id=\${id#"$n"-}; id=\${id%.pid}
   case $id in ''|*[!0-9]*) continue;; esac
-  pid=$(cat -- "$f" 2>/dev/null)
+  pid=; read -r pid 2>/dev/null < "$f" || :
   case $pid in ''|*[!0-9]*) continue;; esac
   if [ -d "/proc/$pid" ]; then printf '%s\t%s\n' "$pid" "$(readlink "/proc/$pid/cwd" 2>/dev/null)"; fi
-done`,
-  );
+done`;
+}
+
+export function parseAppPids(stdout: string): { pid: number; cwd: string }[] {
   return stdout
     .split('\n')
     .filter(Boolean)

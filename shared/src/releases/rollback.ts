@@ -31,13 +31,14 @@ import {
 import { describeEntry, startProblems } from './entry.js';
 import { releaseDir } from './layout.js';
 import { pm2List, runCurrentRelease } from './pm2.js';
-import { restartLiveInSlot } from './slots.js';
+import { idleSlotRuns, restartLiveInSlot } from './slots.js';
 import { previousGood, type ReleaseStore } from './store.js';
 import { legacyPrevious, noLegacyPrevious, readLegacyState, restartLegacy, swapLegacy } from './legacy.js';
 import type { SshSession } from '../ssh/session.js';
 import type { Log } from '../log.js';
 import { throwIfCancelled, uncancellable } from '../cancel.js';
-import { batchesOf, type BatchPlan } from '../fleet/parallel.js';
+import { batchesOf, inParallel, throwFirstRejection, type BatchPlan } from '../fleet/parallel.js';
+import { CONNECT_PARALLEL } from '../fleet/hosts.js';
 
 export interface RollbackOptions extends ReleaseTarget, BatchPlan {
   /** A release id to go back to; undefined for the previous good release. */
@@ -71,16 +72,19 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
     throwIfCancelled(deps.signal);
 
     // Decide every host before touching any: the target must be able to start, and what serves
-    // now is read (is it healthy? does it serve a version?) so that the way back knows it.
-    for (const run of runs) {
-      if (options.layout === 'legacy') await decideLegacy(run, options);
-      else {
-        decideReleases(run, options, log);
-        await checkTarget(run, options, deps);
-      }
-      run.report.release = run.release;
-      run.report.previousRelease = run.previous;
-    }
+    // now is read (is it healthy? does it serve a version?) so that the way back knows it. Only
+    // reads, so the hosts are asked side by side, as many at once as they were opened.
+    throwFirstRejection(
+      await inParallel(runs, Math.max(CONNECT_PARALLEL, options.maxParallel), async (run) => {
+        if (options.layout === 'legacy') await decideLegacy(run, options);
+        else {
+          decideReleases(run, options, log);
+          await checkTarget(run, options, deps);
+        }
+        run.report.release = run.release;
+        run.report.previousRelease = run.previous;
+      }),
+    );
     report.release = runs[0]?.release;
     report.fromRelease = runs[0]?.previous;
     // The code's schema: refused here, touching nothing, when the target is older than a migration.
@@ -243,15 +247,24 @@ async function checkTarget(run: HostRun, options: RollbackOptions, deps: DeployD
   const store = run.store as ReleaseStore;
   const target = run.release as string;
   const entry = await entryOf(run, target, options);
-  const problems = await startProblems(session, releaseDir(store.paths, target), entry);
+  // Both only read: the host's files over SSH, the live release's health over HTTP, side by side.
+  // A release that runs in nginx's idle slot can start: only the traffic will move to it.
+  const [checked, probed] = await Promise.allSettled([
+    idleSlotRuns(run, options, target).then((runs) =>
+      runs ? [] : startProblems(session, releaseDir(store.paths, target), entry),
+    ),
+    readBefore(run, options, deps),
+  ]);
+  if (checked.status === 'rejected') throw checked.reason;
+  const problems = checked.value;
   if (problems.length > 0)
     throw new OperationError(
       `${run.name}: ${target} cannot be started: ${problems.join('; ')}. Nothing was changed.`,
       'name another release with `release:`, or deploy a fixed one; a release whose dependencies are missing needs its install run again.',
     );
+  if (probed.status === 'rejected') throw probed.reason;
   if (run.previous && run.previous !== target && !run.state?.currentMissing)
     await entryOf(run, run.previous, options).catch(() => undefined);
-  await readBefore(run, options, deps);
   if (target === run.previous && run.before?.ok) {
     const processes = run.processes ?? (await pm2List(session));
     run.alreadyServing = await proveRunning(session, options.pm2.name, processes, {

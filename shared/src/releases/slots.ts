@@ -78,7 +78,11 @@ export async function switchSlot(
   // else from pm2's pid files and /proc (a rollback through nginx waits on no pm2 start-up).
   const listed = run.processes;
   run.processes = undefined;
-  const reuse = !how.fresh && (await idleRuns(session, listed, name, dir));
+  const found = run.idleRunning;
+  run.idleRunning = undefined;
+  const reuse =
+    !how.fresh &&
+    ((found?.name === name && found.dir === dir) || (await idleRuns(session, listed, name, dir)));
   const processes = listed ?? (reuse ? [] : await pm2List(session));
   const inIdle = processes.filter((p) => p.name === name);
   const liveName = live.slot ? slotName(target.pm2.name, live.slot) : target.pm2.name;
@@ -228,17 +232,37 @@ async function retire(
   run.processes = run.processes?.filter((p) => !stop.includes(p.name));
 }
 
+/**
+ * Whether the slot nginx does not send traffic to runs `release` from its directory now (pm2's pid
+ * files and /proc, no pm2 start-up): then a rollback only moves the traffic, and a release that runs
+ * needs no check that it can start. Remembered for the switch that follows.
+ */
+export async function idleSlotRuns(run: HostRun, target: ReleaseTarget, release: string): Promise<boolean> {
+  if (!target.traffic || !run.upstream) return false;
+  const idle = otherSlot(run.upstream.slot);
+  const name = slotName(target.pm2.name, idle);
+  const dir = releaseDir((run.store as ReleaseStore).paths, release);
+  // Read with the lease when the host was opened (nothing has changed since, under it).
+  const pids = run.slotPids?.[idle];
+  run.slotPids = undefined;
+  const runs = await idleRuns(run.session as SshSession, run.processes, name, dir, pids);
+  run.idleRunning = runs ? { name, dir } : undefined;
+  return runs;
+}
+
 async function idleRuns(
   session: SshSession,
   known: Pm2Process[] | undefined,
   name: string,
   dir: string,
+  /** Its pid files as read already, if they were. */
+  read?: { pid: number; cwd: string }[],
 ): Promise<boolean> {
   if (known) {
     const mine = known.filter((p) => p.name === name);
     return mine.length > 0 && mine.every((p) => p.status === 'online' && p.pid > 0 && p.cwd === dir);
   }
-  const pids = await readAppPids(session, name);
+  const pids = read ?? (await readAppPids(session, name));
   return pids.length > 0 && pids.every((p) => p.cwd === dir);
 }
 

@@ -144,26 +144,7 @@ export class ReleaseStore {
   }
 
   async state(): Promise<HostState> {
-    const { stdout } = await this.session.run(
-      'read releases',
-      sh`d=${this.paths.root}; while [ ! -d "$d" ]; do d=$(dirname -- "$d"); done
-printf 'free\\t%s\\n' "$(df -Pk -- "$d" 2>/dev/null | awk 'NR==2 {print $4}')"
-cd -- ${this.paths.root} 2>/dev/null || { echo absent; exit 0; }
-for l in releases shared .runbook; do if [ -L "$l" ]; then printf 'symlink\\t%s\\t%s\\n' "$l" "$(readlink -- "$l")"; fi; done
-if [ -d releases ] || [ -L current ]; then echo layout releases; elif [ -n "$(ls -A . 2>/dev/null | grep -vxE 'shared|\\.runbook')" ]; then echo layout legacy; fi
-printf 'current\\t%s\\n' "$(readlink current 2>/dev/null || true)"
-if [ -L current ] && [ ! -d current/ ]; then echo current-missing; fi
-for d in releases/*/; do
-  [ -d "$d" ] || continue
-  n=$(basename "$d")
-  if [ -e "releases/$n/BAD_RELEASE" ]; then b=bad; else b=ok; fi
-  printf 'release\\t%s\\t%s\\t%s\\n' "$n" "$b" "$(head -c 64 "releases/$n/REVISION" 2>/dev/null | tr -d '\\n\\t')"
-done
-if [ -f .runbook/releases.log ]; then
-  { ls -1 releases 2>/dev/null; basename -- "$(readlink current 2>/dev/null || echo none)"; } | grep -F -f - .runbook/releases.log | sed 's/^/log\\t/'
-fi
-exit 0`,
-    );
+    const { stdout } = await this.session.run('read releases', stateCommand(this.paths));
     return parseState(stdout);
   }
 
@@ -294,6 +275,34 @@ exit 0`,
   }
 }
 
+/** The host's release state in one command (parseState reads it); read-only. */
+export function stateCommand(paths: AppPaths): ShellCommand {
+  // Shell built-ins wherever they do: every process forked here is paid on every host of every
+  // run (about 1 ms each; one per release added up to a third of a rollback's time on the host).
+  return sh`d=${paths.root}; while [ ! -d "$d" ]; do d=$(dirname -- "$d"); done
+set -f; set -- $(df -Pk -- "$d" 2>/dev/null); set +f
+printf 'free\\t%s\\n' "\${11:-}"
+cd -- ${paths.root} 2>/dev/null || { echo absent; exit 0; }
+for l in releases shared .runbook; do if [ -L "$l" ]; then printf 'symlink\\t%s\\t%s\\n' "$l" "$(readlink -- "$l")"; fi; done
+if [ -d releases ] || [ -L current ]; then echo layout releases; elif [ -n "$(ls -A . 2>/dev/null | grep -vxE 'shared|\\.runbook')" ]; then echo layout legacy; fi
+cur=$(readlink current 2>/dev/null || true)
+printf 'current\\t%s\\n' "$cur"
+if [ -L current ] && [ ! -d current/ ]; then echo current-missing; fi
+c=\${cur%/}; c=\${c##*/}; set -- -e "\${c:-none}"
+for d in releases/*/; do
+  [ -d "$d" ] || continue
+  n=\${d%/}; n=\${n#releases/}
+  if [ -e "$d/BAD_RELEASE" ]; then b=bad; else b=ok; fi
+  rev=; if [ -f "$d/REVISION" ]; then IFS= read -r rev < "$d/REVISION" || :; fi
+  printf 'release\\t%s\\t%s\\t%s\\n' "$n" "$b" "$rev"
+  set -- "$@" -e "$n"
+done
+if [ -f .runbook/releases.log ]; then
+  echo log-lines; grep -F "$@" .runbook/releases.log
+fi
+exit 0`;
+}
+
 export function parseState(stdout: string): HostState {
   const state: HostState = {
     layout: 'empty',
@@ -305,9 +314,20 @@ export function parseState(stdout: string): HostState {
   };
   const entries: ReleaseLogEntry[] = [];
   const files: { id: string; bad: boolean; sha?: string }[] = [];
+  let logLines = false;
   for (const line of stdout.split('\n')) {
     const [kind, ...fields] = line.split('\t');
-    if (line === 'layout releases') state.layout = 'releases';
+    // After `log-lines`, every line is the release log's own (grep's output, as the host has it).
+    if (logLines) {
+      if (!line) continue;
+      try {
+        const entry = JSON.parse(line) as ReleaseLogEntry;
+        if (typeof entry.release === 'string' && typeof entry.outcome === 'string') entries.push(entry);
+      } catch {
+        // A torn line (a write cut off by a full disk) says nothing.
+      }
+    } else if (line === 'log-lines') logLines = true;
+    else if (line === 'layout releases') state.layout = 'releases';
     else if (line === 'layout legacy') state.layout = 'legacy';
     else if (line === 'current-missing') state.currentMissing = true;
     else if (kind === 'free' && /^\d+$/.test(fields[0] ?? '')) state.freeBytes = Number(fields[0]) * 1024;
@@ -316,18 +336,9 @@ export function parseState(stdout: string): HostState {
       const id = (fields[0] ?? '').replace(/^releases\//, '').replace(/\/$/, '');
       if (isReleaseId(id)) state.current = id;
     } else if (kind === 'release' && isReleaseId(fields[0] ?? '')) {
-      files.push({
-        id: fields[0] as string,
-        bad: fields[1] === 'bad',
-        ...(fields[2] ? { sha: fields[2] } : {}),
-      });
-    } else if (kind === 'log') {
-      try {
-        const entry = JSON.parse(fields.join('\t')) as ReleaseLogEntry;
-        if (typeof entry.release === 'string' && typeof entry.outcome === 'string') entries.push(entry);
-      } catch {
-        // A torn line (a write cut off by a full disk) says nothing.
-      }
+      // REVISION's first line, as Capistrano writes it; at most 64 characters, tabs dropped.
+      const sha = fields.slice(2).join('').trim().slice(0, 64);
+      files.push({ id: fields[0] as string, bad: fields[1] === 'bad', ...(sha ? { sha } : {}) });
     }
   }
   state.history = readHistory(entries);

@@ -69,16 +69,21 @@ export function parseUpstream(text: string, traffic: TrafficOptions): LiveUpstre
   return { port, ...(index >= 0 ? { slot: SLOTS[index] as Slot } : {}), ...(release ? { release } : {}) };
 }
 
+/** Exit code of the upstream read when the file is not there. */
+const UPSTREAM_ABSENT = 44;
+
+/** The upstream file's text, or exit UPSTREAM_ABSENT (read-only). */
+export const upstreamReadCommand = (traffic: TrafficOptions) =>
+  sh`cat -- ${traffic.upstreamFile} 2>/dev/null || exit ${String(UPSTREAM_ABSENT)}`;
+
 export async function readUpstream(
   session: SshSession,
   traffic: TrafficOptions,
 ): Promise<LiveUpstream | undefined> {
-  const { stdout, code } = await session.run(
-    'read the nginx upstream',
-    sh`cat -- ${traffic.upstreamFile} 2>/dev/null || exit 44`,
-    { okCodes: [44] },
-  );
-  return code === 44 ? undefined : parseUpstream(stdout, traffic);
+  const { stdout, code } = await session.run('read the nginx upstream', upstreamReadCommand(traffic), {
+    okCodes: [UPSTREAM_ABSENT],
+  });
+  return code === UPSTREAM_ABSENT ? undefined : parseUpstream(stdout, traffic);
 }
 
 /** What serves on the host, read from nginx's upstream file; refused when it is not set up. */
@@ -87,7 +92,15 @@ export async function liveUpstream(
   session: SshSession,
   traffic: TrafficOptions,
 ): Promise<LiveUpstream> {
-  const live = await readUpstream(session, traffic);
+  return requireUpstream(host, traffic, await readUpstream(session, traffic));
+}
+
+/** The upstream read, refused when the file is not set up (see liveUpstream). */
+export function requireUpstream(
+  host: string,
+  traffic: TrafficOptions,
+  live: LiveUpstream | undefined,
+): LiveUpstream {
   if (!live)
     throw new OperationError(
       `${host}: ${traffic.upstreamFile} is not there (or names no server): traffic: nginx sends traffic through it. Nothing was changed.`,
@@ -122,7 +135,7 @@ export function swapUpstreamCommand(traffic: TrafficOptions, app: string, live: 
   // the reload below, both after the write.
   return sh`f=${traffic.upstreamFile}; text=${upstreamText(app, live)}
 had=0; if [ -e "$f" ]; then old=$(cat -- "$f") || exit 1; had=1; fi
-if [ -w "$(dirname -- "$f")" ]; then
+dir=\${f%/*}; if [ -w "\${dir:-/}" ]; then
   printf '%s' "$text" > "$f.runbook-tmp" && mv -f -- "$f.runbook-tmp" "$f" || exit 1
 else
   printf '%s' "$text" > "$f" || exit 1
