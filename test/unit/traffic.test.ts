@@ -7,9 +7,15 @@ import { describe, expect, it } from '@jest/globals';
 import { Inputs } from '../../shared/src/config/inputs.js';
 import type { OperationError } from '../../shared/src/errors.js';
 import { planSite } from '../../shared/src/ops/traffic-setup.js';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
+  NGINX_TEST_FAILED,
   parseUpstream,
   readTraffic,
+  swapUpstreamCommand,
   upstreamText,
   type TrafficOptions,
 } from '../../shared/src/releases/traffic.js';
@@ -48,6 +54,51 @@ describe('the upstream file', () => {
   it('a port that is no slot is the plain app (adopted at the first deploy)', () => {
     expect(parseUpstream(upstreamText('bunty-backend', { port: 3000 }), traffic)).toEqual({ port: 3000 });
     expect(parseUpstream('# nothing here\n', traffic)).toBeUndefined();
+  });
+});
+
+describe('the upstream swap (run by a real shell; nginx stood in for by commands that refuse or accept)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'swap-'));
+  const file = join(dir, 'bunty-upstream.conf');
+  const live = { slot: 'blue' as const, port: 3001, release: '20261207T101010Z-abcdef1' };
+  const swap = (commands: { test: string; reload: string }, test: boolean) => {
+    writeFileSync(file, upstreamText('bunty-backend', live));
+    const options = {
+      ...traffic,
+      upstreamFile: file,
+      testCommand: commands.test,
+      reloadCommand: commands.reload,
+    };
+    const next = { slot: 'green' as const, port: 3002, release: '20261207T111111Z-1234567' };
+    const text = swapUpstreamCommand(options, 'bunty-backend', next, { test }).text;
+    return spawnSync('sh', ['-c', text], { encoding: 'utf8' });
+  };
+  const refuse = 'echo "nginx: [emerg] unknown directive" >&2; exit 1';
+  const log = join(dir, 'ran');
+  const note = (what: string) => `echo ${what} >> ${log}`;
+
+  it('tests, then reloads; a refused test puts the file back and reloads nothing', () => {
+    rmSync(log, { force: true });
+    expect(swap({ test: note('test'), reload: note('reload') }, true).status).toBe(0);
+    expect(readFileSync(log, 'utf8')).toBe('test\nreload\n');
+    expect(parseUpstream(readFileSync(file, 'utf8'), traffic)?.port).toBe(3002);
+    rmSync(log, { force: true });
+    const refused = swap({ test: refuse, reload: note('reload') }, true);
+    expect(refused.status).toBe(NGINX_TEST_FAILED);
+    expect(refused.stderr).toContain('unknown directive');
+    expect(parseUpstream(readFileSync(file, 'utf8'), traffic)?.port).toBe(3001);
+    expect(() => readFileSync(log)).toThrow();
+  });
+
+  it('without the test (an instant rollback), a reload that refuses the config is a refused test', () => {
+    rmSync(log, { force: true });
+    expect(swap({ test: note('test'), reload: note('reload') }, false).status).toBe(0);
+    expect(readFileSync(log, 'utf8')).toBe('reload\n');
+    const refused = swap({ test: note('test'), reload: refuse }, false);
+    expect(refused.status).toBe(NGINX_TEST_FAILED);
+    expect(refused.stderr).toContain('unknown directive');
+    expect(parseUpstream(readFileSync(file, 'utf8'), traffic)?.port).toBe(3001);
+    rmSync(dir, { recursive: true, force: true });
   });
 });
 

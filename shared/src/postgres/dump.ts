@@ -178,7 +178,7 @@ export async function writeBackup(
       () => (dumpMs = performance.now() - dumpStarted),
       () => undefined,
     );
-    const counting = session.countRows(tables, signal).then((rows) => {
+    const counting = session.countRows(tables, signal, true).then((rows) => {
       countMs = performance.now() - dumpStarted;
       return rows;
     });

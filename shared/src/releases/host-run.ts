@@ -117,6 +117,8 @@ export interface HostRun extends FleetHost {
   idleRunning?: { name: string; dir: string };
   /** The health URL's answer before anything changed (read once, at the first switch). */
   before?: ProbeRecord;
+  /** The health URL asked while the host was being opened (a rollback's), for readBefore. */
+  askedEarly?: { answered: boolean; probe: Promise<ProbeRecord | undefined> };
   report: HostReport;
   started: number;
 }

@@ -24,6 +24,7 @@ import {
   HealthGateFailed,
   entryOf,
   proveRunning,
+  askBeforeEarly,
   readBefore,
   switchAndVerify,
   verifyRunning,
@@ -68,6 +69,7 @@ export async function rollback(options: RollbackOptions, deps: DeployDeps): Prom
   const runs = hostRuns(options, started);
   const report: RollbackReport = { hosts: runs.map((r) => r.report), plan: [], durationMs: 0 };
   try {
+    if (options.layout === 'releases') for (const run of runs) askBeforeEarly(run, options, deps);
     await openHosts(runs, options, 'rollback', deps, options.maxParallel);
     throwIfCancelled(deps.signal);
 

@@ -123,7 +123,7 @@ export async function switchSlot(
     throw error;
   }
   const next: LiveUpstream = { port, slot: idle, release };
-  const first = sh`${how.markFromBad && from ? store.markBadCommand(from, how.markFromBad, target.holder.actor) : sh`true`} && ${swapUpstreamCommand(traffic, target.pm2.name, next)}`;
+  const first = sh`${how.markFromBad && from ? store.markBadCommand(from, how.markFromBad, target.holder.actor) : sh`true`} && ${swapUpstreamCommand(traffic, target.pm2.name, next, { test: !reuse })}`;
   try {
     await store.switchTo(
       release,
@@ -134,7 +134,7 @@ export async function switchSlot(
     if (!(error instanceof RemoteCommandError) || error.code !== NGINX_TEST_FAILED) throw error;
     if (!reuse) await deleteApp(session, name).catch(() => undefined);
     throw new OperationError(
-      `${run.name}: nginx -t refused the config with the upstream pointed at ${name}, so it was put back and nginx was NOT reloaded: ${liveName} (port ${live.port}) still serves. nginx said: ${nginxSaid(errorText(error))}`,
+      `${run.name}: ${reuse ? "nginx's reload (which tests the config first)" : 'nginx -t'} refused the config with the upstream pointed at ${name}, so it was put back and nginx was NOT reloaded: ${liveName} (port ${live.port}) still serves. nginx said: ${nginxSaid(errorText(error))}`,
       'fix the nginx configuration (`nginx -t` on the host says where), then run again.',
     );
   }

@@ -29,6 +29,7 @@ import { discoverEntry, recordOf, type AppEntry } from './entry.js';
 import { releaseDir } from './layout.js';
 import type { ReleaseLogEntry, ReleaseStore } from './store.js';
 import { probeUrl, type ProbeRecord } from '../health/probe.js';
+import { versionMatches } from '../health/assertions.js';
 import type { HealthCriteria } from '../health/options.js';
 import { sh } from '../ssh/shell.js';
 import { switchSlot } from './slots.js';
@@ -155,14 +156,55 @@ export async function readBefore(
   deps: DeployDeps,
 ): Promise<ProbeRecord> {
   if (run.before) return run.before;
+  const early = run.askedEarly;
+  run.askedEarly = undefined;
+  // Asked before the lease was taken: it stands when it was still being answered under the lease,
+  // or when the release `current` names is what answered. Else it is asked again.
+  if (early) {
+    const pending = !early.answered;
+    const probe = await early.probe;
+    if (probe && (pending || servedByCurrent(run, probe))) return (run.before = probe);
+  }
+  run.before = await askHealth(run, target, deps);
+  return run.before;
+}
+
+const askHealth = (run: HostRun, target: ReleaseTarget, deps: DeployDeps) => {
   const url = healthUrlFor(target.healthUrls, run.index, run.target);
-  run.before = await probeUrl(
+  return probeUrl(
     url,
     0,
     { ...target.health, expectedVersion: undefined, urls: [url] },
     deps.now ?? (() => new Date()),
   );
-  return run.before;
+};
+
+/**
+ * The health URL asked while the host is still being reached (a rollback: its answer decides
+ * whether the release that serves is marked bad); readBefore takes the answer or asks again.
+ */
+export function askBeforeEarly(run: HostRun, target: ReleaseTarget, deps: DeployDeps): void {
+  const early: NonNullable<HostRun['askedEarly']> = {
+    answered: false,
+    probe: askHealth(run, target, deps).then(
+      (probe) => {
+        early.answered = true;
+        return probe;
+      },
+      () => {
+        early.answered = true;
+        return undefined;
+      },
+    ),
+  };
+  run.askedEarly = early;
+}
+
+function servedByCurrent(run: HostRun, probe: ProbeRecord): boolean {
+  const current = run.state?.current;
+  if (!current || !probe.ok || !probe.version) return false;
+  const sha = run.state?.releases.find((r) => r.id === current)?.sha;
+  return versionMatches(current, probe.version) || (sha !== undefined && versionMatches(sha, probe.version));
 }
 
 /** What the health gate asks of the served version (see ReleaseTarget.versionCheck). */
