@@ -771,7 +771,7 @@ export const ACTION_SPECS = {
       },
       'nginx-test-command': {
         description:
-          "`traffic: nginx`: how to test nginx's configuration on the host (run before every reload; a failure moves no traffic).",
+          "`traffic: nginx`: how to test nginx's configuration on the host, run before a reload moves traffic to a slot just started (a move back to a slot that still runs, as an instant rollback, leaves the test to nginx's reload itself, which refuses a broken config); a failure moves no traffic.",
         required: false,
         default: 'nginx -t',
       },
@@ -1527,7 +1527,7 @@ export const ACTION_SPECS = {
       },
       'nginx-test-command': {
         description:
-          "How to test nginx's configuration on the host (run before every reload; a failure reloads nothing).",
+          "How to test nginx's configuration on the host, run before each reload (a move back to a slot that still runs leaves the test to nginx's reload itself, which refuses a broken config); a failure reloads nothing.",
         required: false,
         default: 'nginx -t',
       },
@@ -2145,7 +2145,7 @@ export const ACTION_SPECS = {
       },
       'nginx-test-command': {
         description:
-          "`traffic: nginx`: how to test nginx's configuration on the host (run before every reload; a failure moves no traffic).",
+          "`traffic: nginx`: how to test nginx's configuration on the host, run before a reload moves traffic to a slot just started (a move back to a slot that still runs, as an instant rollback, leaves the test to nginx's reload itself, which refuses a broken config); a failure moves no traffic.",
         required: false,
         default: 'nginx -t',
       },
@@ -2561,7 +2561,7 @@ export const ACTION_SPECS = {
       },
       'nginx-test-command': {
         description:
-          "`traffic: nginx`: how to test nginx's configuration on the host (run before every reload; a failure moves no traffic).",
+          "`traffic: nginx`: how to test nginx's configuration on the host, run before a reload moves traffic to a slot just started (a move back to a slot that still runs, as an instant rollback, leaves the test to nginx's reload itself, which refuses a broken config); a failure moves no traffic.",
         required: false,
         default: 'nginx -t',
       },
