@@ -111,10 +111,8 @@ export interface HostRun extends FleetHost {
   alreadyServing?: boolean;
   /** traffic: nginx: what nginx's upstream file said when the host was opened (read again at each switch). */
   upstream?: LiveUpstream;
-  /** traffic: nginx: each slot's live pids and their working directories, as read when the host was opened. */
+  /** traffic: nginx: each slot's live pids and their working directories, as read with the lease (used by the first switch). */
   slotPids?: Record<Slot, { pid: number; cwd: string }[]>;
-  /** traffic: nginx: the idle slot found running this release from its directory (pid files), used once by its switch. */
-  idleRunning?: { name: string; dir: string };
   /** The health URL's answer before anything changed (read once, at the first switch). */
   before?: ProbeRecord;
   /** The health URL asked while the host was being opened (a rollback's), for readBefore. */

@@ -78,11 +78,10 @@ export async function switchSlot(
   // else from pm2's pid files and /proc (a rollback through nginx waits on no pm2 start-up).
   const listed = run.processes;
   run.processes = undefined;
-  const found = run.idleRunning;
-  run.idleRunning = undefined;
-  const reuse =
-    !how.fresh &&
-    ((found?.name === name && found.dir === dir) || (await idleRuns(session, listed, name, dir)));
+  // The idle slot's pid files as read with the lease, when nothing has swapped since (used once).
+  const pids = known ? run.slotPids?.[idle] : undefined;
+  run.slotPids = undefined;
+  const reuse = !how.fresh && (await idleRuns(session, listed, name, dir, pids));
   const processes = listed ?? (reuse ? [] : await pm2List(session));
   const inIdle = processes.filter((p) => p.name === name);
   const liveName = live.slot ? slotName(target.pm2.name, live.slot) : target.pm2.name;
@@ -235,19 +234,16 @@ async function retire(
 /**
  * Whether the slot nginx does not send traffic to runs `release` from its directory now (pm2's pid
  * files and /proc, no pm2 start-up): then a rollback only moves the traffic, and a release that runs
- * needs no check that it can start. Remembered for the switch that follows.
+ * needs no check that it can start.
  */
 export async function idleSlotRuns(run: HostRun, target: ReleaseTarget, release: string): Promise<boolean> {
   if (!target.traffic || !run.upstream) return false;
   const idle = otherSlot(run.upstream.slot);
   const name = slotName(target.pm2.name, idle);
   const dir = releaseDir((run.store as ReleaseStore).paths, release);
-  // Read with the lease when the host was opened (nothing has changed since, under it).
-  const pids = run.slotPids?.[idle];
-  run.slotPids = undefined;
-  const runs = await idleRuns(run.session as SshSession, run.processes, name, dir, pids);
-  run.idleRunning = runs ? { name, dir } : undefined;
-  return runs;
+  // Read with the lease when the host was opened (nothing has changed since, under it); the switch
+  // that follows reads the same.
+  return idleRuns(run.session as SshSession, run.processes, name, dir, run.slotPids?.[idle]);
 }
 
 async function idleRuns(
